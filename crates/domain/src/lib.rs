@@ -1,1 +1,32 @@
-//! placeholder
+//! Shiphold's domain model and its rules: shops' interception settings, orders and sub-orders,
+//! event windows, interception cards, interceptions and the per-item state machine.
+//!
+//! Nothing here does I/O or knows about HTTP, databases or async runtimes: every function takes
+//! what it needs (including the current time) and answers with a decision or a typed error.
+
+pub mod card;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod interception;
+pub mod order;
+pub mod settings;
+pub mod window;
+
+pub use card::{Card, CardError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{FieldError, ValidationError};
+pub use ids::{
+    ApiKeyId, BuyerId, CardId, EventWindowId, InterceptionId, ItemId, OrderId, ShopId, SubOrderId,
+};
+pub use interception::{
+    DecideError, Decision, DecisionInput, Interception, Line, LineEvent, LineState, MemoState,
+    Method, Refusal, RefusalReason, Requester, Transition, TransitionError, check_item, check_open,
+    decide, memo_after, tells_success,
+};
+pub use order::{Money, Order, OrderVersion, ShippingStatus, SubOrder};
+pub use settings::{
+    AdvancedSettings, CardExpiry, EnableError, ErpLink, Flag, InterceptionSettings, MemoText,
+    Missing, TERMS_VERSION, TermsAcceptance,
+};
+pub use window::{EventWindow, WindowError, active_at, parse_time_zone};

@@ -1,0 +1,321 @@
+//! Orders and their sub-orders, as the merchant's or the marketplace's systems push them in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FieldError, ValidationError};
+use crate::ids::{BuyerId, ItemId, OrderId, SubOrderId};
+use crate::settings::Flag;
+
+/// A sub-order's shipping status, as order intake reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShippingStatus {
+    /// Paid and not yet shipped: the only status that can be intercepted.
+    AwaitingShipment,
+    /// Left the warehouse.
+    Shipped,
+    /// Refunded to the buyer.
+    Refunded,
+    /// Closed for another reason (cancelled, completed).
+    Closed,
+}
+
+impl ShippingStatus {
+    /// The status as clients spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShippingStatus::AwaitingShipment => "awaiting_shipment",
+            ShippingStatus::Shipped => "shipped",
+            ShippingStatus::Refunded => "refunded",
+            ShippingStatus::Closed => "closed",
+        }
+    }
+
+    /// Parses a status name.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        match raw {
+            "awaiting_shipment" => Ok(Self::AwaitingShipment),
+            "shipped" => Ok(Self::Shipped),
+            "refunded" => Ok(Self::Refunded),
+            "closed" => Ok(Self::Closed),
+            other => Err(FieldError::new(
+                "shipping_status",
+                "invalid",
+                format!(
+                    "unknown shipping status '{other}'; expected awaiting_shipment, shipped, refunded or closed"
+                ),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ShippingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An amount of money in the currency's minor unit (fen, cents). Never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Money(i64);
+
+impl Money {
+    /// Parses an amount in minor units.
+    pub fn from_minor(amount: i64) -> Result<Self, FieldError> {
+        if amount < 0 {
+            return Err(FieldError::new(
+                "amount",
+                "out_of_range",
+                "amount must not be negative",
+            ));
+        }
+        Ok(Self(amount))
+    }
+
+    /// The amount in minor units.
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Money {
+    type Error = String;
+    fn try_from(value: i64) -> Result<Self, String> {
+        Self::from_minor(value).map_err(|e| e.message)
+    }
+}
+
+impl From<Money> for i64 {
+    fn from(value: Money) -> i64 {
+        value.0
+    }
+}
+
+/// The caller's version of an order: updates older than the stored one are stale.
+pub type OrderVersion = i64;
+
+/// One item line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubOrder {
+    /// The sub-order's id.
+    pub id: SubOrderId,
+    /// The merchant's item.
+    pub item_id: ItemId,
+    /// The item's title, as the buyer knows it.
+    pub title: String,
+    /// How many.
+    pub quantity: u32,
+    /// What the buyer paid for this line.
+    pub amount: Money,
+    /// Where it is.
+    pub shipping_status: ShippingStatus,
+}
+
+impl SubOrder {
+    /// The longest title accepted, in characters.
+    pub const MAX_TITLE_CHARS: usize = 200;
+    /// The largest quantity accepted.
+    pub const MAX_QUANTITY: u32 = 1_000_000;
+
+    /// Checks title and quantity, naming the field.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut errors = ValidationError::empty();
+        let title = self.title.trim();
+        if title.is_empty() {
+            errors.push(FieldError::new("title", "required", "title is required"));
+        } else if title.chars().count() > Self::MAX_TITLE_CHARS {
+            errors.push(FieldError::new(
+                "title",
+                "too_long",
+                format!("title must be at most {} characters", Self::MAX_TITLE_CHARS),
+            ));
+        }
+        if self.quantity == 0 || self.quantity > Self::MAX_QUANTITY {
+            errors.push(FieldError::new(
+                "quantity",
+                "out_of_range",
+                format!("quantity must be between 1 and {}", Self::MAX_QUANTITY),
+            ));
+        }
+        errors.into_result()
+    }
+}
+
+/// An order with its sub-orders, and the memo and flag that Shiphold writes on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// The order's id.
+    pub id: OrderId,
+    /// Who bought it.
+    pub buyer_id: BuyerId,
+    /// The caller's version; a later push must carry a version at least as high.
+    pub version: OrderVersion,
+    /// The item lines.
+    pub sub_orders: Vec<SubOrder>,
+    /// The seller memo as pushed by order intake (the merchant's own words).
+    pub seller_memo: String,
+    /// The flag as pushed by order intake.
+    pub seller_flag: Flag,
+    /// Shiphold's memo note and flag, written while any item is intercepted.
+    pub memo: crate::interception::MemoState,
+}
+
+impl Order {
+    /// The most sub-orders one order may have.
+    pub const MAX_SUB_ORDERS: usize = 200;
+    /// The longest seller memo accepted from intake, in bytes.
+    pub const MAX_SELLER_MEMO_BYTES: usize = 1000;
+
+    /// Checks the order as a whole: at least one sub-order, no duplicates, each valid.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut errors = ValidationError::empty();
+        if self.sub_orders.is_empty() {
+            errors.push(FieldError::new(
+                "sub_orders",
+                "required",
+                "an order needs at least one sub-order",
+            ));
+        }
+        if self.sub_orders.len() > Self::MAX_SUB_ORDERS {
+            errors.push(FieldError::new(
+                "sub_orders",
+                "too_many",
+                format!(
+                    "an order may have at most {} sub-orders",
+                    Self::MAX_SUB_ORDERS
+                ),
+            ));
+        }
+        if self.version < 0 {
+            errors.push(FieldError::new(
+                "version",
+                "out_of_range",
+                "version must not be negative",
+            ));
+        }
+        if self.seller_memo.len() > Self::MAX_SELLER_MEMO_BYTES {
+            errors.push(FieldError::new(
+                "seller_memo",
+                "too_long",
+                format!(
+                    "seller memo must be at most {} bytes",
+                    Self::MAX_SELLER_MEMO_BYTES
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (index, sub) in self.sub_orders.iter().enumerate() {
+            if !seen.insert(&sub.id) {
+                errors.push(FieldError::new(
+                    format!("sub_orders[{index}].id"),
+                    "duplicate",
+                    format!("sub-order '{}' appears twice", sub.id),
+                ));
+            }
+            if let Err(sub_errors) = sub.validate() {
+                for e in sub_errors.errors {
+                    errors.push(e.under(&format!("sub_orders[{index}]")));
+                }
+            }
+        }
+        errors.into_result()
+    }
+
+    /// The sub-order with `id`.
+    pub fn sub_order(&self, id: &SubOrderId) -> Option<&SubOrder> {
+        self.sub_orders.iter().find(|s| &s.id == id)
+    }
+
+    /// The memo as the warehouse reads it: the merchant's memo, then Shiphold's note.
+    pub fn effective_memo(&self) -> String {
+        match (&self.seller_memo, &self.memo.note) {
+            (memo, None) => memo.clone(),
+            (memo, Some(note)) if memo.is_empty() => note.clone(),
+            (memo, Some(note)) => format!("{memo}\n{note}"),
+        }
+    }
+
+    /// The flag as the warehouse sees it: Shiphold's while it holds one, else the merchant's.
+    pub fn effective_flag(&self) -> Flag {
+        self.memo.flag.unwrap_or(self.seller_flag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(id: &str) -> SubOrder {
+        SubOrder {
+            id: SubOrderId::parse(id).unwrap(),
+            item_id: ItemId::parse("sku-1").unwrap(),
+            title: "Mug".into(),
+            quantity: 1,
+            amount: Money::from_minor(1999).unwrap(),
+            shipping_status: ShippingStatus::AwaitingShipment,
+        }
+    }
+
+    fn order(subs: Vec<SubOrder>) -> Order {
+        Order {
+            id: OrderId::parse("o1").unwrap(),
+            buyer_id: BuyerId::parse("b1").unwrap(),
+            version: 1,
+            sub_orders: subs,
+            seller_memo: String::new(),
+            seller_flag: Flag::None,
+            memo: Default::default(),
+        }
+    }
+
+    #[test]
+    fn validation_names_nested_fields() {
+        let mut bad = sub("s1");
+        bad.quantity = 0;
+        bad.title = " ".into();
+        let err = order(vec![sub("s1"), bad]).validate().unwrap_err();
+        let fields: Vec<_> = err
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("sub_orders[1].id", "duplicate"),
+                ("sub_orders[1].title", "required"),
+                ("sub_orders[1].quantity", "out_of_range"),
+            ]
+        );
+        assert!(order(vec![]).validate().is_err());
+        assert!(order(vec![sub("s1"), sub("s2")]).validate().is_ok());
+    }
+
+    #[test]
+    fn effective_memo_appends_the_note() {
+        let mut o = order(vec![sub("s1")]);
+        o.seller_memo = "gift wrap".into();
+        assert_eq!(o.effective_memo(), "gift wrap");
+        o.memo.note = Some("STOP: s1".into());
+        assert_eq!(o.effective_memo(), "gift wrap\nSTOP: s1");
+        o.seller_memo.clear();
+        assert_eq!(o.effective_memo(), "STOP: s1");
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in [
+            ShippingStatus::AwaitingShipment,
+            ShippingStatus::Shipped,
+            ShippingStatus::Refunded,
+            ShippingStatus::Closed,
+        ] {
+            assert_eq!(ShippingStatus::parse(s.as_str()), Ok(s));
+        }
+        assert!(ShippingStatus::parse("lost").is_err());
+        assert!(Money::from_minor(-1).is_err());
+    }
+}
