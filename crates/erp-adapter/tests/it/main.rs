@@ -1,0 +1,1 @@
+//! Integration tests of the ERP adapter against real loopback HTTP servers.
