@@ -234,8 +234,8 @@ impl Event {
 /// let back: Message = serde_json::from_value(json).unwrap();
 /// assert_eq!(back, message);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawMessage", into = "RawMessage")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawMessage")]
 pub struct Message {
     /// The message id; equal to the `webhook-id` header and kept across redeliveries.
     pub id: String,
@@ -271,7 +271,7 @@ impl Message {
 }
 
 /// The envelope as it stands on the wire, before `data` is typed by `type`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct RawMessage {
     #[serde(rename = "type")]
     message_type: String,
@@ -303,22 +303,21 @@ impl TryFrom<RawMessage> for Message {
     }
 }
 
-impl From<Message> for RawMessage {
-    fn from(m: Message) -> Self {
-        let message_type = m.event.message_type().as_str().to_owned();
-        let data = match m.event {
-            Event::InterceptionRequested(d) => serde_json::to_value(d),
-            Event::InterceptionReleased(d) => serde_json::to_value(d),
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // Written field by field (not through a JSON value) so the payload keeps the field
+        // order of its struct, which makes bodies stable and readable.
+        let mut s = serializer.serialize_struct("Message", 5)?;
+        s.serialize_field("type", self.event.message_type().as_str())?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("occurred_at", &self.occurred_at)?;
+        match &self.event {
+            Event::InterceptionRequested(d) => s.serialize_field("data", d)?,
+            Event::InterceptionReleased(d) => s.serialize_field("data", d)?,
         }
-        // Plain structs always convert to a JSON value.
-        .unwrap_or(serde_json::Value::Null);
-        Self {
-            message_type,
-            version: m.version,
-            id: m.id,
-            occurred_at: m.occurred_at,
-            data,
-        }
+        s.end()
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 enum OutcomeArg {
     Locked,
     Failed,
+    #[value(name = "already_shipped")]
     AlreadyShipped,
 }
 
