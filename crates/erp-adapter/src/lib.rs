@@ -43,6 +43,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod endpoint;
 pub mod receiver;
 pub mod signature;

@@ -442,9 +442,6 @@ async fn receive(
 
     {
         let mut s = shared.lock();
-        if let (true, Some(m)) = ((200..300).contains(&status), &message) {
-            s.seen.insert(m.id.clone());
-        }
         s.received.push(ReceivedMessage {
             webhook_id: webhook_id.clone(),
             message_type: message.as_ref().map(|m| m.message_type().to_string()),
@@ -522,6 +519,9 @@ fn decide(shared: &Shared, headers: &http::HeaderMap, body: &[u8], now: DateTime
             return (e.status().as_u16(), problem, None, None, None);
         }
     };
+    // Marked seen under the same lock as the check below, so two concurrent deliveries of one
+    // message cannot both trigger a callback.
+    let first_delivery = s.seen.insert(message.id.clone());
     let Event::InterceptionRequested(requested) = &message.event else {
         return (200, "{}".to_owned(), Some(message), None, None);
     };
@@ -543,7 +543,7 @@ fn decide(shared: &Shared, headers: &http::HeaderMap, body: &[u8], now: DateTime
             delay,
         } => {
             // A redelivery of a message already accepted must not report twice.
-            let callback = (!s.seen.contains(&message.id)).then(|| {
+            let callback = first_delivery.then(|| {
                 (
                     shiphold_base.clone(),
                     *delay,
