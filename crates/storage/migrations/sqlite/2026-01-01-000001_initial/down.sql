@@ -1,0 +1,16 @@
+DROP TABLE inbound_webhooks;
+DROP TABLE idempotency_keys;
+DROP TABLE outbox_attempts;
+DROP TABLE outbox;
+DROP TABLE messages;
+DROP TABLE line_transitions;
+DROP TABLE interception_lines;
+DROP TABLE interceptions;
+DROP TABLE cards;
+DROP TABLE sub_orders;
+DROP TABLE orders;
+DROP TABLE event_windows;
+DROP TABLE audit_log;
+DROP TABLE shop_settings;
+DROP TABLE api_keys;
+DROP TABLE shops;

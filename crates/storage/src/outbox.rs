@@ -1,0 +1,724 @@
+//! The outbox: messages to other systems (ERP, chat), written in the same transaction as the
+//! change that causes them and delivered later by workers that claim them by lease.
+//!
+//! Entries with the same (shop, topic, ordering key) are handed out one at a time in creation
+//! order: an entry is claimable only when no earlier entry of its key is still pending (leased
+//! or waiting for a retry). A dead-lettered entry no longer holds its key back.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use shiphold_domain::ShopId;
+
+use crate::error::StoreError;
+use crate::page::{Page, PageOf, from_ms, from_ms_opt, id_cursor, ms};
+use crate::schema::{outbox, outbox_attempts};
+use crate::store::{DbConnection, Store, Tx};
+use crate::{json_text, parse_id, parse_json};
+
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxStatus {
+    /// Waiting for delivery (maybe leased by a worker right now, maybe waiting for a retry).
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Given up on; an admin may re-drive it.
+    Dead,
+}
+
+impl OutboxStatus {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Delivered => "delivered",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StoreError> {
+        match raw {
+            "pending" => Ok(OutboxStatus::Pending),
+            "delivered" => Ok(OutboxStatus::Delivered),
+            "dead" => Ok(OutboxStatus::Dead),
+            other => Err(StoreError::corrupt(format!("outbox.status: '{other}'"))),
+        }
+    }
+}
+
+/// An entry to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutboxEntry {
+    /// The shop it belongs to.
+    pub shop_id: ShopId,
+    /// Which worker delivers it (`erp`, `chat`, …).
+    pub topic: String,
+    /// Entries with the same shop, topic and key are delivered strictly one after the other,
+    /// in creation order (e.g. the order id).
+    pub ordering_key: String,
+    /// A stable id that every redelivery carries (it becomes the `webhook-id`).
+    pub message_id: String,
+    /// What to deliver.
+    pub payload: serde_json::Value,
+    /// Not before this time. Also recorded as the entry's creation time.
+    pub available_at: DateTime<Utc>,
+}
+
+/// An entry a worker has claimed. Its lease token proves the claim in `complete`, `retry` and
+/// `dead_letter`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedEntry {
+    /// The entry's id.
+    pub id: i64,
+    /// The shop.
+    pub shop_id: ShopId,
+    /// The topic.
+    pub topic: String,
+    /// The ordering key.
+    pub ordering_key: String,
+    /// The stable message id.
+    pub message_id: String,
+    /// What to deliver.
+    pub payload: serde_json::Value,
+    /// Delivery attempts including this one (1 on the first claim).
+    pub attempts: i32,
+    /// The claim's token.
+    pub lease_token: String,
+    /// When the entry was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An entry as stored, for listings (dead letters) and inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// The entry's id.
+    pub id: i64,
+    /// The shop.
+    pub shop_id: ShopId,
+    /// The topic.
+    pub topic: String,
+    /// The ordering key.
+    pub ordering_key: String,
+    /// The stable message id.
+    pub message_id: String,
+    /// What to deliver.
+    pub payload: serde_json::Value,
+    /// Where it stands.
+    pub status: OutboxStatus,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When it may be claimed (next).
+    pub available_at: DateTime<Utc>,
+    /// Until when a worker holds it, if one does.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Which worker holds or last held it.
+    pub leased_by: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered or given up on.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// What happened (`delivered`, `retry`, `dead`, `timeout`, …; the caller's words).
+    pub outcome: String,
+    /// The HTTP status, if there was a response.
+    pub status_code: Option<i32>,
+    /// The error, if any.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// How many entries of a topic are waiting, being delivered, or dead (for metrics).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboxCount {
+    /// The topic.
+    pub topic: String,
+    /// Pending and not leased.
+    pub pending: i64,
+    /// Pending and leased right now.
+    pub leased: i64,
+    /// Dead letters.
+    pub dead: i64,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+struct EntryRow {
+    id: i64,
+    shop_id: String,
+    topic: String,
+    ordering_key: String,
+    message_id: String,
+    payload: String,
+    status: String,
+    attempts: i32,
+    available_at: i64,
+    lease_until: Option<i64>,
+    leased_by: Option<String>,
+    lease_token: Option<String>,
+    created_at: i64,
+    finished_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> Result<OutboxEntry, StoreError> {
+        Ok(OutboxEntry {
+            id: self.id,
+            shop_id: parse_id(&self.shop_id, "outbox.shop_id")?,
+            topic: self.topic,
+            ordering_key: self.ordering_key,
+            message_id: self.message_id,
+            payload: parse_json(&self.payload, "outbox.payload")?,
+            status: OutboxStatus::parse(&self.status)?,
+            attempts: self.attempts,
+            available_at: from_ms(self.available_at, "outbox.available_at")?,
+            lease_until: from_ms_opt(self.lease_until, "outbox.lease_until")?,
+            leased_by: self.leased_by,
+            created_at: from_ms(self.created_at, "outbox.created_at")?,
+            finished_at: from_ms_opt(self.finished_at, "outbox.finished_at")?,
+            last_error: self.last_error,
+        })
+    }
+
+    fn into_claimed(self) -> Result<ClaimedEntry, StoreError> {
+        let lease_token = self
+            .lease_token
+            .clone()
+            .ok_or_else(|| StoreError::corrupt("outbox.lease_token: missing on a claimed entry"))?;
+        let entry = self.into_entry()?;
+        Ok(ClaimedEntry {
+            id: entry.id,
+            shop_id: entry.shop_id,
+            topic: entry.topic,
+            ordering_key: entry.ordering_key,
+            message_id: entry.message_id,
+            payload: entry.payload,
+            attempts: entry.attempts,
+            lease_token,
+            created_at: entry.created_at,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct NewEntryRow<'a> {
+    shop_id: &'a str,
+    topic: &'a str,
+    ordering_key: &'a str,
+    message_id: &'a str,
+    payload: String,
+    status: &'a str,
+    attempts: i32,
+    available_at: i64,
+    created_at: i64,
+}
+
+/// `at, outcome, status_code, error, duration_ms` of an attempt.
+type AttemptRow = (i64, String, Option<i32>, Option<String>, i64);
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct DueRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    due: Option<i64>,
+}
+
+/// "No earlier entry of the same key is still pending": the head-of-line rule.
+const HEAD_OF_LINE: &str = "NOT EXISTS (SELECT 1 FROM outbox p
+      WHERE p.shop_id = o.shop_id AND p.topic = o.topic AND p.ordering_key = o.ordering_key
+        AND p.status = 'pending' AND p.id < o.id)";
+
+/// The claimable entries of a topic. Parameters: topic, now, now, limit.
+fn claim_sql(postgres: bool) -> String {
+    let (topic, now1, now2, limit) = if postgres {
+        ("$1", "$2", "$3", "$4")
+    } else {
+        ("?", "?", "?", "?")
+    };
+    // SKIP LOCKED lets concurrent claimers pass each other's rows; the head-of-line check is a
+    // plain subquery that still sees a row another claimer has locked, so a key's next entry
+    // is never handed out while its predecessor is being claimed.
+    let lock = if postgres {
+        " FOR UPDATE OF o SKIP LOCKED"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT o.id FROM outbox o
+         WHERE o.topic = {topic} AND o.status = 'pending' AND o.available_at <= {now1}
+           AND (o.lease_until IS NULL OR o.lease_until <= {now2})
+           AND {HEAD_OF_LINE}
+         ORDER BY o.id LIMIT {limit}{lock}"
+    )
+}
+
+/// The earliest time a head-of-line entry of a topic becomes claimable. Parameter: topic.
+fn next_due_sql(postgres: bool) -> String {
+    let topic = if postgres { "$1" } else { "?" };
+    format!(
+        "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.available_at
+                         THEN o.lease_until ELSE o.available_at END) AS due
+         FROM outbox o
+         WHERE o.topic = {topic} AND o.status = 'pending' AND {HEAD_OF_LINE}"
+    )
+}
+
+fn lease_millis(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Tx<'_> {
+    /// Adds an entry to the outbox, in the caller's transaction; returns its id.
+    pub fn enqueue(&mut self, entry: &NewOutboxEntry) -> Result<i64, StoreError> {
+        let row = NewEntryRow {
+            shop_id: entry.shop_id.as_str(),
+            topic: &entry.topic,
+            ordering_key: &entry.ordering_key,
+            message_id: &entry.message_id,
+            payload: json_text(&entry.payload)?,
+            status: OutboxStatus::Pending.as_str(),
+            attempts: 0,
+            available_at: ms(entry.available_at),
+            created_at: ms(entry.available_at),
+        };
+        crate::store::insert_returning_id!(
+            self,
+            diesel::insert_into(outbox::table).values(&row),
+            outbox::id
+        )
+    }
+
+    /// Claims up to `limit` due entries of `topic` for `worker`, for `lease`. Use
+    /// [`Store::claim`], which runs this in a transaction of its own.
+    pub fn claim(
+        &mut self,
+        topic: &str,
+        worker: &str,
+        lease: Duration,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedEntry>, StoreError> {
+        let now_ms = ms(now);
+        let limit = i64::from(limit.max(1));
+        macro_rules! claimable {
+            ($conn:expr, $postgres:expr) => {
+                diesel::sql_query(claim_sql($postgres))
+                    .bind::<Text, _>(topic)
+                    .bind::<BigInt, _>(now_ms)
+                    .bind::<BigInt, _>(now_ms)
+                    .bind::<BigInt, _>(limit)
+                    .load::<IdRow>($conn)
+            };
+        }
+        let ids: Vec<i64> = match &mut *self.conn {
+            DbConnection::Pg(c) => claimable!(c, true)?,
+            DbConnection::Sqlite(c) => claimable!(c, false)?,
+        }
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+        let lease_until = now_ms.saturating_add(lease_millis(lease));
+        for id in &ids {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            diesel::update(outbox::table.find(id))
+                .set((
+                    outbox::lease_until.eq(lease_until),
+                    outbox::leased_by.eq(worker),
+                    outbox::lease_token.eq(token),
+                    outbox::attempts.eq(outbox::attempts + 1),
+                ))
+                .execute(self.db())?;
+        }
+        outbox::table
+            .filter(outbox::id.eq_any(&ids))
+            .order(outbox::id.asc())
+            .select(EntryRow::as_select())
+            .load(self.db())?
+            .into_iter()
+            .map(EntryRow::into_claimed)
+            .collect()
+    }
+
+    /// Marks a claimed entry delivered and records the attempt. `Ok(false)`, changing nothing,
+    /// if the lease token is stale (the lease ran out and another worker claimed it, or the
+    /// entry is no longer pending).
+    pub fn complete(
+        &mut self,
+        id: i64,
+        lease_token: &str,
+        now: DateTime<Utc>,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let updated = diesel::update(Self::leased(id, lease_token))
+            .set((
+                outbox::status.eq(OutboxStatus::Delivered.as_str()),
+                outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
+                outbox::finished_at.eq(Some(ms(now))),
+                outbox::last_error.eq(None::<String>),
+            ))
+            .execute(self.db())?;
+        self.finish_attempt(id, updated, attempt)
+    }
+
+    /// Gives a claimed entry back for another attempt at `next_at` and records the attempt.
+    /// `Ok(false)` if the lease token is stale.
+    pub fn retry(
+        &mut self,
+        id: i64,
+        lease_token: &str,
+        next_at: DateTime<Utc>,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let updated = diesel::update(Self::leased(id, lease_token))
+            .set((
+                outbox::available_at.eq(ms(next_at)),
+                outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
+                outbox::last_error.eq(attempt.error.as_deref()),
+            ))
+            .execute(self.db())?;
+        self.finish_attempt(id, updated, attempt)
+    }
+
+    /// Gives up on a claimed entry (dead letter) and records the attempt. `Ok(false)` if the
+    /// lease token is stale.
+    pub fn dead_letter(
+        &mut self,
+        id: i64,
+        lease_token: &str,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let updated = diesel::update(Self::leased(id, lease_token))
+            .set((
+                outbox::status.eq(OutboxStatus::Dead.as_str()),
+                outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
+                outbox::finished_at.eq(Some(ms(attempt.at))),
+                outbox::last_error.eq(attempt.error.as_deref()),
+            ))
+            .execute(self.db())?;
+        self.finish_attempt(id, updated, attempt)
+    }
+
+    /// The entry `id` while `lease_token` still holds it.
+    #[allow(clippy::type_complexity)] // diesel's query type, spelled out once here
+    fn leased(
+        id: i64,
+        lease_token: &str,
+    ) -> diesel::dsl::Filter<
+        diesel::dsl::Filter<
+            diesel::dsl::Filter<outbox::table, diesel::dsl::Eq<outbox::id, i64>>,
+            diesel::dsl::Eq<outbox::lease_token, String>,
+        >,
+        diesel::dsl::Eq<outbox::status, &'static str>,
+    > {
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::lease_token.eq(lease_token.to_owned()))
+            .filter(outbox::status.eq(OutboxStatus::Pending.as_str()))
+    }
+
+    fn finish_attempt(
+        &mut self,
+        id: i64,
+        updated: usize,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        if updated == 0 {
+            return Ok(false);
+        }
+        let shop: String = outbox::table
+            .find(id)
+            .select(outbox::shop_id)
+            .first(self.db())?;
+        diesel::insert_into(outbox_attempts::table)
+            .values((
+                outbox_attempts::shop_id.eq(shop),
+                outbox_attempts::outbox_id.eq(id),
+                outbox_attempts::at.eq(ms(attempt.at)),
+                outbox_attempts::outcome.eq(&attempt.outcome),
+                outbox_attempts::status_code.eq(attempt.status_code),
+                outbox_attempts::error.eq(attempt.error.as_deref()),
+                outbox_attempts::duration_ms.eq(attempt.duration_ms),
+            ))
+            .execute(self.db())?;
+        Ok(true)
+    }
+
+    /// One entry of the shop.
+    pub fn outbox_entry(
+        &mut self,
+        shop: &ShopId,
+        id: i64,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        outbox::table
+            .filter(outbox::shop_id.eq(shop.as_str()))
+            .filter(outbox::id.eq(id))
+            .select(EntryRow::as_select())
+            .first(self.db())
+            .optional()?
+            .map(EntryRow::into_entry)
+            .transpose()
+    }
+
+    /// The shop's dead letters (of one topic, or all), oldest first.
+    pub fn dead_letters(
+        &mut self,
+        shop: &ShopId,
+        topic: Option<&str>,
+        page: &Page,
+    ) -> Result<PageOf<OutboxEntry>, StoreError> {
+        let limit = page.effective_limit();
+        let mut query = outbox::table
+            .filter(outbox::shop_id.eq(shop.as_str()))
+            .filter(outbox::status.eq(OutboxStatus::Dead.as_str()))
+            .select(EntryRow::as_select())
+            .order(outbox::id.asc())
+            .limit(limit as i64 + 1)
+            .into_boxed();
+        if let Some(topic) = topic {
+            query = query.filter(outbox::topic.eq(topic.to_owned()));
+        }
+        if let Some(after) = id_cursor(page)? {
+            query = query.filter(outbox::id.gt(after));
+        }
+        let rows = query.load(self.db())?;
+        PageOf::from_rows(rows, limit, |r| r.id.to_string(), EntryRow::into_entry)
+    }
+
+    /// Puts a dead letter back in line: pending at `now`, attempts reset, same message id.
+    /// `false` if the shop has no such dead letter.
+    pub fn redrive(
+        &mut self,
+        shop: &ShopId,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let updated = diesel::update(
+            outbox::table
+                .filter(outbox::shop_id.eq(shop.as_str()))
+                .filter(outbox::id.eq(id))
+                .filter(outbox::status.eq(OutboxStatus::Dead.as_str())),
+        )
+        .set((
+            outbox::status.eq(OutboxStatus::Pending.as_str()),
+            outbox::attempts.eq(0),
+            outbox::available_at.eq(ms(now)),
+            outbox::lease_until.eq(None::<i64>),
+            outbox::leased_by.eq(None::<String>),
+            outbox::lease_token.eq(None::<String>),
+            outbox::finished_at.eq(None::<i64>),
+        ))
+        .execute(self.db())?;
+        Ok(updated > 0)
+    }
+
+    /// The recorded attempts of one of the shop's entries, oldest first.
+    pub fn attempts(&mut self, shop: &ShopId, id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows: Vec<AttemptRow> = outbox_attempts::table
+            .filter(outbox_attempts::shop_id.eq(shop.as_str()))
+            .filter(outbox_attempts::outbox_id.eq(id))
+            .order(outbox_attempts::id.asc())
+            .select((
+                outbox_attempts::at,
+                outbox_attempts::outcome,
+                outbox_attempts::status_code,
+                outbox_attempts::error,
+                outbox_attempts::duration_ms,
+            ))
+            .load(self.db())?;
+        rows.into_iter()
+            .map(|(at, outcome, status_code, error, duration_ms)| {
+                Ok(AttemptRecord {
+                    at: from_ms(at, "outbox_attempts.at")?,
+                    outcome,
+                    status_code,
+                    error,
+                    duration_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts per topic of pending, leased and dead entries, across shops.
+    pub fn outbox_counts(&mut self, now: DateTime<Utc>) -> Result<Vec<OutboxCount>, StoreError> {
+        let by_status: Vec<(String, String, i64)> = outbox::table
+            .filter(outbox::status.ne(OutboxStatus::Delivered.as_str()))
+            .group_by((outbox::topic, outbox::status))
+            .select((outbox::topic, outbox::status, count_star()))
+            .load(self.db())?;
+        let leased: Vec<(String, i64)> = outbox::table
+            .filter(outbox::status.eq(OutboxStatus::Pending.as_str()))
+            .filter(outbox::lease_until.gt(ms(now)))
+            .group_by(outbox::topic)
+            .select((outbox::topic, count_star()))
+            .load(self.db())?;
+        let mut counts: Vec<OutboxCount> = Vec::new();
+        let mut slot = |topic: &str| -> usize {
+            if let Some(i) = counts.iter().position(|c| c.topic == topic) {
+                i
+            } else {
+                counts.push(OutboxCount {
+                    topic: topic.to_owned(),
+                    ..OutboxCount::default()
+                });
+                counts.len() - 1
+            }
+        };
+        let mut updates = Vec::new();
+        for (topic, status, n) in by_status {
+            updates.push((slot(&topic), status, n));
+        }
+        let mut leased_updates = Vec::new();
+        for (topic, n) in leased {
+            leased_updates.push((slot(&topic), n));
+        }
+        for (i, status, n) in updates {
+            match OutboxStatus::parse(&status)? {
+                OutboxStatus::Pending => counts[i].pending += n,
+                OutboxStatus::Dead => counts[i].dead += n,
+                OutboxStatus::Delivered => {}
+            }
+        }
+        for (i, n) in leased_updates {
+            counts[i].leased += n;
+            counts[i].pending -= n;
+        }
+        counts.sort_by(|a, b| a.topic.cmp(&b.topic));
+        Ok(counts)
+    }
+
+    /// When the next entry of `topic` becomes claimable (maybe in the past), if any is pending.
+    /// Entries held back by an earlier entry of their key do not count.
+    pub fn next_due(&mut self, topic: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let rows = match &mut *self.conn {
+            DbConnection::Pg(c) => diesel::sql_query(next_due_sql(true))
+                .bind::<Text, _>(topic)
+                .load::<DueRow>(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(next_due_sql(false))
+                .bind::<Text, _>(topic)
+                .load::<DueRow>(c)?,
+        };
+        from_ms_opt(rows.into_iter().next().and_then(|r| r.due), "outbox.due")
+    }
+
+    /// Deletes delivered entries (and their attempts) finished before `before`; returns how many.
+    pub fn purge_outbox(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let done = outbox::table
+            .filter(outbox::status.eq(OutboxStatus::Delivered.as_str()))
+            .filter(outbox::finished_at.lt(ms(before)))
+            .select(outbox::id);
+        diesel::delete(outbox_attempts::table.filter(outbox_attempts::outbox_id.eq_any(done)))
+            .execute(self.db())?;
+        let deleted = diesel::delete(
+            outbox::table
+                .filter(outbox::status.eq(OutboxStatus::Delivered.as_str()))
+                .filter(outbox::finished_at.lt(ms(before))),
+        )
+        .execute(self.db())?;
+        Ok(deleted)
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` due entries of `topic` in a transaction of its own (PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`, so replicas share the work; SQLite: an immediate transaction).
+    /// Each claimed entry gets a fresh lease token, `lease` long, and its attempts go up by one.
+    pub async fn claim(
+        &self,
+        topic: &str,
+        worker: &str,
+        lease: Duration,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedEntry>, StoreError> {
+        let (topic, worker) = (topic.to_owned(), worker.to_owned());
+        self.write(move |tx| tx.claim(&topic, &worker, lease, limit, now))
+            .await
+    }
+
+    /// See [`Tx::complete`].
+    pub async fn complete(
+        &self,
+        id: i64,
+        lease_token: &str,
+        now: DateTime<Utc>,
+        attempt: AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let token = lease_token.to_owned();
+        self.write(move |tx| tx.complete(id, &token, now, &attempt))
+            .await
+    }
+
+    /// See [`Tx::retry`].
+    pub async fn retry(
+        &self,
+        id: i64,
+        lease_token: &str,
+        next_at: DateTime<Utc>,
+        attempt: AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let token = lease_token.to_owned();
+        self.write(move |tx| tx.retry(id, &token, next_at, &attempt))
+            .await
+    }
+
+    /// See [`Tx::dead_letter`].
+    pub async fn dead_letter(
+        &self,
+        id: i64,
+        lease_token: &str,
+        attempt: AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let token = lease_token.to_owned();
+        self.write(move |tx| tx.dead_letter(id, &token, &attempt))
+            .await
+    }
+
+    /// See [`Tx::redrive`].
+    pub async fn redrive(
+        &self,
+        shop: &ShopId,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let shop = shop.clone();
+        self.write(move |tx| tx.redrive(&shop, id, now)).await
+    }
+
+    /// See [`Tx::outbox_counts`].
+    pub async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<Vec<OutboxCount>, StoreError> {
+        self.read(move |tx| tx.outbox_counts(now)).await
+    }
+
+    /// See [`Tx::next_due`].
+    pub async fn next_due(&self, topic: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let topic = topic.to_owned();
+        self.read(move |tx| tx.next_due(&topic)).await
+    }
+
+    /// See [`Tx::purge_outbox`].
+    pub async fn purge_outbox(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write(move |tx| tx.purge_outbox(before)).await
+    }
+}

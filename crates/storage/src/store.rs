@@ -1,0 +1,428 @@
+//! The connection pool, backend selection by URL, migrations, and the unit of work (`Store::write`
+//! / `Store::read`) that hands a `Tx` to synchronous closures on a blocking thread.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// An arbitrary constant that names Shiphold's migration lock among PostgreSQL advisory locks,
+/// so that two replicas starting at once do not run the same migration twice.
+const MIGRATION_LOCK_KEY: i64 = 0x5368_6970_686f_6c64;
+
+/// One connection to either backend. Queries written once against diesel's DSL run on both;
+/// where the dialects differ, code matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub(crate) enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Embedded SQLite: one file, one process.
+    Sqlite,
+    /// PostgreSQL: shared by several replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend's name, for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the pool behaves.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long to wait for a connection (from the pool, or a new one) before `Unavailable`.
+    pub connect_timeout: Duration,
+    /// SQLite only: how long a statement waits for another writer before failing as busy.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Where to connect, parsed from the URL's scheme.
+#[derive(Debug, Clone)]
+enum Target {
+    Sqlite {
+        path: String,
+        busy_timeout: Duration,
+    },
+    Postgres {
+        url: String,
+    },
+}
+
+impl Target {
+    fn parse(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "a sqlite URL needs a file path: sqlite://path/to/file.db".into(),
+                ));
+            }
+            Ok(Target::Sqlite {
+                path: rest.to_owned(),
+                busy_timeout: options.busy_timeout,
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Target::Postgres {
+                url: url.to_owned(),
+            })
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "unsupported database URL scheme in '{}': use sqlite://path or postgres://…",
+                url.split("://").next().unwrap_or(url)
+            )))
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Target::Sqlite { .. } => Backend::Sqlite,
+            Target::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+/// Opens connections for r2d2. Our own manager rather than diesel's `ConnectionManager`, because
+/// the multi-connection's `establish` cannot tell the backends apart by the URL, and because
+/// every SQLite connection needs its pragmas.
+#[derive(Debug)]
+struct Manager {
+    target: Target,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConnection, StoreError> {
+        match &self.target {
+            Target::Postgres { url } => Ok(DbConnection::Pg(PgConnection::establish(url)?)),
+            Target::Sqlite { path, busy_timeout } => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // busy_timeout first: switching to WAL itself may wait for another connection.
+                // synchronous=NORMAL is durable across application crashes in WAL mode and
+                // only risks the last commits on power loss, which the outbox tolerates.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {};
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                    busy_timeout.as_millis()
+                ))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        conn.batch_execute("SELECT 1").map_err(StoreError::from)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // Also true while a transaction is open, e.g. after a closure panicked mid-transaction:
+        // such a connection must not go back into the pool.
+        R2D2Connection::is_broken(conn)
+    }
+}
+
+/// The store: a pool of connections to SQLite or PostgreSQL. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a transaction may write (and so must take SQLite's write lock up front).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    Read,
+}
+
+impl Store {
+    /// Connects to `url`: `sqlite://path/to/file.db` (the file and its folder are created) or
+    /// `postgres://…` / `postgresql://…`.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        let target = Target::parse(url, &options)?;
+        if let Target::Sqlite { path, .. } = &target
+            && let Some(parent) = Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let backend = target.backend();
+        let max = options.max_connections.max(1);
+        let timeout = options.connect_timeout;
+        let pool = tokio::task::spawn_blocking(move || {
+            Pool::builder()
+                .max_size(max)
+                // Idle connections are opened lazily so a server can start while the
+                // database is still coming up; `ping` tells readiness.
+                .min_idle(Some(0))
+                .connection_timeout(timeout)
+                .build(Manager { target })
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("connecting was interrupted: {e}")))?
+        .map_err(StoreError::from)?;
+        let store = Store { pool, backend };
+        // Fail at once on a wrong URL or a database that is down, with the driver's reason.
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs the pending migrations and returns their names, oldest first.
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        self.with_conn(|conn| match conn {
+            DbConnection::Sqlite(c) => run_migrations(c, SQLITE_MIGRATIONS),
+            DbConnection::Pg(c) => {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                    .execute(c)?;
+                let result = run_migrations(c, POSTGRES_MIGRATIONS);
+                let unlocked =
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                        .execute(c);
+                let names = result?;
+                unlocked?;
+                Ok(names)
+            }
+        })
+        .await
+    }
+
+    /// Checks that a connection can be had and answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.with_conn(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))
+            .await
+    }
+
+    /// Runs `f` in one write transaction and commits if it returns `Ok`, rolls back if `Err`.
+    ///
+    /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so writers queue for the write
+    /// lock up front (instead of failing with "database is locked" when a reader upgrades); this
+    /// also serializes every write closure. On PostgreSQL it is READ COMMITTED, serialized per
+    /// object by the row locks that `Tx::lock_order` and `Tx::lock_settings` take.
+    /// Nothing slow (network calls) belongs inside `f`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.transaction(Mode::Write, f).await
+    }
+
+    /// Runs `f` in one read transaction (a consistent view; takes no write lock).
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.transaction(Mode::Read, f).await
+    }
+
+    async fn transaction<T, E, F>(&self, mode: Mode, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let backend = self.backend;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            run_transaction(&mut conn, backend, mode, f)
+        })
+        .await
+        .map_err(|e| {
+            E::from(StoreError::Database(format!(
+                "transaction task failed: {e}"
+            )))
+        })?
+    }
+
+    /// Runs `f` on a pooled connection outside any transaction.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+}
+
+fn run_migrations<C>(
+    conn: &mut C,
+    migrations: EmbeddedMigrations,
+) -> Result<Vec<String>, StoreError>
+where
+    C: MigrationHarness<C::Backend> + Connection,
+{
+    let applied = conn
+        .run_pending_migrations(migrations)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+fn run_transaction<T, E, F>(
+    conn: &mut DbConnection,
+    backend: Backend,
+    mode: Mode,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    E: From<StoreError>,
+{
+    // The transaction is driven through the inner connection's manager so that SQLite can
+    // begin IMMEDIATE; queries inside go through the enum, which delegates to the same manager,
+    // so savepoints nest correctly.
+    let begun = match (&mut *conn, mode) {
+        (DbConnection::Sqlite(c), Mode::Write) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        (DbConnection::Sqlite(c), Mode::Read) => AnsiTransactionManager::begin_transaction(c),
+        (DbConnection::Pg(c), _) => AnsiTransactionManager::begin_transaction(c),
+    };
+    begun.map_err(|e| E::from(StoreError::from(e)))?;
+    let result = f(&mut Tx { conn, backend });
+    match result {
+        Ok(value) => {
+            let committed = match conn {
+                DbConnection::Sqlite(c) => AnsiTransactionManager::commit_transaction(c),
+                DbConnection::Pg(c) => AnsiTransactionManager::commit_transaction(c),
+            };
+            committed.map_err(|e| E::from(StoreError::from(e)))?;
+            Ok(value)
+        }
+        Err(error) => {
+            let rolled_back = match conn {
+                DbConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+                DbConnection::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+            };
+            if let Err(e) = rolled_back {
+                // The caller's error matters more; the pool discards the connection because
+                // its transaction state is broken.
+                tracing::warn!(error = %e, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Runs an insert and gives back the generated id: `RETURNING` on PostgreSQL; on SQLite
+/// (whose `RETURNING` diesel only offers behind a feature) `last_insert_rowid()`, which is
+/// per connection and so safe inside our transaction.
+macro_rules! insert_returning_id {
+    ($tx:expr, $insert:expr, $id:expr) => {{
+        use diesel::RunQueryDsl as _;
+        let id: i64 = match &mut *$tx.conn {
+            $crate::store::DbConnection::Pg(c) => $insert.returning($id).get_result::<i64>(c)?,
+            $crate::store::DbConnection::Sqlite(c) => {
+                $insert.execute(c)?;
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "last_insert_rowid()",
+                ))
+                .get_result::<i64>(c)?
+            }
+        };
+        Ok(id)
+    }};
+}
+pub(crate) use insert_returning_id;
+
+/// One open transaction. Every method is synchronous and runs inside it; see [`Store::write`].
+pub struct Tx<'a> {
+    pub(crate) conn: &'a mut DbConnection,
+    pub(crate) backend: Backend,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tx<'_> {
+    /// Which backend the transaction runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection, for queries.
+    pub(crate) fn db(&mut self) -> &mut DbConnection {
+        self.conn
+    }
+
+    /// Runs `f` in a savepoint: if it fails, only its own changes are undone and the
+    /// transaction goes on. PostgreSQL needs this around statements that may fail on purpose
+    /// (a unique violation aborts the whole transaction otherwise).
+    pub(crate) fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, diesel::result::Error>,
+    ) -> Result<T, diesel::result::Error> {
+        self.conn.transaction(f)
+    }
+}
