@@ -1,1 +1,20 @@
-//! placeholder
+//! Shiphold's HTTP API: the axum routes, the application services they call, and the
+//! background jobs that deliver what a request enqueued.
+//!
+//! The server binary builds an [`AppState`] from its configuration, serves [`router`] and runs
+//! [`jobs::spawn`] until shutdown.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod jobs;
+pub mod problem;
+mod routes;
+pub mod service;
+mod state;
+
+pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig};
+pub use problem::ApiError;
+pub use routes::router;
+pub use state::AppState;

@@ -13,6 +13,7 @@ mod messages;
 mod orders;
 mod outbox;
 mod page;
+mod reminders;
 mod schema;
 mod shops;
 mod store;

@@ -1,0 +1,67 @@
+//! Operator actions that the `shiphold` binary runs outside HTTP, such as creating a shop.
+
+use shiphold_domain::{ApiKeyId, Clock, ShopId};
+use shiphold_storage::{ApiKeyRecord, ShopRecord, Store};
+
+use crate::auth::{Role, generate_key, hash_secret};
+use crate::problem::ApiError;
+
+/// A shop just created, with its first API key in plain text (shown once, stored hashed).
+#[derive(Debug, Clone)]
+pub struct CreatedShop {
+    /// The shop's id.
+    pub shop_id: ShopId,
+    /// The key's id.
+    pub key_id: ApiKeyId,
+    /// The key itself; it cannot be recovered later.
+    pub api_key: String,
+}
+
+/// The longest shop name accepted, in characters.
+pub const MAX_SHOP_NAME_CHARS: usize = 100;
+
+/// Creates a shop and its first key, which has every role.
+pub async fn create_shop(
+    store: &Store,
+    clock: &dyn Clock,
+    name: &str,
+) -> Result<CreatedShop, ApiError> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_SHOP_NAME_CHARS {
+        return Err(ApiError::field(shiphold_domain::FieldError::new(
+            "name",
+            "invalid",
+            format!("a shop name is 1 to {MAX_SHOP_NAME_CHARS} characters"),
+        )));
+    }
+    let now = clock.now();
+    let shop_id = ShopId::generate();
+    let key_id = ApiKeyId::generate();
+    let api_key = generate_key();
+    let shop = ShopRecord {
+        id: shop_id.clone(),
+        name,
+        created_at: now,
+    };
+    let key = ApiKeyRecord {
+        id: key_id.clone(),
+        shop_id: shop_id.clone(),
+        label: "first key".into(),
+        roles: Role::ALL.iter().map(|r| r.as_str().to_owned()).collect(),
+        secret_hash: hash_secret(&api_key),
+        created_at: now,
+        revoked_at: None,
+    };
+    store
+        .write(move |tx| -> Result<(), ApiError> {
+            tx.insert_shop(&shop)?;
+            tx.insert_api_key(&key)?;
+            Ok(())
+        })
+        .await?;
+    Ok(CreatedShop {
+        shop_id,
+        key_id,
+        api_key,
+    })
+}

@@ -1,0 +1,176 @@
+//! Request-body extraction that answers every bad body with a problem document naming the
+//! field, instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ApiError, ProblemKind};
+use crate::state::AppState;
+
+/// A JSON body, parsed with the path of the failing field in the error.
+#[derive(Debug)]
+pub struct JsonBody<T> {
+    /// The parsed value.
+    pub value: T,
+    /// The raw bytes, for idempotency fingerprints.
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if media != "application/json" && !media.ends_with("+json") {
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "send the body as JSON with 'Content-Type: application/json'",
+            ));
+        }
+        let limit = state.config().body_limit;
+        let raw = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ProblemKind::PayloadTooLarge,
+                    format!("the body must be at most {limit} bytes"),
+                )
+            })?;
+        let value = parse_json(&raw)?;
+        Ok(Self { value, raw })
+    }
+}
+
+/// Parses JSON, naming the field that failed.
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    match result {
+        Ok(value) => {
+            if de.end().is_err() {
+                return Err(ApiError::new(
+                    ProblemKind::MalformedRequest,
+                    "unexpected data after the JSON value",
+                ));
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let field = if path == "." || path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            };
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Data => Err(ApiError::field(shiphold_domain::FieldError::new(
+                    field,
+                    "invalid",
+                    strip_position(&inner.to_string()),
+                ))),
+                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::new(
+                    ProblemKind::MalformedRequest,
+                    format!("the body is not valid JSON: {inner}"),
+                )),
+            }
+        }
+    }
+}
+
+/// serde_json appends "at line 1 column 42"; the field name says more to a client.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        items: Vec<Item>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        quantity: u32,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err =
+            parse_json::<Body>(br#"{"items":[{"quantity":1},{"quantity":"x"}]}"#).unwrap_err();
+        assert_eq!(err.kind, ProblemKind::ValidationFailed);
+        assert_eq!(err.errors[0].field, "items[1].quantity");
+        let err = parse_json::<Body>(b"{\"items\":").unwrap_err();
+        assert_eq!(err.kind, ProblemKind::MalformedRequest);
+        let err = parse_json::<Body>(b"{} x").unwrap_err();
+        assert_eq!(err.kind, ProblemKind::MalformedRequest);
+    }
+}
+
+/// An optional JSON body: an empty body is `None`; anything else must be valid JSON.
+#[derive(Debug)]
+pub struct MaybeJson<T> {
+    /// The parsed value, if a body was sent.
+    pub value: Option<T>,
+    /// The raw bytes (empty when none was sent).
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if !has_type && length.unwrap_or(0) == 0 {
+            let limit = state.config().body_limit;
+            let raw = axum::body::to_bytes(req.into_body(), limit)
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        ProblemKind::PayloadTooLarge,
+                        format!("the body must be at most {limit} bytes"),
+                    )
+                })?;
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Self {
+                    value: None,
+                    raw: Bytes::new(),
+                });
+            }
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "send the body as JSON with 'Content-Type: application/json'",
+            ));
+        }
+        let body = JsonBody::<T>::from_request(req, state).await?;
+        Ok(Self {
+            value: Some(body.value),
+            raw: body.raw,
+        })
+    }
+}

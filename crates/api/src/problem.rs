@@ -1,0 +1,330 @@
+//! Every error that reaches a client is an RFC 9457 problem document with a stable `type`.
+//!
+//! Library crates report typed errors; this is the one place they become HTTP. Types are
+//! relative URIs under `/problems/`, which the server also serves as a human-readable page.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use shiphold_domain::{FieldError, Refusal, ValidationError};
+use shiphold_storage::StoreError;
+
+/// The content type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The kinds of problem, each with a stable `type` slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// 400: the body is not JSON, or not the expected shape.
+    MalformedRequest,
+    /// 422: the body parsed but values are invalid.
+    ValidationFailed,
+    /// 401: no valid API key, card token or signature.
+    Unauthenticated,
+    /// 403: the key's role may not do this.
+    Forbidden,
+    /// 404: no such object in the caller's shop.
+    NotFound,
+    /// 409: the stored order is newer than the update.
+    StaleUpdate,
+    /// 409: a conflicting change (optimistic locking, duplicates).
+    Conflict,
+    /// 409: the same idempotency key is still being processed.
+    IdempotencyKeyInUse,
+    /// 422: the same idempotency key was used with another body.
+    IdempotencyKeyReused,
+    /// 413: the body is larger than the limit.
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 409: enabling needs memo text and accepted terms.
+    SetupIncomplete,
+    /// 409: the feature is not enabled for the shop.
+    InterceptionDisabled,
+    /// 409: no event window is active (and the buyer is not a test buyer).
+    OutsideEventWindow,
+    /// 422: no requested item can be intercepted; each is listed.
+    NothingToIntercept,
+    /// 409: an event window overlaps another.
+    WindowOverlap,
+    /// 410: the card expired.
+    CardExpired,
+    /// 410: the card was revoked.
+    CardRevoked,
+    /// 409: an item's state does not allow the change.
+    InvalidTransition,
+    /// 422: the ERP endpoint is not allowed (http, private address).
+    EndpointNotAllowed,
+    /// 503: the database is unavailable.
+    Unavailable,
+    /// 500: a bug; details are in the server's log only.
+    Internal,
+    /// 405.
+    MethodNotAllowed,
+}
+
+impl ProblemKind {
+    /// The slug in the `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "malformed-request",
+            Self::ValidationFailed => "validation-failed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not-found",
+            Self::StaleUpdate => "stale-update",
+            Self::Conflict => "conflict",
+            Self::IdempotencyKeyInUse => "idempotency-key-in-use",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::SetupIncomplete => "setup-incomplete",
+            Self::InterceptionDisabled => "interception-disabled",
+            Self::OutsideEventWindow => "outside-event-window",
+            Self::NothingToIntercept => "nothing-to-intercept",
+            Self::WindowOverlap => "window-overlap",
+            Self::CardExpired => "card-expired",
+            Self::CardRevoked => "card-revoked",
+            Self::InvalidTransition => "invalid-transition",
+            Self::EndpointNotAllowed => "endpoint-not-allowed",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+            Self::MethodNotAllowed => "method-not-allowed",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed
+            | Self::IdempotencyKeyReused
+            | Self::NothingToIntercept
+            | Self::EndpointNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::StaleUpdate
+            | Self::Conflict
+            | Self::IdempotencyKeyInUse
+            | Self::SetupIncomplete
+            | Self::InterceptionDisabled
+            | Self::OutsideEventWindow
+            | Self::WindowOverlap
+            | Self::InvalidTransition => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::CardExpired | Self::CardRevoked => StatusCode::GONE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// A short, fixed title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "The request could not be read",
+            Self::ValidationFailed => "Some fields are invalid",
+            Self::Unauthenticated => "Authentication is required",
+            Self::Forbidden => "This key may not do that",
+            Self::NotFound => "Not found",
+            Self::StaleUpdate => "The update is older than the stored order",
+            Self::Conflict => "The change conflicts with the current state",
+            Self::IdempotencyKeyInUse => "A request with this idempotency key is still running",
+            Self::IdempotencyKeyReused => "The idempotency key was used with a different request",
+            Self::PayloadTooLarge => "The request body is too large",
+            Self::UnsupportedMediaType => "The request body must be JSON",
+            Self::SetupIncomplete => "Interception cannot be enabled yet",
+            Self::InterceptionDisabled => "Interception is not enabled for this shop",
+            Self::OutsideEventWindow => "No event window is active",
+            Self::NothingToIntercept => "No item can be intercepted",
+            Self::WindowOverlap => "The event window overlaps another",
+            Self::CardExpired => "The card has expired",
+            Self::CardRevoked => "The card was revoked",
+            Self::InvalidTransition => "The item's state does not allow this",
+            Self::EndpointNotAllowed => "The endpoint is not allowed",
+            Self::Unavailable => "The service is temporarily unavailable",
+            Self::Internal => "Internal error",
+            Self::MethodNotAllowed => "Method not allowed",
+        }
+    }
+
+    /// Every kind, for documentation and tests.
+    pub const ALL: [ProblemKind; 23] = [
+        Self::MalformedRequest,
+        Self::ValidationFailed,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::StaleUpdate,
+        Self::Conflict,
+        Self::IdempotencyKeyInUse,
+        Self::IdempotencyKeyReused,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::SetupIncomplete,
+        Self::InterceptionDisabled,
+        Self::OutsideEventWindow,
+        Self::NothingToIntercept,
+        Self::WindowOverlap,
+        Self::CardExpired,
+        Self::CardRevoked,
+        Self::InvalidTransition,
+        Self::EndpointNotAllowed,
+        Self::Unavailable,
+        Self::Internal,
+        Self::MethodNotAllowed,
+    ];
+}
+
+/// An item-level reason, in problem documents about items.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ItemProblem {
+    /// The sub-order.
+    pub sub_order_id: String,
+    /// Why (`shipped`, `refunded`, `already_intercepted`, …).
+    pub reason: String,
+    /// For people.
+    pub message: String,
+}
+
+impl From<&Refusal> for ItemProblem {
+    fn from(r: &Refusal) -> Self {
+        Self {
+            sub_order_id: r.sub_order_id.to_string(),
+            reason: r.reason.as_str().into(),
+            message: r.reason.message().into(),
+        }
+    }
+}
+
+/// An error on its way to a client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind:?}: {detail}")]
+pub struct ApiError {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// What happened, for people.
+    pub detail: String,
+    /// The fields that failed, for validation errors.
+    pub errors: Vec<FieldError>,
+    /// Items and why, for item-level refusals.
+    pub items: Vec<ItemProblem>,
+    /// Seconds to wait before retrying, where that helps.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// A problem of `kind` with `detail`.
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            items: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 404 for `what`. Another shop's objects answer exactly this, as if they did not exist.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ProblemKind::NotFound, format!("no such {what}"))
+    }
+
+    /// 422 listing the fields.
+    pub fn validation(errors: ValidationError) -> Self {
+        let detail = errors.to_string();
+        Self {
+            errors: errors.errors,
+            ..Self::new(ProblemKind::ValidationFailed, detail)
+        }
+    }
+
+    /// 422 for one field.
+    pub fn field(error: FieldError) -> Self {
+        Self::validation(error.into())
+    }
+
+    /// 500; the detail is logged, not shown.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            ProblemKind::Internal,
+            "an internal error occurred; it has been logged",
+        )
+    }
+
+    /// Adds the items.
+    #[must_use]
+    pub fn with_items(mut self, items: Vec<ItemProblem>) -> Self {
+        self.items = items;
+        self
+    }
+
+    /// The problem document.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "type": format!("/problems/{}", self.kind.slug()),
+            "title": self.kind.title(),
+            "status": self.kind.status().as_u16(),
+            "detail": self.detail,
+        });
+        if !self.errors.is_empty() {
+            body["errors"] = serde_json::to_value(&self.errors).unwrap_or_default();
+        }
+        if !self.items.is_empty() {
+            body["items"] = serde_json::to_value(&self.items).unwrap_or_default();
+        }
+        body
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::not_found("object"),
+            StoreError::Conflict(detail) => Self::new(ProblemKind::Conflict, detail),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                Self {
+                    retry_after: Some(1),
+                    ..Self::new(
+                        ProblemKind::Unavailable,
+                        "the database is unavailable; retry shortly",
+                    )
+                }
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(errors: ValidationError) -> Self {
+        Self::validation(errors)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::field(error)
+    }
+}

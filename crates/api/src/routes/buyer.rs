@@ -1,0 +1,246 @@
+//! The buyer's side of a card: the page behind the link, the card's items (which can be chosen
+//! and why not), the submission, and the buyer's inbox. The token in the link is the only
+//! credential; it is bound to one shop, order and buyer, and expires.
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shiphold_domain::interception::check_item;
+use shiphold_domain::{Card, CardError, FieldError, Method, Order, Requester, ShopId, SubOrderId};
+use shiphold_messaging::Locale;
+use shiphold_storage::Tx;
+
+use super::json;
+use super::orders::{MessageView, message_view};
+use crate::auth::hash_secret;
+use crate::extract::JsonBody;
+use crate::problem::{ApiError, ProblemKind};
+use crate::routes::cards::TOKEN_PREFIX;
+use crate::routes::interceptions::{InterceptRequest, intercept_in_tx, interception_view};
+use crate::state::{AppState, Metrics};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/c/{token}", get(page))
+        .route("/v1/buyer/cards/{token}", get(show))
+        .route("/v1/buyer/cards/{token}/interceptions", post(submit))
+}
+
+/// Finds the card behind a token; unknown tokens answer 404, used-up ones 410.
+fn open_card(tx: &mut Tx<'_>, token: &str, now: DateTime<Utc>) -> Result<(ShopId, Card), ApiError> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 100 {
+        return Err(ApiError::not_found("card"));
+    }
+    let (shop, card) = tx
+        .card_by_token_hash(&hash_secret(token))?
+        .ok_or_else(|| ApiError::not_found("card"))?;
+    match card.check_usable(now) {
+        Ok(()) => Ok((shop, card)),
+        Err(CardError::Expired) => Err(ApiError::new(
+            ProblemKind::CardExpired,
+            "the card's link has expired; ask customer service for a new one",
+        )),
+        Err(CardError::Revoked) => Err(ApiError::new(
+            ProblemKind::CardRevoked,
+            "customer service has withdrawn this card",
+        )),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ItemView {
+    sub_order_id: SubOrderId,
+    title: String,
+    quantity: u32,
+    amount: i64,
+    choosable: bool,
+    /// Why the item cannot be chosen.
+    reason: Option<&'static str>,
+    reason_message: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct BuyerCardView {
+    shop_name: String,
+    order_id: String,
+    expires_at: DateTime<Utc>,
+    single_item_choice: bool,
+    items: Vec<ItemView>,
+    interceptions: Vec<super::interceptions::InterceptionView>,
+    messages: Vec<MessageView>,
+}
+
+fn items(order: &Order, active: &BTreeSet<SubOrderId>) -> Vec<ItemView> {
+    order
+        .sub_orders
+        .iter()
+        .map(|s| {
+            let check = check_item(s, active);
+            ItemView {
+                sub_order_id: s.id.clone(),
+                title: s.title.clone(),
+                quantity: s.quantity,
+                amount: s.amount.minor(),
+                choosable: check.is_ok(),
+                reason: check.err().map(|r| r.as_str()),
+                reason_message: check.err().map(|r| r.message()),
+            }
+        })
+        .collect()
+}
+
+fn card_view(tx: &mut Tx<'_>, shop: &ShopId, card: &Card) -> Result<BuyerCardView, ApiError> {
+    let order = tx
+        .order(shop, &card.order_id)?
+        .ok_or_else(|| ApiError::not_found("card"))?;
+    let active: BTreeSet<SubOrderId> = tx
+        .active_lines_for_order(shop, &order.id)?
+        .into_iter()
+        .map(|(_, l)| l.sub_order_id)
+        .collect();
+    let record = tx.settings(shop)?;
+    let interceptions = tx
+        .interceptions_for_order(shop, &order.id)?
+        .iter()
+        .filter(|i| i.buyer_id == card.buyer_id)
+        .map(|i| interception_view(i, None, Vec::new()))
+        .collect();
+    let messages = tx
+        .messages_for_buyer(shop, &order.id, &card.buyer_id)?
+        .into_iter()
+        .map(message_view)
+        .collect();
+    Ok(BuyerCardView {
+        shop_name: tx.shop(shop)?.map(|s| s.name).unwrap_or_default(),
+        order_id: order.id.to_string(),
+        expires_at: card.expires_at,
+        single_item_choice: record.settings.advanced.single_item_choice,
+        items: items(&order, &active),
+        interceptions,
+        messages,
+    })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    let view = state
+        .store()
+        .read(move |tx| {
+            let (shop, card) = open_card(tx, &token, now)?;
+            card_view(tx, &shop, &card)
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &view))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// The chosen items; the whole order when absent.
+    sub_order_ids: Option<Vec<String>>,
+    locale: Option<String>,
+}
+
+/// The buyer's language: the body's, else the browser's, else Chinese.
+fn buyer_locale(body: Option<&str>, headers: &HeaderMap) -> Result<Locale, ApiError> {
+    if let Some(raw) = body {
+        return Locale::parse(raw)
+            .map_err(|e| FieldError::new("locale", "invalid", e.to_string()).into());
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(accept
+        .split(',')
+        .filter_map(|part| Locale::parse(part.split(';').next().unwrap_or("").trim()).ok())
+        .next()
+        .unwrap_or_default())
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: JsonBody<SubmitBody>,
+) -> Result<Response, ApiError> {
+    let body = body.value;
+    let locale = buyer_locale(body.locale.as_deref(), &headers)?;
+    let chosen = body
+        .sub_order_ids
+        .map(|ids| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    SubOrderId::parse(raw).map_err(|e| FieldError {
+                        field: format!("sub_order_ids[{i}]"),
+                        ..e
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let (now, config) = (state.now(), state.config().clone());
+    let outcome = state
+        .store()
+        .write(move |tx| {
+            let (shop, card) = open_card(tx, &token, now)?;
+            let request = InterceptRequest {
+                shop_id: shop,
+                order_id: card.order_id.clone(),
+                requester: Requester::Buyer(card.buyer_id.clone()),
+                method: Method::Card {
+                    card_id: card.id.clone(),
+                },
+                chosen,
+                locale,
+                actor: format!("buyer:{}", card.buyer_id),
+            };
+            intercept_in_tx(tx, &config, request, now)
+        })
+        .await?;
+    if outcome.created {
+        Metrics::inc(&state.metrics().interceptions_created);
+        state.wake_worker();
+    }
+    Ok(json(
+        if outcome.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &outcome.view,
+    ))
+}
+
+/// The page behind the card link: it reads the card and submits the choice through the JSON
+/// routes above, so the page holds no logic the API does not check again.
+async fn page(Path(token): Path<String>) -> Response {
+    if !token.starts_with(TOKEN_PREFIX)
+        || token.len() > 100
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return ApiError::not_found("card").into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        include_str!("../../assets/card.html"),
+    )
+        .into_response()
+}

@@ -1,0 +1,92 @@
+//! Liveness, readiness and metrics for operators.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// 200 while the process runs.
+pub(super) async fn healthz() -> Response {
+    (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
+}
+
+/// 200 when the database answers, 503 otherwise.
+pub(super) async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "database": state.store().backend().as_str()})),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(
+                    json!({"status": "unavailable", "database": state.store().backend().as_str()}),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus text exposition.
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    let m = state.metrics();
+    let mut out = String::new();
+    let counters = [
+        ("shiphold_http_responses_total{class=\"2xx\"}", &m.http_2xx),
+        ("shiphold_http_responses_total{class=\"4xx\"}", &m.http_4xx),
+        ("shiphold_http_responses_total{class=\"5xx\"}", &m.http_5xx),
+        (
+            "shiphold_deliveries_total{outcome=\"delivered\"}",
+            &m.deliveries_ok,
+        ),
+        (
+            "shiphold_deliveries_total{outcome=\"retry\"}",
+            &m.deliveries_retried,
+        ),
+        (
+            "shiphold_deliveries_total{outcome=\"dead\"}",
+            &m.deliveries_dead,
+        ),
+        (
+            "shiphold_interceptions_created_total",
+            &m.interceptions_created,
+        ),
+    ];
+    let _ = writeln!(out, "# TYPE shiphold_http_responses_total counter");
+    let _ = writeln!(out, "# TYPE shiphold_deliveries_total counter");
+    let _ = writeln!(out, "# TYPE shiphold_interceptions_created_total counter");
+    for (name, counter) in counters {
+        let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+    }
+    if let Ok(counts) = state.store().outbox_counts(state.now()).await {
+        let _ = writeln!(out, "# TYPE shiphold_outbox_entries gauge");
+        for c in counts {
+            for (status, n) in [
+                ("pending", c.pending),
+                ("leased", c.leased),
+                ("dead", c.dead),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "shiphold_outbox_entries{{topic=\"{}\",status=\"{status}\"}} {n}",
+                    c.topic
+                );
+            }
+        }
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,385 @@
+//! Order intake (create or update, idempotent and ordered by version) and reading orders back
+//! with their memo, flag, each item's interception state and the buyer message history.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shiphold_domain::{
+    BuyerId, FieldError, Flag, Interception, ItemId, LineEvent, LineState, Money, Order, OrderId,
+    ShippingStatus, ShopId, SubOrder, SubOrderId, ValidationError,
+};
+use shiphold_storage::{OrderFilter, Tx};
+
+use super::{Listing, PageQuery, json};
+use crate::auth::{Caller, Role};
+use crate::extract::JsonBody;
+use crate::problem::{ApiError, ProblemKind};
+use crate::service;
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orders", get(list))
+        .route("/v1/orders/{order_id}", get(show).put(upsert))
+        .route("/v1/orders/{order_id}/messages", get(messages))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderBody {
+    buyer_id: String,
+    version: i64,
+    #[serde(default)]
+    seller_memo: String,
+    #[serde(default)]
+    seller_flag: Option<String>,
+    sub_orders: Vec<SubOrderBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubOrderBody {
+    id: String,
+    item_id: String,
+    title: String,
+    quantity: u32,
+    amount: i64,
+    shipping_status: String,
+}
+
+fn parse_order(order_id: &str, body: OrderBody) -> Result<Order, ApiError> {
+    let mut errors = ValidationError::empty();
+    let id = errors.check(OrderId::parse(order_id));
+    let buyer = errors.check(BuyerId::parse(&body.buyer_id));
+    let flag = match body.seller_flag.as_deref() {
+        Some(raw) => errors.check(Flag::parse(raw).map_err(|e| FieldError {
+            field: "seller_flag".into(),
+            ..e
+        })),
+        None => Some(Flag::None),
+    };
+    let mut subs = Vec::new();
+    for (i, s) in body.sub_orders.into_iter().enumerate() {
+        let at = |e: FieldError| e.under(&format!("sub_orders[{i}]"));
+        let id = errors.check(SubOrderId::parse(&s.id).map_err(|e| {
+            at(FieldError {
+                field: "id".into(),
+                ..e
+            })
+        }));
+        let item = errors.check(ItemId::parse(&s.item_id).map_err(at));
+        let amount = errors.check(Money::from_minor(s.amount).map_err(at));
+        let status = errors.check(ShippingStatus::parse(&s.shipping_status).map_err(at));
+        if let (Some(id), Some(item_id), Some(amount), Some(shipping_status)) =
+            (id, item, amount, status)
+        {
+            subs.push(SubOrder {
+                id,
+                item_id,
+                title: s.title.trim().to_owned(),
+                quantity: s.quantity,
+                amount,
+                shipping_status,
+            });
+        }
+    }
+    errors.clone().into_result()?;
+    let (Some(id), Some(buyer_id), Some(seller_flag)) = (id, buyer, flag) else {
+        return Err(errors.into());
+    };
+    let order = Order {
+        id,
+        buyer_id,
+        version: body.version,
+        sub_orders: subs,
+        seller_memo: body.seller_memo,
+        seller_flag,
+        memo: Default::default(),
+    };
+    order.validate()?;
+    Ok(order)
+}
+
+/// An item as read back.
+#[derive(Debug, Serialize)]
+pub(crate) struct SubOrderView {
+    id: SubOrderId,
+    item_id: ItemId,
+    title: String,
+    quantity: u32,
+    amount: i64,
+    shipping_status: ShippingStatus,
+    /// The state of the item's latest interception line, if it was ever intercepted.
+    interception_state: Option<LineState>,
+    interception_id: Option<String>,
+}
+
+/// An order as read back.
+#[derive(Debug, Serialize)]
+pub(crate) struct OrderView {
+    id: OrderId,
+    buyer_id: BuyerId,
+    version: i64,
+    /// The memo as the warehouse reads it: the merchant's memo and Shiphold's note.
+    seller_memo: String,
+    /// The flag as the warehouse sees it.
+    flag: Flag,
+    /// Shiphold's note alone, present while an item is intercepted.
+    interception_note: Option<String>,
+    /// The merchant's own flag, restored when nothing is intercepted.
+    seller_flag: Flag,
+    sub_orders: Vec<SubOrderView>,
+}
+
+pub(crate) fn order_view(order: &Order, interceptions: &[Interception]) -> OrderView {
+    let latest = |id: &SubOrderId| {
+        interceptions
+            .iter()
+            .flat_map(|i| i.lines.iter().map(move |l| (i, l)))
+            .filter(|(_, l)| &l.sub_order_id == id)
+            .max_by_key(|(i, l)| (l.state.is_active(), i.created_at))
+            .map(|(i, l)| (l.state, i.id.to_string()))
+    };
+    OrderView {
+        id: order.id.clone(),
+        buyer_id: order.buyer_id.clone(),
+        version: order.version,
+        seller_memo: order.effective_memo(),
+        flag: order.effective_flag(),
+        interception_note: order.memo.note.clone(),
+        seller_flag: order.seller_flag,
+        sub_orders: order
+            .sub_orders
+            .iter()
+            .map(|s| {
+                let state = latest(&s.id);
+                SubOrderView {
+                    id: s.id.clone(),
+                    item_id: s.item_id.clone(),
+                    title: s.title.clone(),
+                    quantity: s.quantity,
+                    amount: s.amount.minor(),
+                    shipping_status: s.shipping_status,
+                    interception_state: state.as_ref().map(|(st, _)| *st),
+                    interception_id: state.map(|(_, id)| id),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn load_view(
+    tx: &mut Tx<'_>,
+    shop: &ShopId,
+    order_id: &OrderId,
+) -> Result<Option<OrderView>, ApiError> {
+    let Some(order) = tx.order(shop, order_id)? else {
+        return Ok(None);
+    };
+    let interceptions = tx.interceptions_for_order(shop, order_id)?;
+    Ok(Some(order_view(&order, &interceptions)))
+}
+
+fn same_content(a: &Order, b: &Order) -> bool {
+    a.buyer_id == b.buyer_id
+        && a.sub_orders == b.sub_orders
+        && a.seller_memo == b.seller_memo
+        && a.seller_flag == b.seller_flag
+}
+
+async fn upsert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(order_id): Path<String>,
+    body: JsonBody<OrderBody>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Integration)?;
+    let mut incoming = parse_order(&order_id, body.value)?;
+    let shop = caller.shop_id.clone();
+    let now = state.now();
+    let (status, view) = state
+        .store()
+        .write(move |tx| -> Result<(StatusCode, OrderView), ApiError> {
+            let stored = tx.lock_order(&shop, &incoming.id)?;
+            let status = match &stored {
+                None => StatusCode::CREATED,
+                Some(old) => {
+                    if incoming.version < old.version || (incoming.version == old.version && !same_content(old, &incoming)) {
+                        return Err(ApiError::new(
+                            ProblemKind::StaleUpdate,
+                            format!(
+                                "the stored order has version {}; send a higher version to change it",
+                                old.version
+                            ),
+                        ));
+                    }
+                    if incoming.version == old.version {
+                        // The same body again: nothing changes.
+                        let view = load_view(tx, &shop, &incoming.id)?.ok_or_else(|| ApiError::not_found("order"))?;
+                        return Ok((StatusCode::OK, view));
+                    }
+                    if old.buyer_id != incoming.buyer_id {
+                        return Err(FieldError::new("buyer_id", "immutable", "an order's buyer cannot change").into());
+                    }
+                    StatusCode::OK
+                }
+            };
+            incoming.memo = stored.as_ref().map(|o| o.memo.clone()).unwrap_or_default();
+            let active = tx.active_lines_for_order(&shop, &incoming.id)?;
+            for (_, line) in &active {
+                if incoming.sub_order(&line.sub_order_id).is_none() {
+                    return Err(FieldError::new(
+                        "sub_orders",
+                        "intercepted_item_removed",
+                        format!("sub-order '{}' is intercepted and cannot be removed", line.sub_order_id),
+                    )
+                    .into());
+                }
+            }
+            tx.save_order(&shop, &incoming, now)?;
+            // Intake reporting an intercepted item as shipped or refunded closes its line.
+            let mut touched = false;
+            let mut by_interception: Vec<(shiphold_domain::InterceptionId, Vec<(SubOrderId, LineEvent)>)> = Vec::new();
+            for (interception_id, line) in active {
+                let Some(sub) = incoming.sub_order(&line.sub_order_id) else { continue };
+                if let Some(event) = LineEvent::from_shipping_status(sub.shipping_status) {
+                    match by_interception.iter_mut().find(|(id, _)| *id == interception_id) {
+                        Some((_, events)) => events.push((line.sub_order_id.clone(), event)),
+                        None => by_interception.push((interception_id, vec![(line.sub_order_id.clone(), event)])),
+                    }
+                }
+            }
+            for (interception_id, events) in by_interception {
+                if let Some(mut interception) = tx.interception(&shop, &interception_id)? {
+                    let (transitions, _) = service::apply_events(tx, &shop, &mut interception, &events, now)?;
+                    touched |= !transitions.is_empty();
+                }
+            }
+            if touched {
+                let settings = tx.settings(&shop)?.settings;
+                service::refresh_memo(tx, &shop, &settings, &incoming.id)?;
+            }
+            let view = load_view(tx, &shop, &incoming.id)?.ok_or_else(|| ApiError::not_found("order"))?;
+            Ok((status, view))
+        })
+        .await?;
+    Ok(json(status, &view))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(order_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
+    let shop = caller.shop_id.clone();
+    let view = state
+        .store()
+        .read(move |tx| load_view(tx, &shop, &order_id))
+        .await?;
+    let view = view.ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(json(StatusCode::OK, &view))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    buyer_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let page = PageQuery {
+        cursor: q.cursor,
+        limit: q.limit,
+    }
+    .page()?;
+    let buyer_id = q.buyer_id.as_deref().map(BuyerId::parse).transpose()?;
+    let shop = caller.shop_id.clone();
+    let listing = state
+        .store()
+        .read(move |tx| -> Result<Listing<OrderView>, ApiError> {
+            let result = tx.orders(
+                &shop,
+                &OrderFilter {
+                    buyer_id,
+                    ..Default::default()
+                },
+                &page,
+            )?;
+            let mut items = Vec::new();
+            for order in result.items {
+                let interceptions = tx.interceptions_for_order(&shop, &order.id)?;
+                items.push(order_view(&order, &interceptions));
+            }
+            Ok(Listing {
+                items,
+                next_cursor: result.next,
+            })
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &listing))
+}
+
+/// A buyer message as shown in an order's history.
+#[derive(Debug, Serialize)]
+pub(crate) struct MessageView {
+    id: String,
+    kind: String,
+    locale: String,
+    channel: String,
+    text: String,
+    link: Option<String>,
+    status: String,
+    interception_id: Option<String>,
+    created_at: DateTime<Utc>,
+    delivered_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+pub(crate) fn message_view(m: shiphold_storage::MessageRecord) -> MessageView {
+    MessageView {
+        id: m.id,
+        kind: m.kind,
+        locale: m.locale,
+        channel: m.channel,
+        text: m.text,
+        link: m.link,
+        status: m.status,
+        interception_id: m.interception_id.map(|i| i.to_string()),
+        created_at: m.created_at,
+        delivered_at: m.delivered_at,
+        last_error: m.last_error,
+    }
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(order_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
+    let shop = caller.shop_id.clone();
+    let items = state
+        .store()
+        .read(move |tx| -> Result<Vec<MessageView>, ApiError> {
+            if tx.order(&shop, &order_id)?.is_none() {
+                return Err(ApiError::not_found("order"));
+            }
+            Ok(tx
+                .messages_for_order(&shop, &order_id)?
+                .into_iter()
+                .map(message_view)
+                .collect())
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "items": items })))
+}

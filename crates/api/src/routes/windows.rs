@@ -1,0 +1,234 @@
+//! Event windows: when refunds are off, in which time zone, and when they reopen.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shiphold_domain::window::parse_time_zone;
+use shiphold_domain::{EventWindow, EventWindowId, ValidationError, WindowError, active_at};
+
+use super::{audit, json, parse_time};
+use crate::auth::{Caller, Role};
+use crate::extract::JsonBody;
+use crate::problem::{ApiError, ProblemKind};
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/event-windows", get(list).post(create))
+        .route(
+            "/v1/event-windows/{window_id}",
+            get(show).put(update).delete(remove),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowBody {
+    name: String,
+    refunds_off_from: String,
+    refunds_off_until: String,
+    time_zone: String,
+    refunds_reopen_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct WindowView {
+    id: EventWindowId,
+    name: String,
+    refunds_off_from: DateTime<Utc>,
+    refunds_off_until: DateTime<Utc>,
+    time_zone: String,
+    refunds_reopen_at: DateTime<Utc>,
+    event_day: String,
+    reopen_day: String,
+    active: bool,
+}
+
+pub(crate) fn view(w: &EventWindow, now: DateTime<Utc>) -> WindowView {
+    WindowView {
+        id: w.id.clone(),
+        name: w.name.clone(),
+        refunds_off_from: w.refunds_off_from,
+        refunds_off_until: w.refunds_off_until,
+        time_zone: w.time_zone.name().to_owned(),
+        refunds_reopen_at: w.refunds_reopen_at,
+        event_day: w.event_day().to_string(),
+        reopen_day: w.reopen_day().to_string(),
+        active: w.is_active(now),
+    }
+}
+
+fn parse(id: EventWindowId, body: WindowBody) -> Result<EventWindow, ApiError> {
+    let mut errors = ValidationError::empty();
+    let from = errors.check(parse_time("refunds_off_from", &body.refunds_off_from));
+    let until = errors.check(parse_time("refunds_off_until", &body.refunds_off_until));
+    let tz = errors.check(parse_time_zone(&body.time_zone));
+    let reopen = errors.check(parse_time("refunds_reopen_at", &body.refunds_reopen_at));
+    errors.clone().into_result()?;
+    let (Some(from), Some(until), Some(tz), Some(reopen)) = (from, until, tz, reopen) else {
+        return Err(errors.into());
+    };
+    let window = EventWindow {
+        id,
+        name: body.name.trim().to_owned(),
+        refunds_off_from: from,
+        refunds_off_until: until,
+        time_zone: tz,
+        refunds_reopen_at: reopen,
+    };
+    window.validate()?;
+    Ok(window)
+}
+
+fn window_error(e: WindowError) -> ApiError {
+    match e {
+        WindowError::Invalid(v) => v.into(),
+        WindowError::Overlaps(other) => ApiError::new(
+            ProblemKind::WindowOverlap,
+            format!("the window overlaps event window {other}"),
+        ),
+    }
+}
+
+async fn save(
+    state: &AppState,
+    caller: &Caller,
+    window: EventWindow,
+    create: bool,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), state.now());
+    let saved = window.clone();
+    state
+        .store()
+        .write(move |tx| -> Result<(), ApiError> {
+            // The settings row serialises window changes of one shop, so two overlapping windows
+            // cannot both pass the check.
+            tx.lock_settings(&shop)?;
+            let existing = tx.window(&shop, &window.id)?;
+            if !create && existing.is_none() {
+                return Err(ApiError::not_found("event window"));
+            }
+            let others = tx.windows(&shop)?;
+            window.check_against(&others).map_err(window_error)?;
+            tx.upsert_window(&shop, &window)?;
+            let before = existing
+                .map(|w| serde_json::to_value(w).unwrap_or_default())
+                .unwrap_or_default();
+            audit(
+                tx,
+                &shop,
+                now,
+                &actor,
+                if create {
+                    "event_window.create"
+                } else {
+                    "event_window.update"
+                },
+                window.id.as_str(),
+                before,
+                serde_json::to_value(&window).unwrap_or_default(),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(json(
+        if create {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &view(&saved, now),
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<WindowBody>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let window = parse(EventWindowId::generate(), body.value)?;
+    save(&state, &caller, window, true).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody<WindowBody>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = EventWindowId::parse(&id).map_err(|_| ApiError::not_found("event window"))?;
+    let window = parse(id, body.value)?;
+    save(&state, &caller, window, false).await
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let shop = caller.shop_id.clone();
+    let now = state.now();
+    let windows = state.store().read(move |tx| tx.windows(&shop)).await?;
+    let active = active_at(&windows, now).map(|w| w.id.clone());
+    let items: Vec<WindowView> = windows.iter().map(|w| view(w, now)).collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "items": items, "active_window_id": active }),
+    ))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = EventWindowId::parse(&id).map_err(|_| ApiError::not_found("event window"))?;
+    let shop = caller.shop_id.clone();
+    let window = state.store().read(move |tx| tx.window(&shop, &id)).await?;
+    let window = window.ok_or_else(|| ApiError::not_found("event window"))?;
+    Ok(json(StatusCode::OK, &view(&window, state.now())))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = EventWindowId::parse(&id).map_err(|_| ApiError::not_found("event window"))?;
+    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), state.now());
+    state
+        .store()
+        .write(move |tx| -> Result<(), ApiError> {
+            let Some(existing) = tx.window(&shop, &id)? else {
+                return Err(ApiError::not_found("event window"));
+            };
+            tx.delete_window(&shop, &id)?;
+            audit(
+                tx,
+                &shop,
+                now,
+                &actor,
+                "event_window.delete",
+                id.as_str(),
+                serde_json::to_value(existing).unwrap_or_default(),
+                serde_json::Value::Null,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response_ok())
+}
+
+trait IntoResponseOk {
+    fn into_response_ok(self) -> Response;
+}
+
+impl IntoResponseOk for StatusCode {
+    fn into_response_ok(self) -> Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
