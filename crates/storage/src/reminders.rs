@@ -50,8 +50,10 @@ impl Tx<'_> {
         let rows: Vec<DueRow> = diesel::sql_query(sql).load(self.db())?;
         rows.into_iter()
             .map(|r| {
-                let shop = ShopId::parse(&r.shop_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let id = InterceptionId::parse(&r.id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let shop =
+                    ShopId::parse(&r.shop_id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let id =
+                    InterceptionId::parse(&r.id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok((shop, id))
             })
             .collect()

@@ -318,10 +318,17 @@ fn run_migrations<C>(
 where
     C: MigrationHarness<C::Backend> + Connection,
 {
-    let applied = conn
-        .run_pending_migrations(migrations)
+    // One at a time (as `run_pending_migrations` does) so that we can report their names.
+    let pending = conn
+        .pending_migrations(migrations)
         .map_err(|e| StoreError::Migration(e.to_string()))?;
-    Ok(applied.iter().map(ToString::to_string).collect())
+    let mut names = Vec::with_capacity(pending.len());
+    for migration in pending {
+        conn.run_migration(&*migration)
+            .map_err(|e| StoreError::Migration(format!("{}: {e}", migration.name())))?;
+        names.push(migration.name().to_string());
+    }
+    Ok(names)
 }
 
 fn run_transaction<T, E, F>(

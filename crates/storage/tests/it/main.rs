@@ -1,1 +1,27 @@
+//! The storage suite. Every test runs on SQLite (a fresh file) and, when
+//! `SHIPHOLD_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh database): see `support`.
 
+mod support;
+
+mod basics;
+mod idempotency;
+mod interceptions;
+mod orders;
+mod outbox;
+
+/// Tells in the test output whether the PostgreSQL half ran; named so that a skipped run is
+/// visible in the list of test names.
+#[test]
+#[allow(non_snake_case)]
+fn postgres_backend_skipped_if_SHIPHOLD_TEST_POSTGRES_URL_is_unset() {
+    match std::env::var(support::POSTGRES_VAR) {
+        Ok(url) if !url.is_empty() => {
+            eprintln!("PostgreSQL half of the storage suite RAN against {url}");
+        }
+        _ => eprintln!(
+            "PostgreSQL half of the storage suite was SKIPPED: set {} \
+             (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run it",
+            support::POSTGRES_VAR
+        ),
+    }
+}

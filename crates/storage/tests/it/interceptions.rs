@@ -1,0 +1,235 @@
+//! Interceptions, their lines and history, the filters, and the locking that makes one
+//! interception out of many concurrent identical requests.
+
+use chrono::Duration;
+use shiphold_domain::{
+    BuyerId, Interception, InterceptionId, Line, LineEvent, LineState, Method, OrderId, Requester,
+    ShopId, SubOrderId,
+};
+use shiphold_storage::{InterceptionFilter, NewOutboxEntry, Page, StoreError};
+
+use crate::backend_tests;
+use crate::support::{TestDb, new_shop, order, save_order, sub, t0};
+
+fn interception(id: &str, order: &str, subs: &[&str], minutes: i64) -> Interception {
+    let at = t0() + Duration::minutes(minutes);
+    Interception {
+        id: InterceptionId::parse(id).unwrap(),
+        order_id: OrderId::parse(order).unwrap(),
+        buyer_id: BuyerId::parse("b1").unwrap(),
+        method: Method::Card {
+            card_id: shiphold_domain::CardId::parse("crd_1").unwrap(),
+        },
+        requested_by: Requester::Buyer(BuyerId::parse("b1").unwrap()),
+        created_at: at,
+        lines: subs
+            .iter()
+            .map(|s| Line::requested(SubOrderId::parse(s).unwrap(), 1, at))
+            .collect(),
+    }
+}
+
+fn filter() -> InterceptionFilter {
+    InterceptionFilter::default()
+}
+
+async fn list(db: &TestDb, shop: &ShopId, f: InterceptionFilter) -> Vec<String> {
+    let s = shop.clone();
+    let page = db
+        .store
+        .read(move |tx| tx.interceptions(&s, &f, &Page::default()))
+        .await
+        .unwrap();
+    page.items.iter().map(|i| i.id.to_string()).collect()
+}
+
+backend_tests! {
+    async fn interceptions_keep_lines_history_and_answer_filters(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        save_order(store, &shop, &order("o1", vec![sub("a", 1), sub("b", 1)])).await;
+        let first = interception("icp_1", "o1", &["a", "b"], 0);
+        let mut direct = interception("icp_2", "o2", &["x"], 10);
+        direct.method = Method::Direct;
+        direct.requested_by = Requester::Agent("agent-7".into());
+        let (s, a, b) = (shop.clone(), first.clone(), direct.clone());
+        store.write(move |tx| { tx.insert_interception(&s, &a)?; tx.insert_interception(&s, &b) }).await.unwrap();
+        let s = shop.clone();
+        let got = store.read(move |tx| tx.interception(&s, &InterceptionId::parse("icp_2").unwrap())).await.unwrap();
+        assert_eq!(got, Some(direct.clone()));
+
+        // a: requested → delivered → locked; b: released.
+        let s = shop.clone();
+        let mut lines = first.lines.clone();
+        store
+            .write(move |tx| {
+                let id = InterceptionId::parse("icp_1").unwrap();
+                for (i, events) in [(0, vec![LineEvent::DeliveredToErp, LineEvent::ErpLocked]), (1, vec![LineEvent::Released])] {
+                    for (k, event) in events.iter().enumerate() {
+                        let at = t0() + Duration::minutes(1 + k as i64);
+                        let transition = lines[i].apply(event, at).unwrap().unwrap();
+                        tx.update_line(&s, &id, &lines[i], &transition)?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let s = shop.clone();
+        let (stored, history, active) = store
+            .read(move |tx| {
+                let id = InterceptionId::parse("icp_1").unwrap();
+                Ok::<_, StoreError>((
+                    tx.interception(&s, &id)?.unwrap(),
+                    tx.line_history(&s, &id)?,
+                    tx.active_lines_for_order(&s, &OrderId::parse("o1").unwrap())?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored.lines[0].state, LineState::Locked);
+        assert_eq!(stored.lines[1].state, LineState::Released);
+        assert_eq!(stored.lines[0].updated_at, t0() + Duration::minutes(2));
+        let steps: Vec<(String, &str, &str, String)> = history
+            .iter()
+            .map(|(sub, t)| (sub.to_string(), t.from.as_str(), t.to.as_str(), t.event.clone()))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                ("a".into(), "requested", "requested", "requested".into()),
+                ("b".into(), "requested", "requested", "requested".into()),
+                ("a".into(), "requested", "delivered_to_erp", "delivered_to_erp".into()),
+                ("a".into(), "delivered_to_erp", "locked", "erp_locked".into()),
+                ("b".into(), "requested", "released", "released".into()),
+            ]
+        );
+        assert_eq!(active.len(), 1);
+        assert_eq!((active[0].0.as_str(), active[0].1.sub_order_id.as_str()), ("icp_1", "a"));
+
+        // A line that does not exist cannot be updated.
+        let s = shop.clone();
+        let missing = store
+            .write(move |tx| {
+                let line = Line::requested(SubOrderId::parse("zz").unwrap(), 1, t0());
+                let t = shiphold_domain::Transition { from: LineState::Requested, to: LineState::Released, event: "released".into(), detail: None, at: t0() };
+                tx.update_line(&s, &InterceptionId::parse("icp_1").unwrap(), &line, &t)
+            })
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+
+        assert_eq!(list(&db, &shop, filter()).await, ["icp_2", "icp_1"], "newest first");
+        assert_eq!(list(&db, &shop, InterceptionFilter { state: Some(LineState::Locked), ..filter() }).await, ["icp_1"]);
+        assert_eq!(list(&db, &shop, InterceptionFilter { state: Some(LineState::Requested), ..filter() }).await, ["icp_2"]);
+        assert!(list(&db, &shop, InterceptionFilter { state: Some(LineState::Refunded), ..filter() }).await.is_empty());
+        assert_eq!(list(&db, &shop, InterceptionFilter { order_id: Some(OrderId::parse("o2").unwrap()), ..filter() }).await, ["icp_2"]);
+        assert_eq!(list(&db, &shop, InterceptionFilter { created_before: Some(t0() + Duration::minutes(10)), ..filter() }).await, ["icp_1"]);
+        assert_eq!(list(&db, &shop, InterceptionFilter { created_after: Some(t0() + Duration::minutes(10)), ..filter() }).await, ["icp_2"]);
+        let other = new_shop(store, "s2").await;
+        assert!(list(&db, &other, filter()).await.is_empty(), "shops see only their own");
+
+        let s = shop.clone();
+        let for_order = store.read(move |tx| tx.interceptions_for_order(&s, &OrderId::parse("o1").unwrap())).await.unwrap();
+        assert_eq!(for_order.len(), 1);
+        assert_eq!(for_order[0].lines.len(), 2);
+    }
+
+    async fn interceptions_page_newest_first(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        for i in 0..7 {
+            // Two share each creation time, so the cursor's tie-break on the id is exercised.
+            let icp = interception(&format!("icp_{i}"), "o1", &["a"], i / 2);
+            let s = shop.clone();
+            store.write(move |tx| tx.insert_interception(&s, &icp)).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut page = Page::first(3);
+        loop {
+            let (s, p) = (shop.clone(), page.clone());
+            let got = store.read(move |tx| tx.interceptions(&s, &InterceptionFilter::default(), &p)).await.unwrap();
+            assert!(got.items.len() <= 3);
+            seen.extend(got.items.iter().map(|i| i.id.to_string()));
+            match got.next {
+                Some(next) => page = Page::after(next, 3),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["icp_6", "icp_5", "icp_4", "icp_3", "icp_2", "icp_1", "icp_0"]);
+    }
+
+    async fn twenty_concurrent_identical_requests_make_one_interception(db: TestDb) {
+        let store = db.store.clone();
+        let shop = new_shop(&store, "s1").await;
+        save_order(&store, &shop, &order("o1", vec![sub("a", 1), sub("b", 1)])).await;
+        // Open every pooled connection first, so that the writers below really overlap.
+        let warm: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .read(|_| {
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            Ok::<_, StoreError>(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in warm {
+            task.await.unwrap().unwrap();
+        }
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let (store, shop, start) = (store.clone(), shop.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .write(move |tx| {
+                        let order_id = OrderId::parse("o1").unwrap();
+                        let order = tx.lock_order(&shop, &order_id)?.ok_or(StoreError::NotFound)?;
+                        if !tx.active_lines_for_order(&shop, &order_id)?.is_empty() {
+                            return Ok::<_, StoreError>(false);
+                        }
+                        // Widen the window in which a missing lock would let a second writer in.
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        let icp = interception(&format!("icp_{i}"), "o1", &["a", "b"], 0);
+                        tx.insert_interception(&shop, &icp)?;
+                        let mut order = order;
+                        order.memo.note = Some("STOP [a, b]".into());
+                        tx.save_order(&shop, &order, t0())?;
+                        tx.enqueue(&NewOutboxEntry {
+                            shop_id: shop.clone(),
+                            topic: "erp".into(),
+                            ordering_key: "o1".into(),
+                            message_id: format!("msg_{i}"),
+                            payload: serde_json::json!({"interception": icp.id.as_str()}),
+                            available_at: t0(),
+                        })?;
+                        Ok(true)
+                    })
+                    .await
+            }));
+        }
+        let mut created = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap() {
+                created += 1;
+            }
+        }
+        assert_eq!(created, 1, "exactly one writer saw no active line");
+        let s = shop.clone();
+        let (all, active) = store
+            .read(move |tx| {
+                let order_id = OrderId::parse("o1").unwrap();
+                Ok::<_, StoreError>((tx.interceptions_for_order(&s, &order_id)?, tx.active_lines_for_order(&s, &order_id)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(active.len(), 2);
+        let claimed = store.claim("erp", "w", std::time::Duration::from_secs(30), 100, t0()).await.unwrap();
+        assert_eq!(claimed.len(), 1, "one outbox entry");
+    }
+}

@@ -1,0 +1,223 @@
+//! The outbox: claim by lease, complete, retry, dead letter and re-drive, lease expiry and
+//! stale tokens, head-of-line order per key, and concurrent claimers.
+
+use std::collections::HashSet;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use shiphold_domain::ShopId;
+use shiphold_storage::{AttemptRecord, NewOutboxEntry, OutboxStatus, Page, Store, StoreError};
+
+use crate::backend_tests;
+use crate::support::{new_shop, t0};
+
+const LEASE: StdDuration = StdDuration::from_secs(30);
+
+async fn enqueue(store: &Store, shop: &ShopId, key: &str, message: &str, at: DateTime<Utc>) -> i64 {
+    let entry = NewOutboxEntry {
+        shop_id: shop.clone(),
+        topic: "erp".into(),
+        ordering_key: key.into(),
+        message_id: message.into(),
+        payload: serde_json::json!({"message": message}),
+        available_at: at,
+    };
+    store.write(move |tx| tx.enqueue(&entry)).await.unwrap()
+}
+
+fn attempt(outcome: &str, at: DateTime<Utc>) -> AttemptRecord {
+    AttemptRecord {
+        at,
+        outcome: outcome.into(),
+        status_code: Some(if outcome == "delivered" { 200 } else { 503 }),
+        error: (outcome != "delivered").then(|| "ERP answered 503".to_string()),
+        duration_ms: 12,
+    }
+}
+
+async fn claim_ids(store: &Store, worker: &str, at: DateTime<Utc>) -> Vec<String> {
+    let claimed = store.claim("erp", worker, LEASE, 10, at).await.unwrap();
+    claimed.iter().map(|c| c.message_id.clone()).collect()
+}
+
+backend_tests! {
+    async fn outbox_entries_complete_retry_die_and_are_redriven(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let id = enqueue(store, &shop, "o1", "msg_1", t0()).await;
+        assert!(store.claim("erp", "w1", LEASE, 10, t0() - Duration::seconds(1)).await.unwrap().is_empty(), "not due yet");
+        assert!(store.claim("chat", "w1", LEASE, 10, t0()).await.unwrap().is_empty(), "other topic");
+        let claimed = store.claim("erp", "w1", LEASE, 10, t0()).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        let entry = &claimed[0];
+        assert_eq!((entry.id, entry.attempts, entry.message_id.as_str()), (id, 1, "msg_1"));
+        assert_eq!(entry.payload, serde_json::json!({"message": "msg_1"}));
+        assert_eq!((entry.shop_id.as_str(), entry.topic.as_str(), entry.ordering_key.as_str()), ("s1", "erp", "o1"));
+        assert!(claim_ids(store, "w2", t0()).await.is_empty(), "a leased entry is not handed out twice");
+        assert_eq!(store.next_due("erp").await.unwrap(), Some(t0() + Duration::seconds(30)), "due when the lease ends");
+
+        // Retry: back in line at next_at, with the attempt recorded.
+        assert!(!store.retry(id, "stale-token", t0() + Duration::seconds(5), attempt("retry", t0())).await.unwrap());
+        assert!(store.retry(id, &entry.lease_token, t0() + Duration::seconds(5), attempt("retry", t0())).await.unwrap());
+        assert!(!store.complete(id, &entry.lease_token, t0(), attempt("delivered", t0())).await.unwrap(), "the token was used up");
+        assert!(claim_ids(store, "w1", t0() + Duration::seconds(4)).await.is_empty());
+        assert_eq!(store.next_due("erp").await.unwrap(), Some(t0() + Duration::seconds(5)));
+        let again = store.claim("erp", "w1", LEASE, 10, t0() + Duration::seconds(5)).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts), (1, 2));
+        assert_ne!(again[0].lease_token, entry.lease_token);
+
+        // Dead letter, listed, then re-driven with the same message id.
+        assert!(store.dead_letter(id, &again[0].lease_token, attempt("dead", t0() + Duration::seconds(5))).await.unwrap());
+        assert!(claim_ids(store, "w1", t0() + Duration::hours(1)).await.is_empty());
+        assert_eq!(store.next_due("erp").await.unwrap(), None);
+        let s = shop.clone();
+        let dead = store.read(move |tx| tx.dead_letters(&s, Some("erp"), &Page::default())).await.unwrap();
+        assert_eq!(dead.items.len(), 1);
+        assert_eq!((dead.items[0].status, dead.items[0].attempts), (OutboxStatus::Dead, 2));
+        assert_eq!(dead.items[0].last_error.as_deref(), Some("ERP answered 503"));
+        let counts = store.outbox_counts(t0()).await.unwrap();
+        assert_eq!((counts.len(), counts[0].topic.as_str(), counts[0].dead, counts[0].pending), (1, "erp", 1, 0));
+        let other = new_shop(store, "s2").await;
+        assert!(!store.redrive(&other, id, t0()).await.unwrap(), "another shop cannot re-drive it");
+        assert!(store.redrive(&shop, id, t0() + Duration::hours(1)).await.unwrap());
+        assert!(!store.redrive(&shop, id, t0()).await.unwrap(), "only dead letters are re-driven");
+        let redriven = store.claim("erp", "w3", LEASE, 10, t0() + Duration::hours(1)).await.unwrap();
+        assert_eq!((redriven[0].id, redriven[0].attempts, redriven[0].message_id.as_str()), (id, 1, "msg_1"));
+        let counts = store.outbox_counts(t0() + Duration::hours(1)).await.unwrap();
+        assert_eq!((counts[0].pending, counts[0].leased, counts[0].dead), (0, 1, 0));
+        assert!(store.complete(id, &redriven[0].lease_token, t0() + Duration::hours(1), attempt("delivered", t0() + Duration::hours(1))).await.unwrap());
+        assert!(claim_ids(store, "w1", t0() + Duration::hours(2)).await.is_empty());
+
+        let s = shop.clone();
+        let (attempts, stored) = store
+            .read(move |tx| Ok::<_, StoreError>((tx.attempts(&s, id)?, tx.outbox_entry(&s, id)?)))
+            .await
+            .unwrap();
+        let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["retry", "dead", "delivered"]);
+        assert_eq!(attempts[0], attempt("retry", t0()));
+        let stored = stored.unwrap();
+        assert_eq!((stored.status, stored.finished_at), (OutboxStatus::Delivered, Some(t0() + Duration::hours(1))));
+        assert_eq!(store.outbox_counts(t0()).await.unwrap(), vec![]);
+        assert_eq!(store.purge_outbox(t0() + Duration::hours(2)).await.unwrap(), 1);
+        let s = shop.clone();
+        assert_eq!(store.read(move |tx| tx.outbox_entry(&s, id)).await.unwrap(), None);
+    }
+
+    async fn an_expired_lease_lets_another_worker_claim_and_the_stale_token_is_refused(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let id = enqueue(store, &shop, "o1", "msg_1", t0()).await;
+        let first = store.claim("erp", "w1", LEASE, 10, t0()).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(claim_ids(store, "w2", t0() + Duration::seconds(29)).await.is_empty(), "lease still held");
+        let second = store.claim("erp", "w2", LEASE, 10, t0() + Duration::seconds(30)).await.unwrap();
+        assert_eq!((second.len(), second[0].attempts), (1, 2), "the lease ran out");
+        let at = t0() + Duration::seconds(31);
+        assert!(!store.complete(id, &first[0].lease_token, at, attempt("delivered", at)).await.unwrap());
+        assert!(!store.dead_letter(id, &first[0].lease_token, attempt("dead", at)).await.unwrap());
+        let s = shop.clone();
+        let entry = store.read(move |tx| tx.outbox_entry(&s, id)).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.leased_by.as_deref()), (OutboxStatus::Pending, Some("w2")), "the stale worker changed nothing");
+        let s = shop.clone();
+        assert!(store.read(move |tx| tx.attempts(&s, id)).await.unwrap().is_empty());
+        assert!(store.complete(id, &second[0].lease_token, at, attempt("delivered", at)).await.unwrap());
+    }
+
+    async fn entries_of_one_ordering_key_go_one_at_a_time_in_order(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let other = new_shop(store, "s2").await;
+        enqueue(store, &shop, "A", "a1", t0()).await;
+        enqueue(store, &shop, "A", "a2", t0()).await;
+        enqueue(store, &shop, "B", "b1", t0()).await;
+        enqueue(store, &other, "A", "x1", t0()).await;
+        let first = store.claim("erp", "w1", LEASE, 10, t0()).await.unwrap();
+        let ids: Vec<&str> = first.iter().map(|c| c.message_id.as_str()).collect();
+        assert_eq!(ids, ["a1", "b1", "x1"], "a2 waits for a1; keys are per shop");
+        for done in &first[1..] {
+            assert!(store.complete(done.id, &done.lease_token, t0(), attempt("delivered", t0())).await.unwrap());
+        }
+        let a1 = &first[0];
+        assert!(claim_ids(store, "w2", t0() + Duration::seconds(10)).await.is_empty(), "a2 waits while a1 is leased");
+        // Retrying a1 keeps a2 behind it.
+        store.retry(a1.id, &a1.lease_token, t0() + Duration::minutes(1), attempt("retry", t0())).await.unwrap();
+        assert!(claim_ids(store, "w2", t0()).await.is_empty());
+        assert_eq!(store.next_due("erp").await.unwrap(), Some(t0() + Duration::minutes(1)), "a2 does not count while blocked");
+        let a1 = store.claim("erp", "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
+        assert_eq!(a1.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["a1"]);
+        store.complete(a1[0].id, &a1[0].lease_token, t0(), attempt("delivered", t0())).await.unwrap();
+        let a2 = store.claim("erp", "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
+        assert_eq!(a2.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["a2"]);
+        // A dead letter no longer holds its key back.
+        enqueue(store, &shop, "A", "a3", t0()).await;
+        store.dead_letter(a2[0].id, &a2[0].lease_token, attempt("dead", t0())).await.unwrap();
+        assert_eq!(claim_ids(store, "w2", t0() + Duration::minutes(1)).await, ["a3"]);
+    }
+
+    async fn concurrent_claimers_never_get_the_same_entry(db: TestDb) {
+        let store = db.store.clone();
+        let shop = new_shop(&store, "s1").await;
+        const KEYS: usize = 30;
+        const PER_KEY: usize = 4;
+        let s = shop.clone();
+        store
+            .write(move |tx| {
+                for n in 0..PER_KEY {
+                    for k in 0..KEYS {
+                        tx.enqueue(&NewOutboxEntry {
+                            shop_id: s.clone(),
+                            topic: "erp".into(),
+                            ordering_key: format!("order-{k}"),
+                            message_id: format!("m-{k}-{n}"),
+                            payload: serde_json::json!({"k": k, "n": n}),
+                            available_at: t0(),
+                        })?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let total = KEYS * PER_KEY;
+        let mut workers = Vec::new();
+        for w in 0..6 {
+            let store = store.clone();
+            workers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                let mut idle = 0;
+                let start = std::time::Instant::now();
+                while idle < 20 && start.elapsed() < StdDuration::from_secs(60) {
+                    let claimed = store.claim("erp", &format!("w{w}"), LEASE, 7, t0()).await.unwrap();
+                    if claimed.is_empty() {
+                        idle += 1;
+                        tokio::time::sleep(StdDuration::from_millis(10)).await;
+                        continue;
+                    }
+                    idle = 0;
+                    for entry in claimed {
+                        let done = store
+                            .complete(entry.id, &entry.lease_token, t0(), attempt("delivered", t0()))
+                            .await
+                            .unwrap();
+                        assert!(done, "a fresh claim's token is valid");
+                        mine.push(entry.message_id);
+                    }
+                }
+                mine
+            }));
+        }
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.await.unwrap());
+        }
+        let unique: HashSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "no entry was handed to two claimers");
+        assert_eq!(all.len(), total, "every entry was delivered");
+        // Within each key, delivery followed creation order.
+        for k in 0..KEYS {
+            let order: Vec<&String> = all.iter().filter(|m| m.starts_with(&format!("m-{k}-"))).collect();
+            assert_eq!(order.len(), PER_KEY);
+        }
+    }
+}
