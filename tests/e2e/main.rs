@@ -1,1 +1,4 @@
+//! End-to-end tests: the built `shiphold` binary, started as an operator would start it.
 
+mod cli;
+mod serve;
