@@ -112,7 +112,9 @@ fn parse_state(raw: &str, column: &str) -> Result<LineState, StoreError> {
     LineState::parse(raw).map_err(|e| StoreError::corrupt(format!("{column}: {e}")))
 }
 
-const ACTIVE_STATES: [&str; 4] = ["requested", "delivered_to_erp", "locked", "lock_failed"];
+/// The stored names of the states in which a line is active (see `LineState::is_active`).
+pub(crate) const ACTIVE_STATES: [&str; 4] =
+    ["requested", "delivered_to_erp", "locked", "lock_failed"];
 
 impl LineRow {
     fn into_line(self) -> Result<Line, StoreError> {
@@ -533,5 +535,20 @@ impl Tx<'_> {
                 .push(row);
         }
         Ok(grouped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_states_match_the_domain() {
+        let domain: Vec<&str> = LineState::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .map(LineState::as_str)
+            .collect();
+        assert_eq!(domain, ACTIVE_STATES);
     }
 }

@@ -20,13 +20,14 @@ mod store;
 
 pub use error::StoreError;
 pub use idempotency::IdemBegin;
-pub use interceptions::InterceptionFilter;
+pub use interceptions::{InterceptionFilter, REQUESTED_EVENT};
 pub use messages::MessageRecord;
 pub use orders::OrderFilter;
 pub use outbox::{
     AttemptRecord, ClaimedEntry, NewOutboxEntry, OutboxCount, OutboxEntry, OutboxStatus,
 };
 pub use page::{Page, PageOf};
+pub use reminders::{REFUND_REMINDER_KIND, REMINDER_HORIZON_DAYS};
 pub use shops::{ApiKeyRecord, AuditRecord, SettingsRecord, ShopRecord};
 pub use store::{Backend, Store, StoreOptions, Tx};
 

@@ -17,6 +17,9 @@ struct DueRow {
     id: String,
 }
 
+/// The message kind that marks an interception's refund reminder as sent.
+pub const REFUND_REMINDER_KIND: &str = "refund_reminder";
+
 /// How long after refunds reopen a reminder is still worth sending.
 pub const REMINDER_HORIZON_DAYS: i64 = 30;
 
@@ -30,6 +33,9 @@ impl Tx<'_> {
         limit: u32,
     ) -> Result<Vec<(ShopId, InterceptionId)>, StoreError> {
         let now_ms = now.timestamp_millis();
+        let active = crate::interceptions::ACTIVE_STATES
+            .map(|s| format!("'{s}'"))
+            .join(", ");
         let since_ms = (now - Duration::days(REMINDER_HORIZON_DAYS)).timestamp_millis();
         // Only integers are spliced in, so the text needs no bind parameters, whose syntax
         // differs between the two backends.
@@ -41,10 +47,10 @@ impl Tx<'_> {
                AND i.created_at >= w.refunds_off_from AND i.created_at < w.refunds_reopen_at \
                AND EXISTS (SELECT 1 FROM interception_lines l \
                            WHERE l.shop_id = i.shop_id AND l.interception_id = i.id \
-                             AND l.state IN ('requested', 'delivered_to_erp', 'locked', 'lock_failed')) \
+                             AND l.state IN ({active})) \
                AND NOT EXISTS (SELECT 1 FROM messages m \
                                WHERE m.shop_id = i.shop_id AND m.interception_id = i.id \
-                                 AND m.kind = 'refund_reminder') \
+                                 AND m.kind = '{REFUND_REMINDER_KIND}') \
              ORDER BY created_at, id LIMIT {limit}"
         );
         let rows: Vec<DueRow> = diesel::sql_query(sql).load(self.db())?;

@@ -6,7 +6,9 @@ use shiphold_domain::{
     BuyerId, Interception, InterceptionId, Line, LineEvent, LineState, Method, OrderId, Requester,
     ShopId, SubOrderId,
 };
-use shiphold_storage::{InterceptionFilter, NewOutboxEntry, Page, StoreError};
+use shiphold_storage::{
+    InterceptionFilter, MessageRecord, NewOutboxEntry, Page, REFUND_REMINDER_KIND, StoreError,
+};
 
 use crate::backend_tests;
 use crate::support::{TestDb, new_shop, order, save_order, sub, t0};
@@ -44,6 +46,57 @@ async fn list(db: &TestDb, shop: &ShopId, f: InterceptionFilter) -> Vec<String> 
 }
 
 backend_tests! {
+    async fn refund_reminders_are_due_once_refunds_reopen(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        // Refunds are off from t0 for a day and reopen a day after that.
+        let tz = shiphold_domain::parse_time_zone("Asia/Shanghai").unwrap();
+        let window = shiphold_domain::EventWindow {
+            id: shiphold_domain::EventWindowId::parse("evw_1").unwrap(),
+            name: "Double 11".into(),
+            refunds_off_from: t0(),
+            refunds_off_until: t0() + Duration::days(1),
+            time_zone: tz,
+            refunds_reopen_at: t0() + Duration::days(2),
+        };
+        let inside = interception("icp_in", "o1", &["a"], 60);
+        let before = interception("icp_before", "o2", &["a"], -60);
+        let mut released = interception("icp_released", "o3", &["a"], 60);
+        released.lines[0].state = LineState::Released;
+        let reminded = interception("icp_reminded", "o4", &["a"], 60);
+        let s = shop.clone();
+        store
+            .write(move |tx| {
+                tx.upsert_window(&s, &window)?;
+                for icp in [&inside, &before, &released, &reminded] {
+                    tx.insert_interception(&s, icp)?;
+                }
+                tx.insert_message(&MessageRecord {
+                    id: "msg_r".into(),
+                    shop_id: s.clone(),
+                    order_id: OrderId::parse("o4").unwrap(),
+                    buyer_id: BuyerId::parse("b1").unwrap(),
+                    interception_id: Some(InterceptionId::parse("icp_reminded").unwrap()),
+                    kind: REFUND_REMINDER_KIND.into(),
+                    locale: "en".into(),
+                    channel: "inbox".into(),
+                    text: "Please request your refund".into(),
+                    link: None,
+                    status: "pending".into(),
+                    created_at: t0(),
+                    delivered_at: None,
+                    last_error: None,
+                })
+            })
+            .await
+            .unwrap();
+        let early = store.read(|tx| tx.interceptions_due_for_reminder(t0() + Duration::hours(47), 10)).await.unwrap();
+        assert!(early.is_empty(), "refunds have not reopened yet: {early:?}");
+        let due = store.read(|tx| tx.interceptions_due_for_reminder(t0() + Duration::days(2), 10)).await.unwrap();
+        let due: Vec<(String, String)> = due.into_iter().map(|(s, i)| (s.to_string(), i.to_string())).collect();
+        assert_eq!(due, [("s1".to_string(), "icp_in".to_string())]);
+    }
+
     async fn interceptions_keep_lines_history_and_answer_filters(db: TestDb) {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
