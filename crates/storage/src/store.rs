@@ -433,3 +433,41 @@ impl Tx<'_> {
         self.conn.transaction(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<Target, StoreError> {
+        Target::parse(url, &StoreOptions::default())
+    }
+
+    #[test]
+    fn the_url_scheme_picks_the_backend() {
+        match parse("sqlite://data/shiphold.db") {
+            Ok(Target::Sqlite { path, .. }) => assert_eq!(path, "data/shiphold.db"),
+            other => panic!("{other:?}"),
+        }
+        match parse("sqlite:///var/lib/shiphold/db.sqlite") {
+            Ok(Target::Sqlite { path, .. }) => assert_eq!(path, "/var/lib/shiphold/db.sqlite"),
+            other => panic!("{other:?}"),
+        }
+        for url in [
+            "postgres://u@h/db",
+            "postgresql://u@h:5432/db?sslmode=disable",
+        ] {
+            assert_eq!(
+                parse(url).map(|t| t.backend()).ok(),
+                Some(Backend::Postgres)
+            );
+        }
+        assert!(matches!(
+            parse("sqlite://"),
+            Err(StoreError::Unavailable(_))
+        ));
+        match parse("mysql://u@h/db") {
+            Err(StoreError::Unavailable(why)) => assert!(why.contains("mysql"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

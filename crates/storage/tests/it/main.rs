@@ -25,3 +25,24 @@ fn postgres_backend_skipped_if_SHIPHOLD_TEST_POSTGRES_URL_is_unset() {
         ),
     }
 }
+
+/// A database that cannot be reached is reported as unavailable (a 503 at the edge), quickly.
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    let options = shiphold_storage::StoreOptions {
+        connect_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    // Port 1 is reserved and closed on test machines.
+    let result =
+        shiphold_storage::Store::connect("postgres://postgres@127.0.0.1:1/x", options).await;
+    assert!(
+        matches!(result, Err(shiphold_storage::StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    let result = shiphold_storage::Store::connect("mysql://h/db", Default::default()).await;
+    assert!(matches!(
+        result,
+        Err(shiphold_storage::StoreError::Unavailable(_))
+    ));
+}
