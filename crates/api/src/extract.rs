@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(err.errors[0].field, "items[1].quantity");
         let err = parse_json::<Body>(b"{\"items\":").unwrap_err();
         assert_eq!(err.kind, ProblemKind::MalformedRequest);
-        let err = parse_json::<Body>(b"{} x").unwrap_err();
+        let err = parse_json::<Body>(br#"{"items":[]} x"#).unwrap_err();
         assert_eq!(err.kind, ProblemKind::MalformedRequest);
     }
 }

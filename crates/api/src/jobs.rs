@@ -93,7 +93,7 @@ async fn dispatch_loop(
                     &state.config().worker_id,
                     config.lease,
                     limit,
-                    state.now(),
+                    state.wire_now(),
                 )
                 .await
             {
@@ -172,7 +172,7 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
             error: format!("unknown topic '{other}'"),
         }),
     };
-    let now = state.now();
+    let now = state.wire_now();
     let started = Instant::now();
     let metrics = state.metrics();
     let recorded = match result {
@@ -320,7 +320,7 @@ async fn deliver_erp(
         .deliver(
             &link.endpoint,
             &entry.message_id,
-            state.now().timestamp(),
+            state.wire_now().timestamp(),
             &body,
             &[secret],
         )
@@ -442,7 +442,7 @@ async fn deliver_chat(
         .deliver(
             &gateway.url,
             &entry.message_id,
-            state.now().timestamp(),
+            state.wire_now().timestamp(),
             &body,
             &[secret],
         )

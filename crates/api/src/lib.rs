@@ -16,5 +16,5 @@ mod state;
 
 pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig};
 pub use problem::ApiError;
-pub use routes::router;
+pub use routes::{Auth, RouteInfo, route_table, router};
 pub use state::AppState;

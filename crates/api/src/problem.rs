@@ -302,6 +302,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::not_found("object"),
             StoreError::Conflict(detail) => Self::new(ProblemKind::Conflict, detail),
+            StoreError::InvalidCursor(detail) => {
+                Self::field(FieldError::new("cursor", "invalid", detail))
+            }
             StoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database unavailable");
                 Self {

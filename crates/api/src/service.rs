@@ -22,6 +22,12 @@ pub const TOPIC_ERP: &str = "erp";
 /// Outbox topic of buyer messages for the chat gateway.
 pub const TOPIC_CHAT: &str = "chat";
 
+/// The time outbox entries are scheduled by: the wall clock, like leases and retries, since
+/// delivery happens in real time even when the business clock is set to an event day.
+pub fn scheduler_now() -> DateTime<Utc> {
+    Utc::now()
+}
+
 /// What an outbox entry of the chat topic carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatPayload {
@@ -154,7 +160,7 @@ pub fn send_buyer_message(
             message_id,
             payload: serde_json::to_value(&payload)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            available_at: ctx.now,
+            available_at: scheduler_now(),
         })?;
     }
     Ok(message)
@@ -206,7 +212,7 @@ fn enqueue_erp(
         message_id,
         payload: serde_json::to_value(ErpPayload { message: value })
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        available_at: now,
+        available_at: scheduler_now(),
     })
     .map(|_| ())
 }

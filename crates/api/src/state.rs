@@ -79,6 +79,13 @@ impl AppState {
         self.inner.clock.now()
     }
 
+    /// Now by the wall clock, for the wire and the outbox: signature timestamps are checked by
+    /// the peer against its own clock, and leases and retries run in real time, while the
+    /// injected clock may be set to an event day (demos, tests) for the business rules.
+    pub fn wire_now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config

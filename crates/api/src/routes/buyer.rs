@@ -2,13 +2,12 @@
 //! and why not), the submission, and the buyer's inbox. The token in the link is the only
 //! credential; it is bound to one shop, order and buyer, and expires.
 
+use super::{Auth, Table};
 use std::collections::BTreeSet;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::interception::check_item;
@@ -25,11 +24,11 @@ use crate::routes::cards::TOKEN_PREFIX;
 use crate::routes::interceptions::{InterceptRequest, intercept_in_tx, interception_view};
 use crate::state::{AppState, Metrics};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/c/{token}", get(page))
-        .route("/v1/buyer/cards/{token}", get(show))
-        .route("/v1/buyer/cards/{token}/interceptions", post(submit))
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .get("/c/{token}", Auth::Token, page)
+        .get("/v1/buyer/cards/{token}", Auth::Token, show)
+        .post("/v1/buyer/cards/{token}/interceptions", Auth::Token, submit)
 }
 
 /// Finds the card behind a token; unknown tokens answer 404, used-up ones 410.

@@ -1,11 +1,9 @@
 //! Interception cards (method 1), the customer-service side: create and send a card to the
 //! order's buyer, read it, revoke it.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -13,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use shiphold_domain::{Card, CardId, FieldError, OrderId};
 use shiphold_messaging::{CardLink, Locale, TemplateKind};
 
+use super::{Auth, Table};
 use super::{audit, idempotent, json};
 use crate::auth::{Caller, Role, hash_secret};
 use crate::extract::MaybeJson;
@@ -25,11 +24,11 @@ use crate::state::AppState;
 /// The prefix of card tokens in links.
 pub(crate) const TOKEN_PREFIX: &str = "ct_";
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders/{order_id}/cards", post(create))
-        .route("/v1/cards/{card_id}", get(show))
-        .route("/v1/cards/{card_id}/revoke", post(revoke))
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .post("/v1/orders/{order_id}/cards", Auth::Key, create)
+        .get("/v1/cards/{card_id}", Auth::Key, show)
+        .post("/v1/cards/{card_id}/revoke", Auth::Key, revoke)
 }
 
 /// A new card token: 256 random bits; only its hash is stored.

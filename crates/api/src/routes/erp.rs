@@ -1,27 +1,30 @@
 //! The ERP's side: the signed callback through which ERPs report results later, and the dead
 //! letters an admin can inspect and send again.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::Serialize;
 use shiphold_domain::{InterceptionId, ShopId};
 use shiphold_erp_adapter::{CallbackReceipt, ReceiveError, Secret, receive_callback};
 
+use super::{Auth, Table};
 use super::{Listing, PageQuery, audit, json};
 use crate::auth::{Caller, Role};
 use crate::problem::{ApiError, ProblemKind};
 use crate::service;
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/erp/shops/{shop_id}/results", post(callback))
-        .route("/v1/erp/dead-letters", get(dead_letters))
-        .route("/v1/erp/dead-letters/{entry_id}/redrive", post(redrive))
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .post("/v1/erp/shops/{shop_id}/results", Auth::Signature, callback)
+        .get("/v1/erp/dead-letters", Auth::Key, dead_letters)
+        .post(
+            "/v1/erp/dead-letters/{entry_id}/redrive",
+            Auth::Key,
+            redrive,
+        )
 }
 
 fn receive_error(error: ReceiveError) -> ApiError {
@@ -43,7 +46,7 @@ async fn callback(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let shop = ShopId::parse(&shop_id).map_err(|_| ApiError::not_found("shop"))?;
-    let (now, config) = (state.now(), state.config().clone());
+    let (now, wire_now, config) = (state.now(), state.wire_now(), state.config().clone());
     let receipt = state
         .store()
         .write(move |tx| -> Result<CallbackReceipt, ApiError> {
@@ -54,7 +57,7 @@ async fn callback(
                 .and_then(|s| Secret::parse(s).ok())
                 .ok_or_else(|| ApiError::not_found("shop with a linked ERP"))?;
             let (request, callback) =
-                receive_callback(&headers, &body, &[secret], now).map_err(receive_error)?;
+                receive_callback(&headers, &body, &[secret], wire_now).map_err(receive_error)?;
             if callback.shop_id != shop.as_str() {
                 return Err(ApiError::new(
                     ProblemKind::MalformedRequest,

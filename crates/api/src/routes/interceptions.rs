@@ -1,13 +1,12 @@
 //! Interceptions: direct interception of a whole order by customer service (method 2), the
 //! shared path that also serves card submissions (method 1), release, listing and the risk list.
 
+use super::{Auth, Table};
 use std::collections::BTreeSet;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::interception::{DecideError, check_open};
@@ -26,13 +25,21 @@ use crate::routes::settings::template_set;
 use crate::service::{self, MessageContext};
 use crate::state::{AppState, Metrics};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders/{order_id}/interceptions", post(intercept_order))
-        .route("/v1/interceptions", get(list))
-        .route("/v1/interceptions/{interception_id}", get(show))
-        .route("/v1/interceptions/{interception_id}/release", post(release))
-        .route("/v1/risk", get(risk))
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .post(
+            "/v1/orders/{order_id}/interceptions",
+            Auth::Key,
+            intercept_order,
+        )
+        .get("/v1/interceptions", Auth::Key, list)
+        .get("/v1/interceptions/{interception_id}", Auth::Key, show)
+        .post(
+            "/v1/interceptions/{interception_id}/release",
+            Auth::Key,
+            release,
+        )
+        .get("/v1/risk", Auth::Key, risk)
 }
 
 /// One intercepted item as read back.

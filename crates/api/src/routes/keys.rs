@@ -1,24 +1,24 @@
 //! API keys of the caller's shop: create (shown once), list, revoke.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::{ApiKeyId, FieldError, ValidationError};
 use shiphold_storage::ApiKeyRecord;
 
+use super::{Auth, Table};
 use super::{audit, json};
 use crate::auth::{Caller, Role, generate_key, hash_secret};
 use crate::extract::JsonBody;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/api-keys", get(list).post(create))
-        .route("/v1/api-keys/{key_id}", delete(revoke))
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .get("/v1/api-keys", Auth::Key, list)
+        .post("/v1/api-keys", Auth::Key, create)
+        .delete("/v1/api-keys/{key_id}", Auth::Key, revoke)
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::{AppState, Metrics};
@@ -25,22 +24,94 @@ mod windows;
 pub(crate) use common::*;
 pub(crate) use settings::template_set as template_set_of;
 
+/// How a route authenticates its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// None: operator endpoints and documentation.
+    Public,
+    /// A shop's API key (`Authorization: Bearer shk_…`).
+    Key,
+    /// A card token in the path (the buyer's link).
+    Token,
+    /// A Standard Webhooks signature with the shop's secret (ERP callbacks).
+    Signature,
+}
+
+/// One route: its method, path template and authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    pub method: &'static str,
+    /// The path template (`/v1/orders/{order_id}`).
+    pub path: &'static str,
+    /// How callers authenticate.
+    pub auth: Auth,
+}
+
+/// The router being built and the list of what it serves, kept together so the list cannot
+/// drift from the routes (tests use it to demand a tenancy case for every route).
+pub(crate) struct Table {
+    router: Router<AppState>,
+    entries: Vec<RouteInfo>,
+}
+
+macro_rules! method {
+    ($name:ident, $axum:ident, $verb:literal) => {
+        pub(crate) fn $name<H, T>(mut self, path: &'static str, auth: Auth, handler: H) -> Self
+        where
+            H: axum::handler::Handler<T, AppState>,
+            T: 'static,
+        {
+            self.router = self.router.route(path, axum::routing::$axum(handler));
+            self.entries.push(RouteInfo {
+                method: $verb,
+                path,
+                auth,
+            });
+            self
+        }
+    };
+}
+
+impl Table {
+    fn new() -> Self {
+        Self {
+            router: Router::new(),
+            entries: Vec::new(),
+        }
+    }
+    method!(get, get, "GET");
+    method!(post, post, "POST");
+    method!(put, put, "PUT");
+    method!(delete, delete, "DELETE");
+}
+
+fn table() -> Table {
+    let table = Table::new()
+        .get("/healthz", Auth::Public, health::healthz)
+        .get("/readyz", Auth::Public, health::readyz)
+        .get("/metrics", Auth::Public, health::metrics)
+        .get("/problems/{slug}", Auth::Public, problem_page);
+    let table = settings::routes(table);
+    let table = keys::routes(table);
+    let table = windows::routes(table);
+    let table = orders::routes(table);
+    let table = cards::routes(table);
+    let table = interceptions::routes(table);
+    let table = buyer::routes(table);
+    erp::routes(table)
+}
+
+/// Every route the server answers, in the order they are registered.
+pub fn route_table() -> Vec<RouteInfo> {
+    table().entries
+}
+
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let limit = state.config().body_limit;
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/problems/{slug}", get(problem_page))
-        .merge(settings::routes())
-        .merge(keys::routes())
-        .merge(windows::routes())
-        .merge(orders::routes())
-        .merge(cards::routes())
-        .merge(interceptions::routes())
-        .merge(buyer::routes())
-        .merge(erp::routes())
+    table()
+        .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count_status))

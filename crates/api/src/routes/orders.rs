@@ -1,11 +1,9 @@
 //! Order intake (create or update, idempotent and ordered by version) and reading orders back
 //! with their memo, flag, each item's interception state and the buyer message history.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::{
@@ -14,6 +12,7 @@ use shiphold_domain::{
 };
 use shiphold_storage::{OrderFilter, Tx};
 
+use super::{Auth, Table};
 use super::{Listing, PageQuery, json};
 use crate::auth::{Caller, Role};
 use crate::extract::JsonBody;
@@ -21,11 +20,12 @@ use crate::problem::{ApiError, ProblemKind};
 use crate::service;
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", get(list))
-        .route("/v1/orders/{order_id}", get(show).put(upsert))
-        .route("/v1/orders/{order_id}/messages", get(messages))
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .get("/v1/orders", Auth::Key, list)
+        .get("/v1/orders/{order_id}", Auth::Key, show)
+        .put("/v1/orders/{order_id}", Auth::Key, upsert)
+        .get("/v1/orders/{order_id}/messages", Auth::Key, messages)
 }
 
 #[derive(Debug, Deserialize)]

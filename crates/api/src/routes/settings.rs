@@ -1,11 +1,9 @@
 //! The three-step set-up: memo settings, enable, advanced settings (ERP link, card expiry,
 //! single-item choice, test mode, templates), and the audit trail of every change.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shiphold_domain::{
@@ -16,26 +14,34 @@ use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind, TemplateSet};
 use shiphold_storage::SettingsRecord;
 
+use super::{Auth, Table};
 use super::{Listing, PageQuery, audit, json};
 use crate::auth::{Caller, Role};
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/settings", get(show))
-        .route("/v1/settings/memo", put(set_memo))
-        .route("/v1/settings/enable", post(enable))
-        .route("/v1/settings/disable", post(disable))
-        .route("/v1/settings/advanced", put(set_advanced))
-        .route("/v1/settings/erp", put(set_erp).delete(remove_erp))
-        .route("/v1/settings/erp/rotate-secret", post(rotate_secret))
-        .route(
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .get("/v1/settings", Auth::Key, show)
+        .put("/v1/settings/memo", Auth::Key, set_memo)
+        .post("/v1/settings/enable", Auth::Key, enable)
+        .post("/v1/settings/disable", Auth::Key, disable)
+        .put("/v1/settings/advanced", Auth::Key, set_advanced)
+        .put("/v1/settings/erp", Auth::Key, set_erp)
+        .delete("/v1/settings/erp", Auth::Key, remove_erp)
+        .post("/v1/settings/erp/rotate-secret", Auth::Key, rotate_secret)
+        .put(
             "/v1/settings/templates/{kind}/{locale}",
-            put(set_template).delete(remove_template),
+            Auth::Key,
+            set_template,
         )
-        .route("/v1/audit", get(audit_trail))
+        .delete(
+            "/v1/settings/templates/{kind}/{locale}",
+            Auth::Key,
+            remove_template,
+        )
+        .get("/v1/audit", Auth::Key, audit_trail)
 }
 
 #[derive(Debug, Serialize)]

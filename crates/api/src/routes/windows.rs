@@ -1,28 +1,27 @@
 //! Event windows: when refunds are off, in which time zone, and when they reopen.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::window::parse_time_zone;
 use shiphold_domain::{EventWindow, EventWindowId, ValidationError, WindowError, active_at};
 
+use super::{Auth, Table};
 use super::{audit, json, parse_time};
 use crate::auth::{Caller, Role};
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::AppState;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/event-windows", get(list).post(create))
-        .route(
-            "/v1/event-windows/{window_id}",
-            get(show).put(update).delete(remove),
-        )
+pub(super) fn routes(table: Table) -> Table {
+    table
+        .get("/v1/event-windows", Auth::Key, list)
+        .post("/v1/event-windows", Auth::Key, create)
+        .get("/v1/event-windows/{window_id}", Auth::Key, show)
+        .put("/v1/event-windows/{window_id}", Auth::Key, update)
+        .delete("/v1/event-windows/{window_id}", Auth::Key, remove)
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,460 @@
+//! ERP delivery and results with the ERP simulator on loopback: sync and callback results,
+//! success messages only with locking on, retries through an outage, 410, and refused callbacks.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shiphold_erp_adapter::sim::{SimConfig, SimHandle, SimMode, SimRules, Simulator};
+use shiphold_erp_adapter::{ItemResult, Outcome, ResultsCallback, Secret, SignedHeaders};
+
+use crate::on_every_backend;
+use crate::support::TestApp;
+
+fn fast(c: &mut shiphold_api::ApiConfig) {
+    c.run_jobs = true;
+    c.delivery.retry_schedule = vec![Duration::from_millis(100); 50];
+}
+
+/// Links the shop to a simulator and returns it with the shop's secret.
+async fn link_sim(
+    app: &TestApp,
+    key: &str,
+    locking: bool,
+    mode: SimMode,
+    rules: SimRules,
+) -> (SimHandle, Secret) {
+    let (s, b) = app
+        .call(
+            Method::PUT,
+            "/v1/settings/erp",
+            key,
+            Some(json!({"endpoint": "http://127.0.0.1:9/placeholder", "locking": locking})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+    let mut config = SimConfig::new(secret.clone());
+    config.mode = mode;
+    config.rules = rules;
+    let sim = Simulator::start(config).await.unwrap();
+    let (s, b) = app
+        .call(
+            Method::PUT,
+            "/v1/settings/erp",
+            key,
+            Some(json!({"endpoint": format!("{}/erp", sim.url()), "locking": locking})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    (sim, secret)
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn line_states(app: &TestApp, key: &str, id: &str) -> Vec<String> {
+    let (_, b) = app
+        .call(Method::GET, &format!("/v1/interceptions/{id}"), key, None)
+        .await;
+    b["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn kinds(app: &TestApp, key: &str, order: &str) -> Vec<String> {
+    let (_, b) = app
+        .call(
+            Method::GET,
+            &format!("/v1/orders/{order}/messages"),
+            key,
+            None,
+        )
+        .await;
+    b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn intercept(app: &TestApp, key: &str, order: &str, items: &[&str]) -> String {
+    let pairs: Vec<(&str, &str)> = items.iter().map(|i| (*i, "awaiting_shipment")).collect();
+    app.order(key, order, "buyer", &pairs).await;
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/v1/orders/{order}/interceptions"),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn locked_in_the_response_tells_the_buyer_only_with_locking_on() {
+    on_every_backend!(fast, |app| {
+        for locking in [true, false] {
+            let (_, key) = app.ready_shop().await;
+            let (sim, _) = link_sim(&app, &key, locking, SimMode::Sync, SimRules::default()).await;
+            let id = intercept(&app, &key, "E-1", &["s1"]).await;
+            wait_for("locked", || async {
+                line_states(&app, &key, &id).await == ["locked"]
+            })
+            .await;
+            let k = kinds(&app, &key, "E-1").await;
+            if locking {
+                assert_eq!(k, vec!["acknowledgement", "lock_success"]);
+            } else {
+                assert_eq!(k, vec!["acknowledgement"], "no success without ERP locking");
+            }
+            // The message carried the memo and flag, and was signed with the shop's secret.
+            let received = sim.accepted();
+            assert_eq!(received.len(), 1);
+            let body = serde_json::to_value(&received[0]).unwrap();
+            assert_eq!(body["type"], "interception.requested");
+            assert_eq!(body["data"]["flag"], "red");
+            assert!(body["data"]["memo"].as_str().unwrap().contains("[s1]"));
+            let (_, detail) = app
+                .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+                .await;
+            let history: Vec<_> = detail["lines"][0]["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["to"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(history, vec!["requested", "delivered_to_erp", "locked"]);
+            sim.shutdown().await;
+        }
+    });
+}
+
+#[tokio::test]
+async fn results_by_callback_failed_and_already_shipped() {
+    on_every_backend!(fast, |app| {
+        let (_, key) = app.ready_shop().await;
+        let mut rules = SimRules::default();
+        rules.overrides.insert("s2".into(), Outcome::Failed);
+        rules.overrides.insert("s3".into(), Outcome::AlreadyShipped);
+        let mode = SimMode::Callback {
+            shiphold_base: app.base.clone(),
+            delay: Duration::from_millis(50),
+        };
+        let (sim, _) = link_sim(&app, &key, true, mode, rules).await;
+        let id = intercept(&app, &key, "E-2", &["s1", "s2", "s3"]).await;
+        wait_for("callback results", || async {
+            line_states(&app, &key, &id).await == ["locked", "lock_failed", "already_shipped"]
+        })
+        .await;
+        let k = kinds(&app, &key, "E-2").await;
+        assert_eq!(k, vec!["acknowledgement", "lock_success"]);
+        let (_, msgs) = app
+            .call(Method::GET, "/v1/orders/E-2/messages", &key, None)
+            .await;
+        let success = msgs["items"][1]["text"].as_str().unwrap();
+        assert!(
+            success.starts_with("亲,您选择的商品已拦截成功"),
+            "{success}"
+        );
+        // already_shipped closes its line, so the memo names only the still intercepted items.
+        let (_, order) = app.call(Method::GET, "/v1/orders/E-2", &key, None).await;
+        assert_eq!(order["interception_note"], "拦截发货，请勿发出 [s1, s2]");
+        let (_, detail) = app
+            .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+            .await;
+        assert_eq!(
+            detail["lines"][1]["history"][2]["detail"],
+            "the simulator was told to fail this item"
+        );
+        // The risk list shows the item whose lock failed.
+        let (_, risk) = app.call(Method::GET, "/v1/risk", &key, None).await;
+        let risky: Vec<_> = risk["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["sub_order_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(risky, vec!["s2"]);
+        // Release: interception.released reaches the ERP.
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        wait_for("released message", || async {
+            sim.accepted()
+                .iter()
+                .any(|m| serde_json::to_value(m).unwrap()["type"] == "interception.released")
+        })
+        .await;
+        sim.shutdown().await;
+    });
+}
+
+#[tokio::test]
+async fn an_erp_outage_loses_nothing_and_keeps_order_per_order() {
+    on_every_backend!(fast, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (sim, _) = link_sim(&app, &key, true, SimMode::Sync, SimRules::default()).await;
+        sim.go_down().await;
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            let id = intercept(&app, &key, &format!("D-{n}"), &["s1", "s2"]).await;
+            // A release right after: its message must not overtake the request.
+            let (s, _) = app
+                .call(
+                    Method::POST,
+                    &format!("/v1/interceptions/{id}/release"),
+                    &key,
+                    Some(json!({"sub_order_ids": ["s2"]})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            ids.push(id);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(sim.accepted().is_empty());
+        sim.come_up().await.unwrap();
+        assert!(
+            sim.wait_for_accepted(10, Duration::from_secs(20)).await,
+            "only {} arrived",
+            sim.accepted().len()
+        );
+        let messages: Vec<Value> = sim
+            .accepted()
+            .iter()
+            .map(|m| serde_json::to_value(m).unwrap())
+            .collect();
+        for id in &ids {
+            let types: Vec<_> = messages
+                .iter()
+                .filter(|m| m["data"]["interception_id"] == id.as_str())
+                .map(|m| m["type"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(
+                types,
+                vec!["interception.requested", "interception.released"],
+                "{id}"
+            );
+        }
+        for id in &ids {
+            wait_for("lock", || async {
+                line_states(&app, &key, id).await == ["locked", "released"]
+            })
+            .await;
+        }
+        sim.shutdown().await;
+    });
+}
+
+#[tokio::test]
+async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
+    on_every_backend!(fast, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (sim, _) = link_sim(&app, &key, true, SimMode::Sync, SimRules::default()).await;
+        sim.set_gone(true);
+        let id = intercept(&app, &key, "G-1", &["s1"]).await;
+        wait_for("switch-off", || async {
+            let (_, b) = app.call(Method::GET, "/v1/settings", &key, None).await;
+            b["advanced"]["erp"]["active"] == false
+        })
+        .await;
+        let (_, b) = app.call(Method::GET, "/v1/settings", &key, None).await;
+        assert!(
+            b["advanced"]["erp"]["disabled_reason"]
+                .as_str()
+                .unwrap()
+                .contains("410")
+        );
+        let (_, dead) = app
+            .call(Method::GET, "/v1/erp/dead-letters", &key, None)
+            .await;
+        assert_eq!(dead["items"].as_array().unwrap().len(), 1);
+        let entry = dead["items"][0]["id"].as_str().unwrap().to_owned();
+        // The ERP is back; the admin links it again and re-drives the message, same webhook-id.
+        sim.set_gone(false);
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": format!("{}/erp", sim.url()), "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/erp/dead-letters/{entry}/redrive"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        wait_for("locked after redrive", || async {
+            line_states(&app, &key, &id).await == ["locked"]
+        })
+        .await;
+        let ids: Vec<_> = sim
+            .received()
+            .iter()
+            .map(|r| r.webhook_id.clone())
+            .collect();
+        assert!(
+            ids.len() >= 2 && ids.iter().all(|i| i == &ids[0]),
+            "{ids:?}"
+        );
+        sim.shutdown().await;
+    });
+}
+
+#[tokio::test]
+async fn bad_callbacks_are_refused_and_change_nothing() {
+    on_every_backend!(|_| {}, |app| {
+        let (shop, key) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        let id = intercept(&app, &key, "C-1", &["s1"]).await;
+        let url = app.url(&format!("/v1/erp/shops/{shop}/results"));
+        let post = |body: Vec<u8>, secret: Secret, webhook_id: &str, ts: i64| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            SignedHeaders::sign(&[secret], webhook_id, ts, &body).apply(&mut headers);
+            app.http
+                .post(&url)
+                .headers(headers)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        let now = chrono::Utc::now();
+        let body = ResultsCallback::new(
+            shop.clone(),
+            id.clone(),
+            vec![ItemResult::locked("s1")],
+            now,
+        )
+        .to_body();
+
+        let wrong = Secret::generate();
+        let (s, _) = crate::support::read(
+            post(body.clone(), wrong, "msg_a", now.timestamp())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "bad signature");
+        let (s, _) = crate::support::read(
+            post(body.clone(), secret.clone(), "msg_b", now.timestamp() - 600)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "ten minutes old");
+        let other =
+            ResultsCallback::new("shp_other", id.clone(), vec![ItemResult::locked("s1")], now)
+                .to_body();
+        let (s, _) = crate::support::read(
+            post(other, secret.clone(), "msg_c", now.timestamp())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "a body for another shop");
+        assert_eq!(
+            line_states(&app, &key, &id).await,
+            vec!["requested"],
+            "nothing changed"
+        );
+
+        let (s, b) = crate::support::read(
+            post(body.clone(), secret.clone(), "msg_d", now.timestamp())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["results"][0]["status"], "applied");
+        let (s, b) = crate::support::read(
+            post(body.clone(), secret.clone(), "msg_d", now.timestamp())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (s, b["replayed"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "a replay does nothing"
+        );
+        assert_eq!(
+            kinds(&app, &key, "C-1").await,
+            vec!["acknowledgement", "lock_success"]
+        );
+
+        // A late, contradictory result is recorded but changes nothing; unknown items are named.
+        let late = ResultsCallback::new(
+            shop.clone(),
+            id.clone(),
+            vec![
+                ItemResult::failed("s1", "too late"),
+                ItemResult::locked("nope"),
+            ],
+            now,
+        )
+        .to_body();
+        let (s, b) = crate::support::read(
+            post(late, secret.clone(), "msg_e", now.timestamp())
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let statuses: Vec<_> = b["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["sub_order_id"].as_str().unwrap().to_owned(),
+                    r["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            statuses.contains(&("nope".into(), "unknown".into()))
+                && statuses.contains(&("s1".into(), "recorded".into())),
+            "{statuses:?}"
+        );
+        assert_eq!(line_states(&app, &key, &id).await, vec!["locked"]);
+    });
+}

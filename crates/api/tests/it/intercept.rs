@@ -1,0 +1,795 @@
+//! Interception end to end: cards (method 1), direct interception (method 2), the rules,
+//! memo and flag, idempotency, release, and buyer messages.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::on_every_backend;
+use crate::support::{TestApp, event_time};
+
+const ACK_ZH: &str = "亲,11.11当天无法申请退款,但我们已尝试拦截发货(可能拦截失败),请于11.12起尽快申请退款,如果需要继续发货,请及时联系我们!";
+const ACK_EN: &str = "Refunds can't be requested on 11.11, but we have tried to stop the shipment (it may fail). Please request a refund from 11.12 as soon as possible. If you want the order shipped after all, contact us.";
+
+fn token_of(link: &str) -> String {
+    link.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+async fn card(app: &TestApp, key: &str, order: &str, locale: Option<&str>) -> String {
+    let body = locale.map(|l| json!({"locale": l}));
+    let (s, b) = app
+        .call(
+            Method::POST,
+            &format!("/v1/orders/{order}/cards"),
+            key,
+            body,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let link = b["link"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{}/c/ct_", app.base)), "{link}");
+    token_of(link)
+}
+
+async fn messages(app: &TestApp, key: &str, order: &str) -> Vec<Value> {
+    let (s, b) = app
+        .call(
+            Method::GET,
+            &format!("/v1/orders/{order}/messages"),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    b["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn method_1_buyer_picks_one_of_two_items() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(
+            &key,
+            "O-1",
+            "buyer-1",
+            &[("s1", "awaiting_shipment"), ("s2", "awaiting_shipment")],
+        )
+        .await;
+        let token = card(&app, &key, "O-1", None).await;
+
+        // The buyer opens the card: both items can be chosen.
+        let (s, view) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{token}"), "", None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{view}");
+        assert_eq!(
+            view["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["choosable"] == true)
+                .count(),
+            2
+        );
+        // The page behind the link is served.
+        let page = app
+            .http
+            .get(app.url(&format!("/c/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(page.text().await.unwrap().contains("/v1/buyer/cards/"));
+
+        let (s, icp) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{token}/interceptions"),
+                "",
+                Some(json!({"sub_order_ids": ["s2"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{icp}");
+        assert_eq!(icp["lines"].as_array().unwrap().len(), 1);
+        assert_eq!(icp["lines"][0]["sub_order_id"], "s2");
+        assert_eq!(icp["lines"][0]["state"], "requested");
+        assert_eq!(icp["method"]["kind"], "card");
+
+        let (_, order) = app.call(Method::GET, "/v1/orders/O-1", &key, None).await;
+        assert_eq!(order["interception_note"], "拦截发货，请勿发出 [s2]");
+        assert_eq!(order["seller_memo"], "拦截发货，请勿发出 [s2]");
+        assert_eq!(order["flag"], "red");
+        assert_eq!(order["sub_orders"][0]["interception_state"], Value::Null);
+        assert_eq!(order["sub_orders"][1]["interception_state"], "requested");
+
+        // Now s2 cannot be chosen again, and says why.
+        let (_, view) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{token}"), "", None)
+            .await;
+        assert_eq!(view["items"][1]["choosable"], false);
+        assert_eq!(view["items"][1]["reason"], "already_intercepted");
+
+        let kinds: Vec<_> = messages(&app, &key, "O-1")
+            .await
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, vec!["card", "acknowledgement"]);
+    });
+}
+
+#[tokio::test]
+async fn method_2_whole_order_and_per_item_refusals() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(
+            &key,
+            "O-2",
+            "buyer-2",
+            &[
+                ("s1", "shipped"),
+                ("s2", "awaiting_shipment"),
+                ("s3", "refunded"),
+            ],
+        )
+        .await;
+        let (s, b) = app
+            .call(Method::POST, "/v1/orders/O-2/interceptions", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(b["method"]["kind"], "direct");
+        assert_eq!(b["lines"].as_array().unwrap().len(), 1);
+        let refused: Vec<_> = b["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["sub_order_id"].as_str().unwrap().to_owned(),
+                    r["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            vec![
+                ("s1".into(), "shipped".into()),
+                ("s3".into(), "refunded".into())
+            ]
+        );
+
+        // Nothing left: refused with a reason per item.
+        let (s, b) = app
+            .call(Method::POST, "/v1/orders/O-2/interceptions", &key, None)
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("/problems/nothing-to-intercept")
+            )
+        );
+        let reasons: Vec<_> = b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reason"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(reasons, vec!["shipped", "already_intercepted", "refunded"]);
+        let (s, _) = app
+            .call(Method::POST, "/v1/orders/NOPE/interceptions", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    });
+}
+
+#[tokio::test]
+async fn outside_the_window_only_test_buyers_of_a_test_shop() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(&key, "O-T", "tester", &[("s1", "awaiting_shipment")])
+            .await;
+        app.order(&key, "O-R", "real-buyer", &[("s1", "awaiting_shipment")])
+            .await;
+        app.clock.set(event_time() + chrono::Duration::days(3));
+        for path in ["/v1/orders/O-R/cards", "/v1/orders/O-R/interceptions"] {
+            let (s, b) = app.call(Method::POST, path, &key, None).await;
+            assert_eq!(
+                (s, b["type"].as_str()),
+                (StatusCode::CONFLICT, Some("/problems/outside-event-window")),
+                "{path}"
+            );
+        }
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/advanced",
+                &key,
+                Some(json!({"test_mode": true, "test_buyers": ["tester"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, b) = app
+            .call(Method::POST, "/v1/orders/O-R/cards", &key, None)
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::CONFLICT,
+            "a real buyer gets no card on an ordinary day: {b}"
+        );
+        assert!(b["detail"].as_str().unwrap().contains("test buyers"));
+        let token = card(&app, &key, "O-T", None).await;
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{token}/interceptions"),
+                "",
+                Some(json!({"sub_order_ids": ["s1"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        // The acknowledgement quotes the shop's window even when sent in test mode.
+        let ack = messages(&app, &key, "O-T")
+            .await
+            .into_iter()
+            .find(|m| m["kind"] == "acknowledgement")
+            .unwrap();
+        assert_eq!(ack["text"], ACK_ZH);
+    });
+}
+
+#[tokio::test]
+async fn expired_and_revoked_cards_are_refused() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/advanced",
+                &key,
+                Some(json!({"card_expiry_seconds": 300})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        app.order(&key, "O-3", "buyer-3", &[("s1", "awaiting_shipment")])
+            .await;
+        let expiring = card(&app, &key, "O-3", None).await;
+        let revoked = card(&app, &key, "O-3", None).await;
+        let (_, list) = app
+            .call(Method::GET, "/v1/orders/O-3/messages", &key, None)
+            .await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+
+        // Revoke the second card by its id.
+        let (_, cards) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{revoked}"), "", None)
+            .await;
+        assert_eq!(cards["order_id"], "O-3");
+        let (s, b) = app
+            .call(Method::POST, "/v1/orders/O-3/cards", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let third_id = b["id"].as_str().unwrap().to_owned();
+        let third = token_of(b["link"].as_str().unwrap());
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/cards/{third_id}/revoke"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("revoked")));
+        let (s, b) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{third}"), "", None)
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::GONE, Some("/problems/card-revoked"))
+        );
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{third}/interceptions"),
+                "",
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::GONE);
+
+        app.clock.advance(chrono::Duration::minutes(6));
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{expiring}/interceptions"),
+                "",
+                Some(json!({"sub_order_ids": ["s1"]})),
+            )
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::GONE, Some("/problems/card-expired"))
+        );
+        // An unknown or forged token is simply not found.
+        let (s, _) = app
+            .call(Method::GET, "/v1/buyer/cards/ct_forged", "", None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    });
+}
+
+#[tokio::test]
+async fn release_restores_memo_and_flag_and_tells_the_erp() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(
+            b["signing_secret"].as_str().unwrap().starts_with("whsec_"),
+            "the secret is shown once: {b}"
+        );
+        let (_, settings) = app.call(Method::GET, "/v1/settings", &key, None).await;
+        assert_eq!(settings["advanced"]["erp"]["signing_secret"], "***");
+
+        let (s, b) = app
+            .call(Method::PUT, "/v1/orders/O-4", &key, Some(json!({"buyer_id": "b4", "version": 1, "seller_memo": "gift wrap", "seller_flag": "blue", "sub_orders": [
+                {"id": "s1", "item_id": "i1", "title": "Mug", "quantity": 1, "amount": 100, "shipping_status": "awaiting_shipment"},
+                {"id": "s2", "item_id": "i2", "title": "Tea", "quantity": 1, "amount": 100, "shipping_status": "awaiting_shipment"}]})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (_, icp) = app
+            .call(Method::POST, "/v1/orders/O-4/interceptions", &key, None)
+            .await;
+        let id = icp["id"].as_str().unwrap().to_owned();
+        let (_, order) = app.call(Method::GET, "/v1/orders/O-4", &key, None).await;
+        assert_eq!(
+            order["seller_memo"],
+            "gift wrap\n拦截发货，请勿发出 [s1, s2]"
+        );
+        assert_eq!(order["flag"], "red");
+
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &key,
+                Some(json!({"sub_order_ids": ["s1"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, order) = app.call(Method::GET, "/v1/orders/O-4", &key, None).await;
+        assert_eq!(order["seller_memo"], "gift wrap\n拦截发货，请勿发出 [s2]");
+        assert_eq!(order["flag"], "red");
+
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, order) = app.call(Method::GET, "/v1/orders/O-4", &key, None).await;
+        assert_eq!(order["seller_memo"], "gift wrap");
+        assert_eq!(order["flag"], "blue", "the merchant's flag is back");
+        assert_eq!(order["interception_note"], Value::Null);
+
+        // Released lines are closed: releasing again is refused per item.
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &key,
+                Some(json!({"sub_order_ids": ["s1"]})),
+            )
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/invalid-transition"))
+        );
+
+        let (_, detail) = app
+            .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+            .await;
+        let history: Vec<_> = detail["lines"][0]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["to"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(history, vec!["requested", "released"]);
+        // One requested and two released messages wait for the ERP, in order.
+        let counts = app
+            .state
+            .store()
+            .outbox_counts(app.state.now())
+            .await
+            .unwrap();
+        let erp = counts.iter().find(|c| c.topic == "erp").unwrap();
+        assert_eq!(erp.pending, 3);
+        let kinds: Vec<_> = messages(&app, &key, "O-4")
+            .await
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec!["acknowledgement", "release_notice", "release_notice"]
+        );
+    });
+}
+
+#[tokio::test]
+async fn intake_closes_lines_refunded_or_shipped_anyway() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(
+            &key,
+            "O-5",
+            "b5",
+            &[("s1", "awaiting_shipment"), ("s2", "awaiting_shipment")],
+        )
+        .await;
+        let (_, icp) = app
+            .call(Method::POST, "/v1/orders/O-5/interceptions", &key, None)
+            .await;
+        let id = icp["id"].as_str().unwrap().to_owned();
+        let body = json!({"buyer_id": "b5", "version": 2, "sub_orders": [
+            {"id": "s1", "item_id": "sku-s1", "title": "Item s1", "quantity": 1, "amount": 1999, "shipping_status": "refunded"},
+            {"id": "s2", "item_id": "sku-s2", "title": "Item s2", "quantity": 1, "amount": 1999, "shipping_status": "shipped"}]});
+        let (s, order) = app
+            .call(Method::PUT, "/v1/orders/O-5", &key, Some(body))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{order}");
+        assert_eq!(order["sub_orders"][0]["interception_state"], "refunded");
+        assert_eq!(
+            order["sub_orders"][1]["interception_state"],
+            "shipped_anyway"
+        );
+        assert_eq!(order["interception_note"], Value::Null);
+        let (_, detail) = app
+            .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+            .await;
+        assert_eq!(detail["active"], false);
+        let (_, list) = app
+            .call(
+                Method::GET,
+                "/v1/interceptions?state=shipped_anyway",
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    });
+}
+
+#[tokio::test]
+async fn twenty_concurrent_submissions_make_one_interception() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        app.order(
+            &key,
+            "O-6",
+            "b6",
+            &[("s1", "awaiting_shipment"), ("s2", "awaiting_shipment")],
+        )
+        .await;
+        let token = card(&app, &key, "O-6", None).await;
+        let url = app.url(&format!("/v1/buyer/cards/{token}/interceptions"));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (http, url) = (app.http.clone(), url.clone());
+            tasks.spawn(async move {
+                let r = http
+                    .post(url)
+                    .json(&json!({"sub_order_ids": ["s1", "s2"]}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                let body: Value = r.json().await.unwrap();
+                (status, body["id"].as_str().unwrap_or_default().to_owned())
+            });
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut created = 0;
+        while let Some(result) = tasks.join_next().await {
+            let (status, id) = result.unwrap();
+            assert!(
+                status == StatusCode::CREATED || status == StatusCode::OK,
+                "{status}"
+            );
+            created += usize::from(status == StatusCode::CREATED);
+            ids.insert(id);
+        }
+        assert_eq!(
+            (created, ids.len()),
+            (1, 1),
+            "one interception, every answer names it"
+        );
+        let (_, list) = app
+            .call(Method::GET, "/v1/interceptions?order_id=O-6", &key, None)
+            .await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        let (_, order) = app.call(Method::GET, "/v1/orders/O-6", &key, None).await;
+        assert_eq!(
+            order["interception_note"]
+                .as_str()
+                .unwrap()
+                .matches("拦截发货")
+                .count(),
+            1
+        );
+        let counts = app
+            .state
+            .store()
+            .outbox_counts(app.state.now())
+            .await
+            .unwrap();
+        assert_eq!(
+            counts.iter().find(|c| c.topic == "erp").map(|c| c.pending),
+            Some(1)
+        );
+        let acks = messages(&app, &key, "O-6")
+            .await
+            .iter()
+            .filter(|m| m["kind"] == "acknowledgement")
+            .count();
+        assert_eq!(acks, 1);
+    });
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_refuse_reuse_and_guard_in_flight() {
+    on_every_backend!(|_| {}, |app| {
+        let (shop, key) = app.ready_shop().await;
+        app.order(&key, "O-7", "b7", &[("s1", "awaiting_shipment")])
+            .await;
+        let send = |k: &'static str, body: Value| {
+            app.req(Method::POST, "/v1/orders/O-7/interceptions", &key)
+                .header("idempotency-key", k)
+                .json(&body)
+                .send()
+        };
+        let first = send("k-1", json!({"locale": "en"})).await.unwrap();
+        assert_eq!(first.status(), StatusCode::CREATED);
+        let first: Value = first.json().await.unwrap();
+        let again = send("k-1", json!({"locale": "en"})).await.unwrap();
+        assert_eq!(again.status(), StatusCode::CREATED);
+        assert_eq!(
+            again
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap()),
+            Some("true")
+        );
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+        let other = send("k-1", json!({"locale": "zh-CN"})).await.unwrap();
+        let (s, b) = crate::support::read(other).await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("/problems/idempotency-key-reused")
+            )
+        );
+        // A key whose first request is still running.
+        let shop_id = shiphold_domain::ShopId::parse(&shop).unwrap();
+        let now = app.state.now();
+        app.state
+            .store()
+            .write(move |tx| {
+                // The fingerprint the server computes for this route and body.
+                use sha2::Digest;
+                let fingerprint = hex::encode(sha2::Sha256::digest(b"intercept:O-7\n{}"));
+                tx.idempotency_begin(
+                    &shop_id,
+                    "k-busy",
+                    "intercept:O-7",
+                    &fingerprint,
+                    now,
+                    Duration::from_secs(60),
+                )
+            })
+            .await
+            .unwrap();
+        let (s, b) = crate::support::read(send("k-busy", json!({})).await.unwrap()).await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (
+                StatusCode::CONFLICT,
+                Some("/problems/idempotency-key-in-use")
+            )
+        );
+        let acks = messages(&app, &key, "O-7").await.len();
+        assert_eq!(acks, 1);
+    });
+}
+
+#[tokio::test]
+async fn acknowledgement_quotes_the_shops_dates_in_chinese_and_english() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(
+            &key,
+            "O-8",
+            "b8",
+            &[("s1", "awaiting_shipment"), ("s2", "awaiting_shipment")],
+        )
+        .await;
+        let token = card(&app, &key, "O-8", Some("en")).await;
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{token}/interceptions"),
+                "",
+                Some(json!({"sub_order_ids": ["s1"], "locale": "en"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let r = app
+            .http
+            .post(app.url(&format!("/v1/buyer/cards/{token}/interceptions")))
+            .header("accept-language", "zh-CN,zh;q=0.9")
+            .json(&json!({"sub_order_ids": ["s2"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let acks: Vec<String> = messages(&app, &key, "O-8")
+            .await
+            .iter()
+            .filter(|m| m["kind"] == "acknowledgement")
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(acks, vec![ACK_EN.to_owned(), ACK_ZH.to_owned()]);
+
+        // Another event's dates come from its window, not from fixed text.
+        let (other, other_key) = app.shop("June").await;
+        let _ = other;
+        app.call(
+            Method::PUT,
+            "/v1/settings/memo",
+            &other_key,
+            Some(json!({"memo_text": "stop", "accept_terms": true})),
+        )
+        .await;
+        app.call(Method::POST, "/v1/settings/enable", &other_key, None)
+            .await;
+        let (s, _) = app.call(Method::POST, "/v1/event-windows", &other_key, Some(json!({"name": "618", "refunds_off_from": "2026-11-11T00:00:00+08:00", "refunds_off_until": "2026-11-13T00:00:00+08:00", "time_zone": "Asia/Shanghai", "refunds_reopen_at": "2026-11-14T09:00:00+08:00"}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        app.order(&other_key, "J-1", "b9", &[("s1", "awaiting_shipment")])
+            .await;
+        app.call(
+            Method::POST,
+            "/v1/orders/J-1/interceptions",
+            &other_key,
+            Some(json!({"locale": "en"})),
+        )
+        .await;
+        let text = messages(&app, &other_key, "J-1").await[0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(text, ACK_EN.replace("11.12", "11.14"));
+    });
+}
+
+/// A chat gateway on loopback that refuses connections until started, then counts messages.
+#[tokio::test]
+async fn a_chat_gateway_that_was_down_gets_every_message() {
+    let secret = shiphold_erp_adapter::Secret::generate();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let whsec = secret.to_whsec();
+    on_every_backend!(
+        |c| {
+            c.run_jobs = true;
+            c.chat_gateway = Some(shiphold_api::ChatGatewayConfig {
+                url: format!("http://127.0.0.1:{port}/chat"),
+                secret: whsec.clone(),
+            });
+            c.delivery.retry_schedule = vec![Duration::from_millis(50); 100];
+        },
+        |app| {
+            let (_, key) = app.ready_shop().await;
+            for n in 0..3 {
+                app.order(
+                    &key,
+                    &format!("G-{n}"),
+                    "gb",
+                    &[("s1", "awaiting_shipment")],
+                )
+                .await;
+                let (s, _) = app
+                    .call(
+                        Method::POST,
+                        &format!("/v1/orders/G-{n}/interceptions"),
+                        &key,
+                        None,
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::CREATED);
+            }
+            // The gateway is down: messages wait, pending.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let m = messages(&app, &key, "G-0").await;
+            assert_eq!(m[0]["status"], "pending", "{m:?}");
+            assert_eq!(m[0]["channel"], "chat_gateway");
+
+            // It comes up; every message arrives, signed, none lost.
+            let seen = Arc::new(AtomicUsize::new(0));
+            let ids = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+            let (seen2, ids2, secret2) = (seen.clone(), ids.clone(), secret.clone());
+            let gateway = axum::Router::new().route(
+                "/chat",
+                axum::routing::post(
+                    move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                        let (seen, ids, secret) = (seen2.clone(), ids2.clone(), secret2.clone());
+                        async move {
+                            match shiphold_erp_adapter::verify_now(&headers, &body, &[secret]) {
+                                Ok(req) => {
+                                    seen.fetch_add(1, Ordering::SeqCst);
+                                    ids.lock().unwrap().insert(req.webhook_id);
+                                    StatusCode::OK
+                                }
+                                Err(_) => StatusCode::UNAUTHORIZED,
+                            }
+                        }
+                    },
+                ),
+            );
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let server = tokio::spawn(async move { axum::serve(listener, gateway).await });
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let statuses: Vec<String> = {
+                    let mut all = Vec::new();
+                    for n in 0..3 {
+                        for m in messages(&app, &key, &format!("G-{n}")).await {
+                            all.push(m["status"].as_str().unwrap().to_owned());
+                        }
+                    }
+                    all
+                };
+                if statuses.iter().all(|s| s == "delivered") {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "not delivered: {statuses:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(ids.lock().unwrap().len(), 3);
+            assert!(seen.load(Ordering::SeqCst) >= 3);
+            server.abort();
+            // The next backend's gateway starts down again.
+            seen.store(0, Ordering::SeqCst);
+        }
+    );
+}

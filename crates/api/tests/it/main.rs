@@ -1,0 +1,9 @@
+//! Integration tests of the API over real HTTP, on SQLite and (when configured) PostgreSQL.
+
+mod support;
+
+mod erp;
+mod fuzz;
+mod intercept;
+mod setup;
+mod tenancy;

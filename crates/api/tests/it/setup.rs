@@ -1,0 +1,453 @@
+//! The three-step set-up, API keys and roles, event windows, order intake, errors and limits.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::on_every_backend;
+
+#[tokio::test]
+async fn enabling_needs_memo_text_and_terms_and_names_both() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.shop("Acme").await;
+        let (s, b) = app
+            .call(Method::POST, "/v1/settings/enable", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["type"], "/problems/setup-incomplete");
+        let fields: Vec<_> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields, vec!["memo_text", "terms_accepted"]);
+
+        let (s, b) = app.call(Method::GET, "/v1/settings", &key, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["missing"].as_array().unwrap().len(), 2);
+        assert_eq!(b["enabled"], false);
+
+        // Memo text alone is not enough.
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/memo",
+                &key,
+                Some(json!({"memo_text": "do not ship"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, b) = app
+            .call(Method::POST, "/v1/settings/enable", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(b["errors"][0]["field"], "terms_accepted");
+
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/memo",
+                &key,
+                Some(json!({"memo_text": "do not ship", "accept_terms": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["terms"]["accepted"], true);
+        assert!(
+            b["terms"]["accepted_by"]
+                .as_str()
+                .unwrap()
+                .starts_with("api_key:key_")
+        );
+        let (s, b) = app
+            .call(Method::POST, "/v1/settings/enable", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["enabled"], true);
+        assert_eq!(b["flag"], "none", "the flag is optional");
+
+        // Every change is in the audit trail, newest first.
+        let (s, b) = app
+            .call(Method::GET, "/v1/audit?limit=10", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let actions: Vec<_> = b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            actions,
+            vec!["settings.enable", "settings.memo", "settings.memo"]
+        );
+        assert_eq!(b["items"][0]["before"]["enabled"], false);
+        assert_eq!(b["items"][0]["after"]["enabled"], true);
+    });
+}
+
+#[tokio::test]
+async fn memo_settings_are_validated_field_by_field() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.shop("Acme").await;
+        let long = "拦".repeat(400);
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/memo",
+                &key,
+                Some(json!({"memo_text": long, "flag": "orange"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        let fields: Vec<_> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_owned(),
+                    e["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("memo_text".into(), "too_long".into()),
+                ("flag".into(), "invalid".into())
+            ]
+        );
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/memo",
+                &key,
+                Some(json!({"memo_text": "x", "colour": "red"})),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown fields are refused: {b}"
+        );
+        // Nothing was stored.
+        let (_, b) = app.call(Method::GET, "/v1/settings", &key, None).await;
+        assert_eq!(b["memo_text"], serde_json::Value::Null);
+    });
+}
+
+#[tokio::test]
+async fn roles_limit_what_a_key_may_do() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, admin) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::POST,
+                "/v1/api-keys",
+                &admin,
+                Some(json!({"label": "intake", "roles": ["integration"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let intake = b["api_key"].as_str().unwrap().to_owned();
+        let intake_id = b["id"].as_str().unwrap().to_owned();
+        let (s, b) = app
+            .call(
+                Method::POST,
+                "/v1/api-keys",
+                &admin,
+                Some(json!({"label": "cs", "roles": ["agent"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let agent = b["api_key"].as_str().unwrap().to_owned();
+
+        // The integration key pushes orders but may not change settings or intercept.
+        app.order(&intake, "o-1", "buyer-1", &[("s1", "awaiting_shipment")])
+            .await;
+        let (s, b) = app
+            .call(Method::POST, "/v1/settings/disable", &intake, None)
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::FORBIDDEN, Some("/problems/forbidden"))
+        );
+        let (s, _) = app
+            .call(Method::POST, "/v1/orders/o-1/interceptions", &intake, None)
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // The agent intercepts but may not push orders or manage keys.
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/orders/o-2",
+                &agent,
+                Some(json!({"buyer_id": "b", "version": 1, "sub_orders": []})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = app.call(Method::GET, "/v1/api-keys", &agent, None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, b) = app
+            .call(Method::POST, "/v1/orders/o-1/interceptions", &agent, None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+
+        // No key, a malformed key, an unknown key, a revoked key: 401.
+        let (s, _) =
+            crate::support::read(app.http.get(app.url("/v1/settings")).send().await.unwrap()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = app
+            .call(Method::GET, "/v1/settings", "nonsense", None)
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = app
+            .call(
+                Method::GET,
+                "/v1/settings",
+                "shk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/api-keys/{intake_id}"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = app.call(Method::GET, "/v1/orders/o-1", &intake, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        // Keys are listed without their secret.
+        let (_, b) = app.call(Method::GET, "/v1/api-keys", &admin, None).await;
+        assert!(!b.to_string().contains("shk_"), "{b}");
+    });
+}
+
+#[tokio::test]
+async fn event_windows_are_validated_and_may_not_overlap() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, b) = app.call(Method::GET, "/v1/event-windows", &key, None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["items"][0]["active"], true);
+        assert_eq!(b["items"][0]["event_day"], "2026-11-11");
+        assert_eq!(b["items"][0]["reopen_day"], "2026-11-12");
+        let active = b["active_window_id"].as_str().unwrap().to_owned();
+
+        let overlapping = json!({"name": "again", "refunds_off_from": "2026-11-11T12:00:00+08:00", "refunds_off_until": "2026-11-13T00:00:00+08:00", "time_zone": "Asia/Shanghai", "refunds_reopen_at": "2026-11-13T00:00:00+08:00"});
+        let (s, b) = app
+            .call(Method::POST, "/v1/event-windows", &key, Some(overlapping))
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/window-overlap"))
+        );
+
+        let bad = json!({"name": "", "refunds_off_from": "yesterday", "refunds_off_until": "2026-12-12T00:00:00Z", "time_zone": "Mars/Base", "refunds_reopen_at": "2026-12-11T00:00:00Z"});
+        let (s, b) = app
+            .call(Method::POST, "/v1/event-windows", &key, Some(bad))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let fields: Vec<_> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields, vec!["refunds_off_from", "time_zone"]);
+
+        let end_before_start = json!({"name": "618", "refunds_off_from": "2027-06-18T00:00:00+08:00", "refunds_off_until": "2027-06-17T00:00:00+08:00", "time_zone": "Asia/Shanghai", "refunds_reopen_at": "2027-06-16T00:00:00+08:00"});
+        let (s, b) = app
+            .call(
+                Method::POST,
+                "/v1/event-windows",
+                &key,
+                Some(end_before_start),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let fields: Vec<_> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(fields, vec!["refunds_off_until", "refunds_reopen_at"]);
+
+        let ok = json!({"name": "618", "refunds_off_from": "2027-06-18T00:00:00+08:00", "refunds_off_until": "2027-06-19T00:00:00+08:00", "time_zone": "Asia/Shanghai", "refunds_reopen_at": "2027-06-19T00:00:00+08:00"});
+        let (s, b) = app
+            .call(Method::POST, "/v1/event-windows", &key, Some(ok.clone()))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let id = b["id"].as_str().unwrap().to_owned();
+        let mut renamed = ok;
+        renamed["name"] = json!("618 sale");
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                &format!("/v1/event-windows/{id}"),
+                &key,
+                Some(renamed),
+            )
+            .await;
+        assert_eq!((s, b["name"].as_str()), (StatusCode::OK, Some("618 sale")));
+        let (s, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/event-windows/{id}"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = app
+            .call(Method::GET, &format!("/v1/event-windows/{id}"), &key, None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // After the window, none is active.
+        app.clock
+            .set(crate::support::event_time() + chrono::Duration::days(2));
+        let (_, b) = app.call(Method::GET, "/v1/event-windows", &key, None).await;
+        assert_eq!(b["active_window_id"], serde_json::Value::Null);
+        assert_ne!(active, "");
+    });
+}
+
+#[tokio::test]
+async fn order_intake_is_idempotent_and_ordered() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let body = json!({"buyer_id": "buyer-1", "version": 3, "seller_memo": "gift", "sub_orders": [
+            {"id": "s1", "item_id": "sku-1", "title": "Mug", "quantity": 2, "amount": 3998, "shipping_status": "awaiting_shipment"},
+            {"id": "s2", "item_id": "sku-2", "title": "Tea", "quantity": 1, "amount": 1200, "shipping_status": "shipped"}
+        ]});
+        let (s, b) = app
+            .call(Method::PUT, "/v1/orders/TB-1", &key, Some(body.clone()))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (s, again) = app
+            .call(Method::PUT, "/v1/orders/TB-1", &key, Some(body.clone()))
+            .await;
+        assert_eq!(s, StatusCode::OK, "the same body twice changes nothing");
+        assert_eq!(again, b);
+
+        let mut older = body.clone();
+        older["version"] = json!(2);
+        older["seller_memo"] = json!("older");
+        let (s, b) = app
+            .call(Method::PUT, "/v1/orders/TB-1", &key, Some(older))
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/stale-update"))
+        );
+        let mut same_version_other_body = body.clone();
+        same_version_other_body["seller_memo"] = json!("changed");
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/orders/TB-1",
+                &key,
+                Some(same_version_other_body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+
+        let mut newer = body.clone();
+        newer["version"] = json!(4);
+        newer["sub_orders"][0]["shipping_status"] = json!("shipped");
+        let (s, b) = app
+            .call(Method::PUT, "/v1/orders/TB-1", &key, Some(newer))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["sub_orders"][0]["shipping_status"], "shipped");
+        assert_eq!(b["seller_memo"], "gift");
+
+        let (s, b) = app.call(Method::GET, "/v1/orders/TB-1", &key, None).await;
+        assert_eq!((s, b["version"].as_i64()), (StatusCode::OK, Some(4)));
+
+        // Lists are paginated by cursor and filterable by buyer.
+        for n in 0..5 {
+            app.order(
+                &key,
+                &format!("P-{n}"),
+                if n % 2 == 0 { "even" } else { "odd" },
+                &[("s1", "awaiting_shipment")],
+            )
+            .await;
+        }
+        let (_, page1) = app
+            .call(Method::GET, "/v1/orders?limit=2", &key, None)
+            .await;
+        assert_eq!(page1["items"].as_array().unwrap().len(), 2);
+        let cursor = page1["next_cursor"].as_str().unwrap().to_owned();
+        let (_, page2) = app
+            .call(
+                Method::GET,
+                &format!("/v1/orders?limit=2&cursor={cursor}"),
+                &key,
+                None,
+            )
+            .await;
+        assert_ne!(page1["items"][0]["id"], page2["items"][0]["id"]);
+        let (_, evens) = app
+            .call(Method::GET, "/v1/orders?buyer_id=even", &key, None)
+            .await;
+        assert_eq!(evens["items"].as_array().unwrap().len(), 3);
+    });
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_problems_never_500() {
+    on_every_backend!(|c| c.body_limit = 4096, |app| {
+        let (_, key) = app.ready_shop().await;
+        let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+            ("malformed", b"{\"buyer_id\": ".to_vec(), StatusCode::BAD_REQUEST, "/problems/malformed-request"),
+            ("wrong type", br#"{"buyer_id":"b","version":"one","sub_orders":[]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation-failed"),
+            ("unknown status", br#"{"buyer_id":"b","version":1,"sub_orders":[{"id":"s","item_id":"i","title":"t","quantity":1,"amount":1,"shipping_status":"lost"}]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation-failed"),
+            ("too long id", format!(r#"{{"buyer_id":"{}","version":1,"sub_orders":[]}}"#, "b".repeat(65)).into_bytes(), StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation-failed"),
+            ("too large", vec![b' '; 5000], StatusCode::PAYLOAD_TOO_LARGE, "/problems/payload-too-large"),
+        ];
+        for (name, body, status, kind) in cases {
+            let response = app
+                .req(Method::PUT, "/v1/orders/X-1", &key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let (s, b) = crate::support::read(response).await;
+            assert_eq!((s, b["type"].as_str()), (status, Some(kind)), "{name}: {b}");
+        }
+        let (s, b) = app.call(Method::PUT, "/v1/orders/X-1", &key, Some(json!({"buyer_id": "b", "version": 1, "sub_orders": [{"id": "s", "item_id": "i", "title": "t", "quantity": 1, "amount": 1, "shipping_status": "lost"}]}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(b["errors"][0]["field"], "sub_orders[0].shipping_status");
+        // Not JSON at all.
+        let response = app
+            .req(Method::PUT, "/v1/orders/X-1", &key)
+            .header("content-type", "text/plain")
+            .body("hi")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::support::read(response).await.0,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        // Unknown routes and methods are problems too.
+        assert_eq!(
+            app.call(Method::GET, "/v1/nothing", &key, None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.call(Method::PATCH, "/v1/settings", &key, None).await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+    });
+}

@@ -1,0 +1,209 @@
+//! A running API on a throwaway database, a clock the test controls, and an HTTP client.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use shiphold_api::{ApiConfig, AppState, router};
+use shiphold_domain::ManualClock;
+use shiphold_storage::{Store, StoreOptions};
+use shiphold_testkit::TestDatabase;
+use tokio::sync::watch;
+
+/// 2026-11-11 10:00 in Shanghai: inside the event window the tests create.
+pub fn event_time() -> DateTime<Utc> {
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 11, 11, 10, 0, 0)
+        .unwrap()
+        .to_utc()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    shutdown: watch::Sender<bool>,
+    jobs: Option<tokio::task::JoinHandle<()>>,
+    _db: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts the API (jobs too, when `config.run_jobs`) on `db`.
+    pub async fn start(db: TestDatabase, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = Store::connect(db.url(), StoreOptions::default())
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut config = ApiConfig {
+            public_base_url: base.clone(),
+            allow_insecure_endpoints: true,
+            run_jobs: false,
+            worker_id: "test".into(),
+            ..ApiConfig::default()
+        };
+        config.delivery.poll_interval = std::time::Duration::from_millis(50);
+        configure(&mut config);
+        let clock = Arc::new(ManualClock::new(event_time()));
+        let state = AppState::new(store, clock.clone(), config);
+        let app = router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum_serve(listener, app).await;
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let jobs = state
+            .config()
+            .run_jobs
+            .then(|| shiphold_api::jobs::spawn(state.clone(), rx));
+        TestApp {
+            base,
+            state,
+            clock,
+            http: reqwest::Client::new(),
+            shutdown,
+            jobs,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn req(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// Sends `body` (or nothing) and returns status and JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.req(method, path, key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    /// Creates a shop; returns its id and an all-roles key.
+    pub async fn shop(&self, name: &str) -> (String, String) {
+        let created =
+            shiphold_api::admin::create_shop(self.state.store(), self.state.clock(), name)
+                .await
+                .expect("create shop");
+        (created.shop_id.to_string(), created.api_key)
+    }
+
+    /// Creates a shop that is set up (memo, flag, terms, enabled) with an active event window.
+    pub async fn ready_shop(&self) -> (String, String) {
+        let (shop, key) = self.shop("Acme").await;
+        let (s, b) = self
+            .call(
+                Method::PUT,
+                "/v1/settings/memo",
+                &key,
+                Some(
+                    json!({"memo_text": "拦截发货，请勿发出", "flag": "red", "accept_terms": true}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = self
+            .call(Method::POST, "/v1/settings/enable", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = self
+            .call(
+                Method::POST,
+                "/v1/event-windows",
+                &key,
+                Some(json!({
+                    "name": "Double 11",
+                    "refunds_off_from": "2026-11-11T00:00:00+08:00",
+                    "refunds_off_until": "2026-11-12T00:00:00+08:00",
+                    "time_zone": "Asia/Shanghai",
+                    "refunds_reopen_at": "2026-11-12T00:00:00+08:00"
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        (shop, key)
+    }
+
+    /// Pushes an order with `items` as (sub-order id, shipping status).
+    pub async fn order(
+        &self,
+        key: &str,
+        order_id: &str,
+        buyer: &str,
+        items: &[(&str, &str)],
+    ) -> Value {
+        let subs: Vec<Value> = items
+            .iter()
+            .map(|(id, status)| json!({"id": id, "item_id": format!("sku-{id}"), "title": format!("Item {id}"), "quantity": 1, "amount": 1999, "shipping_status": status}))
+            .collect();
+        let (s, b) = self
+            .call(
+                Method::PUT,
+                &format!("/v1/orders/{order_id}"),
+                key,
+                Some(json!({"buyer_id": buyer, "version": 1, "sub_orders": subs})),
+            )
+            .await;
+        assert!(s == StatusCode::CREATED || s == StatusCode::OK, "{s} {b}");
+        b
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(jobs) = self.jobs.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), jobs).await;
+        }
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, app).await
+}
+
+pub async fn read(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    let text = response.text().await.unwrap_or_default();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if status.is_client_error() || status.is_server_error() {
+        assert!(
+            is_problem,
+            "error without application/problem+json: {status} {value}"
+        );
+    }
+    (status, value)
+}
+
+/// Runs `scenario` on every backend available (SQLite always; PostgreSQL when configured).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($configure:expr, |$app:ident| $body:block) => {{
+        for db in shiphold_testkit::TestDatabase::all() {
+            let backend = db.backend();
+            eprintln!("-- running on {backend:?}");
+            let $app = $crate::support::TestApp::start(db, $configure).await;
+            $body
+            $app.stop().await;
+        }
+    }};
+}

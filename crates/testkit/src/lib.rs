@@ -1,0 +1,115 @@
+//! Throwaway databases for tests: a SQLite file in a fresh temporary folder, or a PostgreSQL
+//! database of its own on the server named by `SHIPHOLD_TEST_POSTGRES_URL`, dropped afterwards.
+
+use std::path::{Path, PathBuf};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+/// The variable that names the PostgreSQL server for tests, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_URL_VAR: &str = "SHIPHOLD_TEST_POSTGRES_URL";
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+/// A temporary folder, removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// A new, empty folder under the system's temporary directory.
+    pub fn new(prefix: &str) -> std::io::Result<Self> {
+        let path = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    backend: Backend,
+    /// For PostgreSQL: the server URL and the database to drop.
+    postgres: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    /// A SQLite file in a fresh folder.
+    pub fn sqlite() -> Self {
+        let dir = TempDir::new("shiphold-test").unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
+        let url = format!("sqlite://{}", dir.path().join("shiphold.db").display());
+        Self { url, backend: Backend::Sqlite, postgres: None, _dir: Some(dir) }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when the variable is unset.
+    pub fn postgres() -> Option<Self> {
+        let server = std::env::var(POSTGRES_URL_VAR).ok().filter(|v| !v.is_empty())?;
+        let name = format!("shiphold_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&server)
+            .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let url = match server.rfind('/') {
+            Some(i) if server[..i].contains("://") && i > server.find("://").map_or(0, |p| p + 2) => {
+                let (base, rest) = server.split_at(i);
+                let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+                format!("{base}/{name}{query}")
+            }
+            _ => format!("{}/{name}", server.trim_end_matches('/')),
+        };
+        Some(Self { url, backend: Backend::Postgres, postgres: Some((server, name)), _dir: None })
+    }
+
+    /// Every backend available here: SQLite always, PostgreSQL when configured. Says on stderr
+    /// when the PostgreSQL half is skipped.
+    pub fn all() -> Vec<Self> {
+        let mut all = vec![Self::sqlite()];
+        match Self::postgres() {
+            Some(pg) => all.push(pg),
+            None => eprintln!("note: {POSTGRES_URL_VAR} is unset; the PostgreSQL half of this test was skipped"),
+        }
+        all
+    }
+
+    /// The URL to connect to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Which backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.postgres
+            && let Ok(mut admin) = PgConnection::establish(server)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+        }
+    }
+}
