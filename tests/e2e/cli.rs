@@ -171,3 +171,32 @@ fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
         .find_map(|l| l.trim().strip_prefix(label))
         .map(str::trim)
 }
+
+#[test]
+fn an_unreachable_database_fails_with_one_error_line() {
+    let dir = TempDir::new("no-database");
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[
+            (
+                "SHIPHOLD__DATABASE__URL",
+                "postgres://shiphold:pw@127.0.0.1:1/shiphold",
+            ),
+            ("SHIPHOLD__DATABASE__CONNECT_TIMEOUT_SECONDS", "1"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: could not open the database"),
+        "{out:?}"
+    );
+    assert!(
+        last.contains("postgres://shiphold:***@127.0.0.1:1/shiphold"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains(":pw@"), "the password leaked: {out:?}");
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+}

@@ -113,8 +113,11 @@ fn config_failure(err: &ConfigError) -> ExitCode {
 }
 
 fn failure(err: &anyhow::Error) -> ExitCode {
-    // `{:#}` keeps the whole cause chain on one line.
-    eprintln!("error: {err:#}");
+    // `{:#}` puts the cause chain on one line; drivers' own messages may still span several
+    // (libpq's do), and operators grep for one line.
+    let text = format!("{err:#}");
+    let line: Vec<&str> = text.split_whitespace().collect();
+    eprintln!("error: {}", line.join(" "));
     ExitCode::FAILURE
 }
 
