@@ -13,6 +13,7 @@ use crate::state::{AppState, Metrics};
 mod buyer;
 mod cards;
 mod common;
+pub(crate) mod console;
 mod erp;
 mod health;
 mod interceptions;
@@ -99,6 +100,7 @@ fn table() -> Table {
     let table = cards::routes(table);
     let table = interceptions::routes(table);
     let table = buyer::routes(table);
+    let table = console::routes(table);
     erp::routes(table)
 }
 

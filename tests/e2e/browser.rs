@@ -1,0 +1,621 @@
+//! The buyer's card page and the merchant console in a real headless Chromium, driven over
+//! WebDriver against the built server: what a buyer and a merchant actually click.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the tests say they were skipped,
+//! except under CI (`CI` set), where that is a failure: CI installs them.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{FixedOffset, Utc};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use shiphold_e2e::{Server, TempDir, http, run};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long the page gets to show what a step should show.
+const UI_TIMEOUT: Duration = Duration::from_secs(20);
+
+const MEMO: &str = "买家申请拦截,请勿发货 / Buyer asked to stop: do not ship";
+
+/// False (and a note) when the browser is missing outside CI; a panic when it is missing in CI.
+fn browser_installed(test: &str) -> bool {
+    if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {CHROMIUM} or {CHROMEDRIVER} is missing, and CI must run the browser tests: \
+         install Debian's chromium and chromium-driver (.ci/run does)"
+    );
+    eprintln!("{test}: skipped: chromium/chromedriver not installed");
+    false
+}
+
+/// A chromedriver on a free loopback port with one Chromium session, in a fresh profile.
+struct Browser {
+    client: Client,
+    driver: Driver,
+    _profile: TempDir,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let profile = TempDir::new("chromium");
+        let port = free_port();
+        let driver = Driver(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|err| panic!("cannot start {CHROMEDRIVER}: {err}")),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {addr}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--window-size=1280,1500",
+                    "--lang=en-US",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://{addr}"))
+            .await
+            .unwrap_or_else(|err| panic!("cannot open a Chromium session: {err}"));
+        Self {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Runs `scenario` with a handle to the browser, then ends the session whatever happened, so
+    /// that a failing test leaves no Chromium behind; the scenario's panic is passed on.
+    async fn run<F, Fut>(self, scenario: F)
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let outcome = tokio::spawn(scenario(self.client.clone())).await;
+        let _ = self.client.close().await;
+        drop(self.driver);
+        if let Err(err) = outcome {
+            match err.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(err) => panic!("the browser scenario did not finish: {err}"),
+            }
+        }
+    }
+}
+
+/// The chromedriver process, stopped when dropped (also when starting a session fails).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|err| panic!("no free port: {err}"))
+}
+
+/// Where the screenshots go; kept after the run so that a person can look at them.
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join("shiphold-e2e")
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c
+        .screenshot()
+        .await
+        .unwrap_or_else(|err| panic!("screenshot {name}: {err}"));
+    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    eprintln!("screenshot: {}", path.display());
+}
+
+// --- Page helpers --------------------------------------------------------------------------
+
+async fn find(c: &Client, css: &str) -> Element {
+    c.wait()
+        .at_most(UI_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("no element {css}: {err}"))
+}
+
+async fn click(c: &Client, css: &str) {
+    find(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|err| panic!("cannot click {css}: {err}"));
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = find(c, css).await;
+    field
+        .clear()
+        .await
+        .unwrap_or_else(|err| panic!("cannot clear {css}: {err}"));
+    field
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|err| panic!("cannot type into {css}: {err}"));
+}
+
+/// Waits until the visible text of `css` satisfies `ready`; returns it. Panics with the last text
+/// seen.
+async fn wait_text(c: &Client, css: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let mut last = String::new();
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+        {
+            if ready(&text) {
+                return text;
+            }
+            last = text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {what}; last text: {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css))
+        .await
+        .map_or(0, |found| found.len())
+}
+
+// --- The API, for what the test sets up and checks behind the page ----------------------
+
+#[derive(Clone)]
+struct Api {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"));
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method.clone(), path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {value}"
+        );
+        value
+    }
+
+    /// An order of `buyer` with two unshipped items, `<order>-1` and `<order>-2`.
+    async fn push_order(&self, order: &str, buyer: &str) {
+        let body = json!({
+            "buyer_id": buyer,
+            "version": 1,
+            "sub_orders": [
+                {"id": format!("{order}-1"), "item_id": "longjing-250g", "title": "西湖龙井 Longjing tea 250g",
+                 "quantity": 1, "amount": 12800, "shipping_status": "awaiting_shipment"},
+                {"id": format!("{order}-2"), "item_id": "gaiwan-white", "title": "白瓷盖碗 Porcelain gaiwan",
+                 "quantity": 2, "amount": 5900, "shipping_status": "awaiting_shipment"},
+            ],
+        });
+        self.ok(
+            reqwest::Method::PUT,
+            &format!("/v1/orders/{order}"),
+            Some(body),
+        )
+        .await;
+    }
+}
+
+/// A server with one shop; its admin key.
+fn server_with_shop(label: &str) -> (Server, String) {
+    let dir = TempDir::new(label);
+    let out = run(dir.path(), &["shop", "create", "--name", "Tea House"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let key = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("api key:"))
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_else(|| panic!("no key: {out:?}"));
+    (Server::builder().in_dir(dir).start(), key)
+}
+
+/// Refunds off from an hour ago for three hours: the server runs on the real clock.
+fn window_around_now() -> (String, String, String) {
+    let now = Utc::now();
+    let at = |hours: i64| {
+        (now + chrono::Duration::hours(hours)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    (at(-1), at(2), at(3))
+}
+
+#[tokio::test]
+async fn a_buyer_opens_the_card_chooses_one_item_and_is_told_it_was_received() {
+    if !browser_installed("buyer card") {
+        return;
+    }
+    let (server, key) = server_with_shop("browser-card");
+    let api = Api {
+        base: server.base_url(),
+        key,
+        http: http(),
+    };
+    use reqwest::Method;
+    api.ok(
+        Method::PUT,
+        "/v1/settings/memo",
+        Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
+    )
+    .await;
+    api.ok(Method::POST, "/v1/settings/enable", None).await;
+    let (from, until, reopen) = window_around_now();
+    api.ok(
+        Method::POST,
+        "/v1/event-windows",
+        Some(
+            json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
+                    "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
+        ),
+    )
+    .await;
+    api.push_order("B-1", "buyer-7").await;
+    let card = api
+        .ok(
+            Method::POST,
+            "/v1/orders/B-1/cards",
+            Some(json!({"locale": "en"})),
+        )
+        .await;
+    let link = card["link"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/c/ct_", server.base_url())),
+        "{card}"
+    );
+
+    let browser = Browser::start().await;
+    let checks = api.clone();
+    browser
+        .run(|c| async move {
+            c.goto(&link).await.unwrap();
+            wait_text(&c, "#subtitle", "the order", |t| t.contains("B-1")).await;
+            assert_eq!(count(&c, "input[name=sub_order_ids]").await, 2);
+            assert_eq!(count(&c, "input[name=sub_order_ids]:checked").await, 0);
+            click(&c, "input[name=sub_order_ids][value='B-1-2']").await;
+            click(&c, "#submit").await;
+
+            let status = wait_text(&c, "#status", "the chosen item as requested", |t| {
+                t.contains("requested")
+            })
+            .await;
+            assert!(
+                status.contains("Porcelain gaiwan: requested"),
+                "status: {status}"
+            );
+            assert!(!status.contains("Longjing"), "status: {status}");
+            // In the browser's language (English here; Chinese is the default).
+            wait_text(&c, "#inbox", "the acknowledgement", |t| {
+                t.contains("we have tried to stop the shipment (it may fail)")
+                    || t.contains("我们已尝试拦截发货(可能拦截失败)")
+            })
+            .await;
+            // The item is taken: the page offers only the other one now.
+            assert_eq!(
+                count(&c, "input[name=sub_order_ids]:disabled").await,
+                1,
+                "the intercepted item is still choosable"
+            );
+            screenshot(&c, "card").await;
+
+            // Behind the page: exactly that item, and the memo on the order.
+            let list = checks
+                .ok(Method::GET, "/v1/interceptions?order_id=B-1", None)
+                .await;
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            assert_eq!(items.len(), 1, "{list}");
+            let lines = items[0]["lines"].as_array().cloned().unwrap_or_default();
+            assert_eq!(lines.len(), 1, "{list}");
+            assert_eq!(lines[0]["sub_order_id"], "B-1-2");
+            assert_eq!(lines[0]["state"], "requested");
+            assert_eq!(items[0]["method"]["kind"], "card");
+            let order = checks.ok(Method::GET, "/v1/orders/B-1", None).await;
+            assert!(
+                order["sub_orders"][0]["interception_state"].is_null(),
+                "{order}"
+            );
+            assert_eq!(order["sub_orders"][1]["interception_state"], "requested");
+            assert!(
+                order["seller_memo"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(MEMO),
+                "{order}"
+            );
+        })
+        .await;
+    drop(server);
+}
+
+/// A wall time in Shanghai, as the console's window form takes it.
+fn shanghai_wall(offset_hours: i64) -> String {
+    let shanghai = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!());
+    (Utc::now() + chrono::Duration::hours(offset_hours))
+        .with_timezone(&shanghai)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
+    if !browser_installed("console") {
+        return;
+    }
+    let (server, key) = server_with_shop("browser-console");
+    let api = Api {
+        base: server.base_url(),
+        key: key.clone(),
+        http: http(),
+    };
+    use reqwest::Method;
+
+    // The page itself: only its own script, no caching of a page that holds a key.
+    let page = api
+        .http
+        .get(server.url("/console"))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET /console: {err}"));
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("cache-control"), "no-store");
+    let csp = header("content-security-policy");
+    assert!(csp.contains("script-src 'self' 'sha256-"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    let console = server.url("/console");
+    let browser = Browser::start().await;
+    let checks = api.clone();
+    browser
+        .run(|c| async move {
+            c.goto(&console).await.unwrap();
+            type_into(&c, "#api-key", &key).await;
+            click(&c, "#connect").await;
+            wait_text(&c, "#enabled-state", "the shop's state", |t| {
+                t.contains("Not enabled")
+            })
+            .await;
+            assert!(!find(&c, "#key-form").await.is_displayed().await.unwrap());
+            // The key lives in this tab's sessionStorage only.
+            let stored = c
+                .execute(
+                    "return [sessionStorage.getItem('shiphold.console.key'), localStorage.length, document.cookie];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(stored, json!([key, 0, ""]));
+
+            // Step 2 before step 1: refused, naming both missing fields.
+            click(&c, "#enable").await;
+            let problem = wait_text(&c, "#enable-form .problem", "the refusal", |t| {
+                t.contains("terms_accepted")
+            })
+            .await;
+            assert!(problem.contains("memo_text"), "{problem}");
+            assert!(problem.contains("Interception cannot be enabled yet"), "{problem}");
+            let beside_memo = find(&c, ".field-error[data-for=memo_text]").await;
+            assert!(!beside_memo.text().await.unwrap().is_empty(), "no error beside the memo");
+            screenshot(&c, "console-setup-refused").await;
+
+            // Step 1, then step 2.
+            type_into(&c, "#memo-text", MEMO).await;
+            find(&c, "#flag")
+                .await
+                .select_by_value("purple")
+                .await
+                .unwrap();
+            click(&c, "#accept-terms").await;
+            click(&c, "#save-memo").await;
+            wait_text(&c, "#memo-form .result", "saved", |t| t.contains("Saved")).await;
+            click(&c, "#enable").await;
+            wait_text(&c, "#enabled-state", "enabled", |t| t == "已启用 / Enabled").await;
+            assert!(!find(&c, "#enable-form .problem").await.is_displayed().await.unwrap());
+
+            // Step 3: a refused ERP endpoint says why beside the field; card expiry saves.
+            type_into(&c, "#erp-endpoint", "http://127.0.0.1:9/erp").await;
+            click(&c, "#save-erp").await;
+            wait_text(&c, "#erp-form .problem", "the refused endpoint", |t| {
+                t.contains("endpoint")
+            })
+            .await;
+            let beside = find(&c, ".field-error[data-for=endpoint]").await;
+            assert!(!beside.text().await.unwrap().is_empty());
+            type_into(&c, "#card-expiry", "120").await;
+            click(&c, "#save-advanced").await;
+            wait_text(&c, "#advanced-form .result", "saved", |t| t.contains("Saved")).await;
+            screenshot(&c, "console-setup").await;
+
+            // An event window around now, in Shanghai time.
+            click(&c, "nav button[data-tab=windows]").await;
+            type_into(&c, "#window-name", "双11 / Double 11").await;
+            type_into(&c, "#window-tz", "Asia/Shanghai").await;
+            type_into(&c, "#window-from", &shanghai_wall(-1)).await;
+            type_into(&c, "#window-until", &shanghai_wall(2)).await;
+            type_into(&c, "#window-reopen", &shanghai_wall(3)).await;
+            click(&c, "#create-window").await;
+            wait_text(&c, "#window-form .result", "created", |t| t.contains("active")).await;
+            wait_text(&c, "#window-list", "the window", |t| t.contains("active")).await;
+
+            // The merchant's system pushes an order; customer service looks it up.
+            checks.push_order("C-1", "buyer-9").await;
+            click(&c, "nav button[data-tab=orders]").await;
+            type_into(&c, "#order-id", "C-1").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-items", "both items", |t| {
+                t.contains("Longjing") && t.contains("gaiwan")
+            })
+            .await;
+
+            // Method 1: a card, whose link is shown.
+            click(&c, "#send-card").await;
+            let sent = wait_text(&c, "#order-actions .result", "the card link", |t| {
+                t.contains("/c/ct_")
+            })
+            .await;
+            assert!(sent.contains(&checks.base), "{sent}");
+            // Method 2: the whole order.
+            click(&c, "#intercept-order").await;
+            wait_text(&c, "#order-actions .result", "the interception", |t| {
+                t.contains("Intercepted")
+            })
+            .await;
+            wait_text(&c, "#order-items", "both items requested", |t| {
+                t.matches("requested").count() == 2
+            })
+            .await;
+            let memo = find(&c, "#order-memo").await.text().await.unwrap();
+            assert!(memo.contains(MEMO), "memo: {memo}");
+            wait_text(&c, "#order-messages", "the card and the acknowledgement", |t| {
+                t.contains("card") && t.contains("acknowledgement")
+            })
+            .await;
+
+            // The interceptions list, filtered to what is requested, with its history.
+            click(&c, "nav button[data-tab=interceptions]").await;
+            find(&c, "#filter-state")
+                .await
+                .select_by_value("requested")
+                .await
+                .unwrap();
+            click(&c, "#apply-filter").await;
+            wait_text(&c, "#interception-count", "one interception", |t| {
+                t.contains("1 shown")
+            })
+            .await;
+            click(&c, ".interception .expand").await;
+            wait_text(&c, ".interception .history-box", "the history", |t| {
+                t.contains("C-1-1") && t.contains("C-1-2")
+            })
+            .await;
+            screenshot(&c, "console-interceptions").await;
+
+            // Release: both items released, the memo note taken back.
+            click(&c, ".interception .release").await;
+            wait_text(&c, ".interception .result", "the release", |t| {
+                t.contains("Released")
+            })
+            .await;
+            assert_eq!(count(&c, ".interception .line [data-state=released]").await, 2);
+            assert_eq!(count(&c, ".interception .release").await, 0);
+            click(&c, "#apply-filter").await;
+            wait_text(&c, "#interception-count", "an empty list", |t| {
+                t.contains("No interception matches")
+            })
+            .await;
+
+            click(&c, "nav button[data-tab=orders]").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-items", "both items released", |t| {
+                t.matches("released").count() == 2
+            })
+            .await;
+            let memo = find(&c, "#order-memo").await.text().await.unwrap();
+            assert!(!memo.contains(MEMO), "the memo is still there: {memo}");
+            assert_eq!(find(&c, "#order-note").await.text().await.unwrap(), "—");
+            wait_text(&c, "#order-messages", "the release notice", |t| {
+                t.contains("release notice")
+            })
+            .await;
+            screenshot(&c, "console-order").await;
+
+            click(&c, "nav button[data-tab=risk]").await;
+            wait_text(&c, "#risk-list", "nothing at risk", |t| {
+                t.contains("Nothing at risk")
+            })
+            .await;
+
+            // Behind the page.
+            let settings = checks.ok(Method::GET, "/v1/settings", None).await;
+            assert_eq!(settings["enabled"], true);
+            assert_eq!(settings["flag"], "purple");
+            assert_eq!(settings["memo_text"], MEMO);
+            assert_eq!(settings["advanced"]["card_expiry_seconds"], 7200);
+            let order = checks.ok(Method::GET, "/v1/orders/C-1", None).await;
+            assert!(
+                !order["seller_memo"].as_str().unwrap_or_default().contains(MEMO),
+                "{order}"
+            );
+            assert_eq!(order["sub_orders"][0]["interception_state"], "released");
+        })
+        .await;
+    drop(server);
+}
