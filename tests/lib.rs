@@ -556,6 +556,14 @@ impl Server {
         }
     }
 
+    /// Kills it without warning (`kill -9`: no shutdown code runs) and hands back the working
+    /// directory, to restart on the same data.
+    pub fn kill_and_keep_dir(mut self) -> TempDir {
+        self.signal("KILL");
+        let _ = self.wait_timeout(STOP_TIMEOUT);
+        self.dir.take().unwrap_or_else(|| TempDir::new("server"))
+    }
+
     /// Stops it and hands back the working directory, to run more commands against the same data.
     pub fn stop_and_keep_dir(mut self) -> TempDir {
         let (status, _) = self.terminate();

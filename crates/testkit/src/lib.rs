@@ -57,29 +57,45 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A SQLite file in a fresh folder.
     pub fn sqlite() -> Self {
-        let dir = TempDir::new("shiphold-test").unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
+        let dir = TempDir::new("shiphold-test")
+            .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
         let url = format!("sqlite://{}", dir.path().join("shiphold.db").display());
-        Self { url, backend: Backend::Sqlite, postgres: None, _dir: Some(dir) }
+        Self {
+            url,
+            backend: Backend::Sqlite,
+            postgres: None,
+            _dir: Some(dir),
+        }
     }
 
     /// A fresh PostgreSQL database, or `None` when the variable is unset.
     pub fn postgres() -> Option<Self> {
-        let server = std::env::var(POSTGRES_URL_VAR).ok().filter(|v| !v.is_empty())?;
+        let server = std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())?;
         let name = format!("shiphold_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(&server)
-            .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
+        let mut admin = PgConnection::establish(&server).unwrap_or_else(|e| {
+            panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable: {e}")
+        });
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
         let url = match server.rfind('/') {
-            Some(i) if server[..i].contains("://") && i > server.find("://").map_or(0, |p| p + 2) => {
+            Some(i)
+                if server[..i].contains("://") && i > server.find("://").map_or(0, |p| p + 2) =>
+            {
                 let (base, rest) = server.split_at(i);
                 let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
                 format!("{base}/{name}{query}")
             }
             _ => format!("{}/{name}", server.trim_end_matches('/')),
         };
-        Some(Self { url, backend: Backend::Postgres, postgres: Some((server, name)), _dir: None })
+        Some(Self {
+            url,
+            backend: Backend::Postgres,
+            postgres: Some((server, name)),
+            _dir: None,
+        })
     }
 
     /// Every backend available here: SQLite always, PostgreSQL when configured. Says on stderr
@@ -88,7 +104,9 @@ impl TestDatabase {
         let mut all = vec![Self::sqlite()];
         match Self::postgres() {
             Some(pg) => all.push(pg),
-            None => eprintln!("note: {POSTGRES_URL_VAR} is unset; the PostgreSQL half of this test was skipped"),
+            None => eprintln!(
+                "note: {POSTGRES_URL_VAR} is unset; the PostgreSQL half of this test was skipped"
+            ),
         }
         all
     }
@@ -109,7 +127,8 @@ impl Drop for TestDatabase {
         if let Some((server, name)) = &self.postgres
             && let Ok(mut admin) = PgConnection::establish(server)
         {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
         }
     }
 }
