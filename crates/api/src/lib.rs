@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod jobs;
+pub mod openapi;
 pub mod problem;
 mod routes;
 pub mod service;

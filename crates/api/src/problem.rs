@@ -180,7 +180,7 @@ impl ProblemKind {
 }
 
 /// An item-level reason, in problem documents about items.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ItemProblem {
     /// The sub-order.
     pub sub_order_id: String,

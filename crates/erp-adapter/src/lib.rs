@@ -14,6 +14,7 @@
 //! - feature `client`: [`ErpClient`] (Shiphold → ERP) and [`CallbackClient`] (ERP → Shiphold);
 //! - feature `axum`: the [`SignedJson`] extractor;
 //! - feature `sim`: an ERP simulator ([`sim`]) and the `shiphold-erp-sim` binary.
+//! - feature `schema`: JSON Schemas of the wire messages (`schema::documents`).
 //!
 //! The default features pull in no HTTP framework and no async runtime. The protocol itself is
 //! described in `docs/erp-protocol.md` of the Shiphold repository.
@@ -54,6 +55,8 @@ pub mod wire;
 pub mod client;
 #[cfg(feature = "axum")]
 pub mod extract;
+#[cfg(feature = "schema")]
+pub mod schema;
 #[cfg(feature = "sim")]
 pub mod sim;
 

@@ -67,6 +67,7 @@ impl std::fmt::Display for MessageType {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Flag {
     /// No flag (grey).
     #[default]
@@ -91,6 +92,7 @@ pub enum Flag {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Actor {
     /// The buyer, who chose the items on the interception card.
     Buyer,
@@ -106,6 +108,7 @@ pub enum Actor {
 /// assert_eq!(item.quantity, 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Item {
     /// The marketplace's sub-order id; results are reported per sub-order id.
     pub sub_order_id: String,
@@ -138,6 +141,7 @@ impl Item {
 
 /// The `data` of an `interception.requested` message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct InterceptionRequested {
     /// The shop (merchant) the order belongs to.
     pub shop_id: String,
@@ -157,6 +161,7 @@ pub struct InterceptionRequested {
 
 /// The `data` of an `interception.released` message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct InterceptionReleased {
     /// The shop (merchant) the order belongs to.
     pub shop_id: String,
@@ -330,6 +335,7 @@ impl Serialize for Message {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum Outcome {
     /// The item is held in the warehouse and will not ship.
     Locked,
@@ -386,6 +392,7 @@ impl std::str::FromStr for Outcome {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ItemResult {
     /// The sub-order the result is for.
     pub sub_order_id: String,
@@ -439,6 +446,7 @@ impl ItemResult {
 /// assert_eq!(r.results.unwrap().len(), 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct DeliveryResponse {
     /// Results the ERP already knows, per item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -455,6 +463,7 @@ pub struct DeliveryResponse {
 /// assert_eq!(cb.results.len(), 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ResultsCallback {
     /// The shop; must equal the `{shop_id}` of the URL.
     pub shop_id: String,
@@ -497,6 +506,7 @@ impl ResultsCallback {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub enum ResultStatus {
     /// The result changed the item's interception state.
     Applied,
@@ -509,6 +519,7 @@ pub enum ResultStatus {
 
 /// Shiphold's receipt for one result of a callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ResultReceipt {
     /// The sub-order id as sent.
     pub sub_order_id: String,
@@ -524,6 +535,7 @@ pub struct ResultReceipt {
 /// assert!(r.replayed);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct CallbackReceipt {
     /// `true` when this `webhook-id` was received before: nothing was changed this time and
     /// `results` is empty.

@@ -14,6 +14,7 @@ use shiphold_domain::interception::check_item;
 use shiphold_domain::{Card, CardError, FieldError, Method, Order, Requester, ShopId, SubOrderId};
 use shiphold_messaging::Locale;
 use shiphold_storage::Tx;
+use utoipa::ToSchema;
 
 use super::json;
 use super::orders::{MessageView, message_view};
@@ -52,8 +53,10 @@ fn open_card(tx: &mut Tx<'_>, token: &str, now: DateTime<Utc>) -> Result<(ShopId
     }
 }
 
-#[derive(Debug, Serialize)]
+/// An item of the card's order, and whether the buyer may choose it.
+#[derive(Debug, Serialize, ToSchema)]
 struct ItemView {
+    #[schema(value_type = String)]
     sub_order_id: SubOrderId,
     title: String,
     quantity: u32,
@@ -64,7 +67,8 @@ struct ItemView {
     reason_message: Option<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+/// What the buyer sees behind the card link.
+#[derive(Debug, Serialize, ToSchema)]
 struct BuyerCardView {
     shop_name: String,
     order_id: String,
@@ -126,6 +130,22 @@ fn card_view(tx: &mut Tx<'_>, shop: &ShopId, card: &Card) -> Result<BuyerCardVie
     })
 }
 
+/// The card as the buyer sees it: the order's items (which can be chosen and why not), the interceptions and the messages.
+#[utoipa::path(
+    get,
+    path = "/v1/buyer/cards/{token}",
+    tag = "buyer",
+    operation_id = "get_buyer_card",
+    params(
+        ("token" = String, Path, description = "The card token from the buyer's link (`ct_…`); it is the credential."),
+    ),
+    responses(
+        (status = 200, description = "The card.", body = BuyerCardView),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 410, response = crate::openapi::CardGone),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -141,11 +161,13 @@ async fn show(
     Ok(json(StatusCode::OK, &view))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// The buyer's choice.
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubmitBody {
     /// The chosen items; the whole order when absent.
     sub_order_ids: Option<Vec<String>>,
+    /// The buyer's language (`zh-CN` or `en`); else `Accept-Language`, else Chinese.
     locale: Option<String>,
 }
 
@@ -166,6 +188,30 @@ fn buyer_locale(body: Option<&str>, headers: &HeaderMap) -> Result<Locale, ApiEr
         .unwrap_or_default())
 }
 
+/// The buyer's choice: intercepts the chosen items. Submitting again answers with the same interception.
+#[utoipa::path(
+    post,
+    path = "/v1/buyer/cards/{token}/interceptions",
+    tag = "buyer",
+    operation_id = "submit_buyer_card",
+    params(
+        ("token" = String, Path, description = "The card token from the buyer's link (`ct_…`); it is the credential."),
+        ("Accept-Language" = Option<String>, Header, description = "The buyer's language when the body names none."),
+    ),
+    request_body = SubmitBody,
+    responses(
+        (status = 201, description = "The interception.", body = super::interceptions::InterceptionView),
+        (status = 200, description = "The interception an earlier submission of this card made.", body = super::interceptions::InterceptionView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::InterceptionClosed),
+        (status = 410, response = crate::openapi::CardGone),
+        (status = 422, response = crate::openapi::NothingToIntercept),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -223,6 +269,20 @@ async fn submit(
 
 /// The page behind the card link: it reads the card and submits the choice through the JSON
 /// routes above, so the page holds no logic the API does not check again.
+/// The page behind the card link (HTML); it reads and submits the card through the JSON routes.
+#[utoipa::path(
+    get,
+    path = "/c/{token}",
+    tag = "buyer",
+    operation_id = "card_page",
+    params(
+        ("token" = String, Path, description = "The card token from the buyer's link (`ct_…`); it is the credential."),
+    ),
+    responses(
+        (status = 200, description = "The card page.", content_type = "text/html", body = String),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn page(Path(token): Path<String>) -> Response {
     if !token.starts_with(TOKEN_PREFIX)
         || token.len() > 100

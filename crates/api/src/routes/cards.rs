@@ -10,6 +10,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use shiphold_domain::{Card, CardId, FieldError, OrderId};
 use shiphold_messaging::{CardLink, Locale, TemplateKind};
+use utoipa::ToSchema;
 
 use super::{Auth, Table};
 use super::{audit, idempotent, json};
@@ -41,21 +42,30 @@ fn new_token() -> String {
     )
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// Options of a new card; the body may be left out.
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[schema(as = CreateCardBody)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// The language of the message to the buyer: `zh-CN` (default) or `en`.
     #[serde(default)]
+    #[schema(example = "en")]
     locale: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An interception card.
+#[derive(Debug, Serialize, ToSchema)]
 struct CardView {
+    #[schema(value_type = String)]
     id: CardId,
+    #[schema(value_type = String)]
     order_id: OrderId,
     buyer_id: String,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    /// `active`, `expired` or `revoked`.
+    #[schema(example = "active")]
     status: &'static str,
 }
 
@@ -76,7 +86,8 @@ fn card_view(card: &Card, now: DateTime<Utc>) -> CardView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A new card with its link.
+#[derive(Debug, Serialize, ToSchema)]
 struct CreatedCard {
     #[serde(flatten)]
     card: CardView,
@@ -85,6 +96,31 @@ struct CreatedCard {
     message_id: String,
 }
 
+/// Creates an interception card and sends its link to the order's buyer (agent).
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{order_id}/cards",
+    tag = "cards",
+    operation_id = "create_card",
+    security(("api_key" = [])),
+    params(
+        ("order_id" = String, Path, description = "The marketplace's order id."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`)."),
+    ),
+    request_body = Option<CreateBody>,
+    responses(
+        (status = 201, description = "The card and its link, shown once.", body = CreatedCard),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::InterceptionClosedOrKeyInUse),
+        (status = 422, response = crate::openapi::ValidationFailedOrKeyReused),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,6 +242,23 @@ async fn create(
     .await
 }
 
+/// Reads a card.
+#[utoipa::path(
+    get,
+    path = "/v1/cards/{card_id}",
+    tag = "cards",
+    operation_id = "get_card",
+    security(("api_key" = [])),
+    params(
+        ("card_id" = String, Path, description = "The card's id."),
+    ),
+    responses(
+        (status = 200, description = "The card.", body = CardView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,6 +274,24 @@ async fn show(
     Ok(json(StatusCode::OK, &card_view(&card, state.now())))
 }
 
+/// Revokes a card: its link stops working (agent).
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{card_id}/revoke",
+    tag = "cards",
+    operation_id = "revoke_card",
+    security(("api_key" = [])),
+    params(
+        ("card_id" = String, Path, description = "The card's id."),
+    ),
+    responses(
+        (status = 200, description = "The revoked card.", body = CardView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -13,7 +13,8 @@ use crate::problem::{ApiError, ProblemKind};
 use crate::state::AppState;
 
 /// Query parameters of every list.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// The cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -40,9 +41,11 @@ impl PageQuery {
 }
 
 /// A page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Listing<T> {
+    /// This page's items.
     pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

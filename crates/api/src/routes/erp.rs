@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde::Serialize;
 use shiphold_domain::{InterceptionId, ShopId};
 use shiphold_erp_adapter::{CallbackReceipt, ReceiveError, Secret, receive_callback};
+use utoipa::ToSchema;
 
 use super::{Auth, Table};
 use super::{Listing, PageQuery, audit, json};
@@ -37,6 +38,27 @@ fn receive_error(error: ReceiveError) -> ApiError {
     ApiError::new(kind, error.to_string())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/erp/shops/{shop_id}/results",
+    tag = "erp",
+    operation_id = "erp_results",
+    security(("webhook_signature" = [])),
+    params(
+        ("shop_id" = String, Path, description = "The shop's id, as in the messages."),
+        ("webhook-id" = String, Header, description = "The message id, unique per callback and the same on every retry; a repeated id changes nothing (`replayed: true`)."),
+        ("webhook-timestamp" = i64, Header, description = "When this attempt was signed, in unix seconds; at most 5 minutes from the server's clock."),
+    ),
+    request_body(content = shiphold_erp_adapter::ResultsCallback, description = "The results, signed with the shop's secret (Standard Webhooks v1). See docs/erp-protocol.md."),
+    responses(
+        (status = 200, description = "What Shiphold did with each result.", body = CallbackReceipt),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 /// Applies an ERP's signed results. Verification, the replay guard and the changes share one
 /// transaction, so a refused or failed request changes nothing and can be sent again.
 async fn callback(
@@ -104,18 +126,48 @@ async fn callback(
     Ok(json(StatusCode::OK, &receipt))
 }
 
-#[derive(Debug, Serialize)]
+/// A message Shiphold gave up delivering.
+#[derive(Debug, Serialize, ToSchema)]
 struct DeadLetterView {
     id: String,
+    /// What kind of delivery: ERP messages or buyer messages.
     topic: String,
     message_id: String,
+    /// Deliveries with one ordering key (an order) go out in order.
     ordering_key: String,
     attempts: i32,
     last_error: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// The message as it would be sent.
+    #[schema(value_type = Object)]
     payload: serde_json::Value,
 }
 
+/// The answer to a redrive.
+#[derive(Debug, Serialize, ToSchema)]
+struct Redriven {
+    /// Always `true`: the entry is queued again.
+    redriven: bool,
+}
+
+/// Lists the messages Shiphold gave up delivering (admin).
+#[utoipa::path(
+    get,
+    path = "/v1/erp/dead-letters",
+    tag = "erp",
+    operation_id = "list_dead_letters",
+    security(("api_key" = [])),
+    params(
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of dead letters.", body = Listing<DeadLetterView>),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn dead_letters(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,6 +203,24 @@ async fn dead_letters(
     ))
 }
 
+/// Queues a dead letter for delivery again (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/erp/dead-letters/{entry_id}/redrive",
+    tag = "erp",
+    operation_id = "redrive_dead_letter",
+    security(("api_key" = [])),
+    params(
+        ("entry_id" = i64, Path, description = "The dead letter's id."),
+    ),
+    responses(
+        (status = 200, description = "The entry is queued again.", body = Redriven),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn redrive(
     State(state): State<AppState>,
     caller: Caller,
@@ -181,5 +251,5 @@ async fn redrive(
         })
         .await?;
     state.wake_worker();
-    Ok(json(StatusCode::OK, &serde_json::json!({"redriven": true})))
+    Ok(json(StatusCode::OK, &Redriven { redriven: true }))
 }

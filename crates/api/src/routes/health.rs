@@ -6,30 +6,72 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::AppState;
 
+/// The answer of `/healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// The answer of `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Readiness {
+    /// `ready` or `unavailable`.
+    #[schema(example = "ready")]
+    status: &'static str,
+    /// The database backend: `sqlite` or `postgres`.
+    #[schema(example = "sqlite")]
+    database: &'static str,
+}
+
 /// 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "The process runs.", body = Health)),
+)]
 pub(super) async fn healthz() -> Response {
-    (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
+    (StatusCode::OK, axum::Json(Health { status: "ok" })).into_response()
 }
 
 /// 200 when the database answers, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "The database answers.", body = Readiness),
+        (status = 503, description = "The database does not answer (`status` is `unavailable`).", body = Readiness),
+    ),
+)]
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.store().backend().as_str();
     match state.store().ping().await {
         Ok(()) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "ready", "database": state.store().backend().as_str()})),
+            axum::Json(Readiness {
+                status: "ready",
+                database,
+            }),
         )
             .into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(
-                    json!({"status": "unavailable", "database": state.store().backend().as_str()}),
-                ),
+                axum::Json(Readiness {
+                    status: "unavailable",
+                    database,
+                }),
             )
                 .into_response()
         }
@@ -37,6 +79,13 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "Counters and gauges in the Prometheus text format.", content_type = "text/plain", body = String)),
+)]
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     let m = state.metrics();
     let mut out = String::new();

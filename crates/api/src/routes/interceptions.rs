@@ -16,6 +16,7 @@ use shiphold_domain::{
 };
 use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::{InterceptionFilter, Tx};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Listing, PageQuery, audit, idempotent, json, parse_time};
 use crate::auth::{Caller, Role};
@@ -43,24 +44,33 @@ pub(super) fn routes(table: Table) -> Table {
 }
 
 /// One intercepted item as read back.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LineView {
+    #[schema(value_type = String)]
     sub_order_id: SubOrderId,
     quantity: u32,
+    #[schema(value_type = crate::openapi::mirror::LineState)]
     state: LineState,
+    /// Whether the item is still intercepted.
     active: bool,
     updated_at: DateTime<Utc>,
+    /// Every change of the item's state; only when one interception is read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::openapi::mirror::Transition>>)]
     history: Option<Vec<Transition>>,
 }
 
 /// An interception as read back.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct InterceptionView {
+    #[schema(value_type = String)]
     id: InterceptionId,
+    #[schema(value_type = String)]
     order_id: OrderId,
     buyer_id: String,
+    #[schema(value_type = crate::openapi::mirror::Method)]
     method: Method,
+    #[schema(value_type = crate::openapi::mirror::Requester)]
     requested_by: Requester,
     created_at: DateTime<Utc>,
     active: bool,
@@ -286,9 +296,11 @@ fn same_card_interception(
     Ok(matches!(&existing.method, Method::Card { card_id: c } if c == card_id).then_some(existing))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// Options of a direct interception; the body may be left out.
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DirectBody {
+    /// The language of the acknowledgement to the buyer: `zh-CN` (default) or `en`.
     #[serde(default)]
     locale: Option<String>,
 }
@@ -301,6 +313,32 @@ fn parse_locale(raw: Option<&str>) -> Result<Locale, ApiError> {
     }
 }
 
+/// Intercepts every item of the order that can be intercepted (agent); the answer lists the items refused and why.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{order_id}/interceptions",
+    tag = "interceptions",
+    operation_id = "intercept_order",
+    security(("api_key" = [])),
+    params(
+        ("order_id" = String, Path, description = "The marketplace's order id."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`)."),
+    ),
+    request_body = Option<DirectBody>,
+    responses(
+        (status = 201, description = "The interception.", body = InterceptionView),
+        (status = 200, description = "An earlier answer, replayed for the same idempotency key.", body = InterceptionView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::InterceptionClosedOrKeyInUse),
+        (status = 422, response = crate::openapi::NothingToInterceptOrKeyReused),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn intercept_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -353,16 +391,42 @@ async fn intercept_order(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters and paging of the interception list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only interceptions with an item in this state.
     state: Option<String>,
+    /// Only this order's interceptions.
     order_id: Option<String>,
+    /// Only those created at or after this RFC 3339 time.
     created_after: Option<String>,
+    /// Only those created before this RFC 3339 time.
     created_before: Option<String>,
+    /// The cursor from the previous page's `next_cursor`.
     cursor: Option<String>,
+    /// How many items (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
+/// Lists interceptions, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/interceptions",
+    tag = "interceptions",
+    operation_id = "list_interceptions",
+    security(("api_key" = [])),
+    params(
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of interceptions.", body = Listing<InterceptionView>),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -412,6 +476,23 @@ async fn list(
     ))
 }
 
+/// Reads an interception with each item's history.
+#[utoipa::path(
+    get,
+    path = "/v1/interceptions/{interception_id}",
+    tag = "interceptions",
+    operation_id = "get_interception",
+    security(("api_key" = [])),
+    params(
+        ("interception_id" = String, Path, description = "The interception's id."),
+    ),
+    responses(
+        (status = 200, description = "The interception.", body = InterceptionView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -432,13 +513,39 @@ async fn show(
     Ok(json(StatusCode::OK, &view))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// What to release; the body may be left out to release every active item.
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {
     /// The items to release; all active ones when absent.
     sub_order_ids: Option<Vec<String>>,
 }
 
+/// Releases intercepted items: they may ship again; the ERP and the buyer are told (agent).
+#[utoipa::path(
+    post,
+    path = "/v1/interceptions/{interception_id}/release",
+    tag = "interceptions",
+    operation_id = "release_interception",
+    security(("api_key" = [])),
+    params(
+        ("interception_id" = String, Path, description = "The interception's id."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`)."),
+    ),
+    request_body = Option<ReleaseBody>,
+    responses(
+        (status = 200, description = "The interception after the release.", body = InterceptionView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::ReleaseRefused),
+        (status = 422, response = crate::openapi::ValidationFailedOrKeyReused),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn release(
     State(state): State<AppState>,
     caller: Caller,
@@ -601,16 +708,39 @@ fn release_in_tx(
 }
 
 /// An item at risk: intercepted, not refunded, and not locked by the ERP.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct RiskItem {
+    #[schema(value_type = String)]
     interception_id: InterceptionId,
+    #[schema(value_type = String)]
     order_id: OrderId,
+    #[schema(value_type = String)]
     sub_order_id: SubOrderId,
+    #[schema(value_type = crate::openapi::mirror::LineState)]
     state: LineState,
     intercepted_at: DateTime<Utc>,
     age_hours: i64,
 }
 
+/// The items at risk, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+struct RiskList {
+    items: Vec<RiskItem>,
+}
+
+/// Items at risk of shipping: intercepted, not refunded, and not locked by the ERP; oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/risk",
+    tag = "interceptions",
+    operation_id = "list_risk",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every item at risk.", body = RiskList),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn risk(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let shop = caller.shop_id.clone();
     let now = state.now();
@@ -656,7 +786,7 @@ async fn risk(State(state): State<AppState>, caller: Caller) -> Result<Response,
             Ok(items)
         })
         .await?;
-    Ok(json(StatusCode::OK, &serde_json::json!({ "items": items })))
+    Ok(json(StatusCode::OK, &RiskList { items }))
 }
 
 /// Whether cards may be sent for the order now (used by card creation).

@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use shiphold_domain::{ApiKeyId, FieldError, ValidationError};
 use shiphold_storage::ApiKeyRecord;
+use utoipa::ToSchema;
 
 use super::{Auth, Table};
 use super::{audit, json};
@@ -21,20 +22,43 @@ pub(super) fn routes(table: Table) -> Table {
         .delete("/v1/api-keys/{key_id}", Auth::Key, revoke)
 }
 
-#[derive(Debug, Deserialize)]
+/// A new API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CreateApiKeyBody)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// What the key is for, 1 to 100 characters.
+    #[schema(example = "ERP integration")]
     label: String,
+    /// At least one of `admin`, `agent`, `integration`.
+    #[schema(example = json!(["integration"]))]
     roles: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An API key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
 struct KeyView {
+    #[schema(value_type = String)]
     id: ApiKeyId,
     label: String,
+    /// `admin`, `agent` and/or `integration`.
     roles: Vec<String>,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// When it was revoked; revoked keys authenticate nothing.
     revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The shop's API keys.
+#[derive(Debug, Serialize, ToSchema)]
+struct KeyList {
+    items: Vec<KeyView>,
+}
+
+/// The answer to a revocation.
+#[derive(Debug, Serialize, ToSchema)]
+struct Revoked {
+    /// Always `true`.
+    revoked: bool,
 }
 
 impl From<ApiKeyRecord> for KeyView {
@@ -49,14 +73,35 @@ impl From<ApiKeyRecord> for KeyView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A new key with its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CreatedApiKey)]
 struct CreatedView {
     #[serde(flatten)]
     key: KeyView,
-    /// Shown once.
+    /// The key itself (`shk_…`), shown this once: only its hash is stored.
     api_key: String,
 }
 
+/// Creates an API key; its secret is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "create_api_key",
+    security(("api_key" = [])),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The key, with its secret shown once.", body = CreatedView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,14 +178,44 @@ async fn create(
     ))
 }
 
+/// Lists the shop's API keys (admin).
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "list_api_keys",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every key of the shop, revoked ones included.", body = KeyList),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let shop = caller.shop_id.clone();
     let keys = state.store().read(move |tx| tx.api_keys(&shop)).await?;
     let items: Vec<KeyView> = keys.into_iter().map(Into::into).collect();
-    Ok(json(StatusCode::OK, &serde_json::json!({ "items": items })))
+    Ok(json(StatusCode::OK, &KeyList { items }))
 }
 
+/// Revokes an API key (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{key_id}",
+    tag = "api-keys",
+    operation_id = "revoke_api_key",
+    security(("api_key" = [])),
+    params(("key_id" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 200, description = "The key is revoked.", body = Revoked),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,5 +243,5 @@ async fn revoke(
             Ok(())
         })
         .await?;
-    Ok(json(StatusCode::OK, &serde_json::json!({"revoked": true})))
+    Ok(json(StatusCode::OK, &Revoked { revoked: true }))
 }

@@ -10,17 +10,17 @@ use axum::response::{IntoResponse, Response};
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::{AppState, Metrics};
 
-mod buyer;
-mod cards;
+pub(crate) mod buyer;
+pub(crate) mod cards;
 mod common;
 pub(crate) mod console;
-mod erp;
-mod health;
-mod interceptions;
-mod keys;
-mod orders;
-mod settings;
-mod windows;
+pub(crate) mod erp;
+pub(crate) mod health;
+pub(crate) mod interceptions;
+pub(crate) mod keys;
+pub(crate) mod orders;
+pub(crate) mod settings;
+pub(crate) mod windows;
 
 pub(crate) use common::*;
 pub(crate) use settings::template_set as template_set_of;
@@ -92,7 +92,8 @@ fn table() -> Table {
         .get("/healthz", Auth::Public, health::healthz)
         .get("/readyz", Auth::Public, health::readyz)
         .get("/metrics", Auth::Public, health::metrics)
-        .get("/problems/{slug}", Auth::Public, problem_page);
+        .get("/problems/{slug}", Auth::Public, problem_page)
+        .get("/openapi.json", Auth::Public, crate::openapi::serve);
     let table = settings::routes(table);
     let table = keys::routes(table);
     let table = windows::routes(table);
@@ -146,7 +147,18 @@ async fn count_status(State(state): State<AppState>, request: Request, next: Nex
 }
 
 /// The human-readable page behind each problem `type`.
-async fn problem_page(Path(slug): Path<String>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/problems/{slug}",
+    tag = "operations",
+    operation_id = "problem_page",
+    params(("slug" = String, Path, description = "The last segment of a problem `type`, e.g. `not-found`.")),
+    responses(
+        (status = 200, description = "What the problem type means, as plain text.", content_type = "text/plain", body = String),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
+pub(crate) async fn problem_page(Path(slug): Path<String>) -> Response {
     match ProblemKind::ALL.iter().find(|k| k.slug() == slug) {
         Some(kind) => (
             StatusCode::OK,

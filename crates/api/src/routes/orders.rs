@@ -11,6 +11,7 @@ use shiphold_domain::{
     ShippingStatus, ShopId, SubOrder, SubOrderId, ValidationError,
 };
 use shiphold_storage::{OrderFilter, Tx};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Auth, Table};
 use super::{Listing, PageQuery, json};
@@ -28,26 +29,41 @@ pub(super) fn routes(table: Table) -> Table {
         .get("/v1/orders/{order_id}/messages", Auth::Key, messages)
 }
 
-#[derive(Debug, Deserialize)]
+/// An order as the merchant's or marketplace's systems report it.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OrderBody {
+    #[schema(example = "buyer-42")]
     buyer_id: String,
+    /// Orders updates: one lower than the stored version is refused as stale; the same version
+    /// with the same content changes nothing.
+    #[schema(example = 1)]
     version: i64,
+    /// The merchant's own seller memo.
     #[serde(default)]
     seller_memo: String,
+    /// The merchant's own flag; `none` when absent.
     #[serde(default)]
     seller_flag: Option<String>,
     sub_orders: Vec<SubOrderBody>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One item (sub-order) of an order.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubOrderBody {
+    #[schema(example = "so-1")]
     id: String,
+    #[schema(example = "sku-9")]
     item_id: String,
+    #[schema(example = "Blue kettle")]
     title: String,
     quantity: u32,
+    /// In minor units (fen, cents).
+    #[schema(example = 12900)]
     amount: i64,
+    /// `awaiting_shipment`, `shipped`, `refunded` or `closed`.
+    #[schema(example = "awaiting_shipment")]
     shipping_status: String,
 }
 
@@ -105,32 +121,41 @@ fn parse_order(order_id: &str, body: OrderBody) -> Result<Order, ApiError> {
 }
 
 /// An item as read back.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SubOrderView {
+    #[schema(value_type = String)]
     id: SubOrderId,
+    #[schema(value_type = String)]
     item_id: ItemId,
     title: String,
     quantity: u32,
+    /// In minor units.
     amount: i64,
+    #[schema(value_type = crate::openapi::mirror::ShippingStatus)]
     shipping_status: ShippingStatus,
     /// The state of the item's latest interception line, if it was ever intercepted.
+    #[schema(value_type = Option<crate::openapi::mirror::LineState>)]
     interception_state: Option<LineState>,
     interception_id: Option<String>,
 }
 
 /// An order as read back.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct OrderView {
+    #[schema(value_type = String)]
     id: OrderId,
+    #[schema(value_type = String)]
     buyer_id: BuyerId,
     version: i64,
     /// The memo as the warehouse reads it: the merchant's memo and Shiphold's note.
     seller_memo: String,
     /// The flag as the warehouse sees it.
+    #[schema(value_type = crate::openapi::mirror::Flag)]
     flag: Flag,
     /// Shiphold's note alone, present while an item is intercepted.
     interception_note: Option<String>,
     /// The merchant's own flag, restored when nothing is intercepted.
+    #[schema(value_type = crate::openapi::mirror::Flag)]
     seller_flag: Flag,
     sub_orders: Vec<SubOrderView>,
 }
@@ -191,6 +216,30 @@ fn same_content(a: &Order, b: &Order) -> bool {
         && a.seller_flag == b.seller_flag
 }
 
+/// Creates or updates an order (integration). Idempotent, and ordered by `version`.
+#[utoipa::path(
+    put,
+    path = "/v1/orders/{order_id}",
+    tag = "orders",
+    operation_id = "put_order",
+    security(("api_key" = [])),
+    params(
+        ("order_id" = String, Path, description = "The marketplace's order id."),
+    ),
+    request_body = OrderBody,
+    responses(
+        (status = 201, description = "The order was created.", body = OrderView),
+        (status = 200, description = "The order was updated, or the same body was sent again.", body = OrderView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::StaleUpdate),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn upsert(
     State(state): State<AppState>,
     caller: Caller,
@@ -270,6 +319,23 @@ async fn upsert(
     Ok(json(status, &view))
 }
 
+/// Reads an order with its memo, flag and each item's interception state.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{order_id}",
+    tag = "orders",
+    operation_id = "get_order",
+    security(("api_key" = [])),
+    params(
+        ("order_id" = String, Path, description = "The marketplace's order id."),
+    ),
+    responses(
+        (status = 200, description = "The order.", body = OrderView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -285,13 +351,36 @@ async fn show(
     Ok(json(StatusCode::OK, &view))
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters and paging of the order list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this buyer's orders.
     buyer_id: Option<String>,
+    /// The cursor from the previous page's `next_cursor`.
     cursor: Option<String>,
+    /// How many items (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
+/// Lists orders, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "list_orders",
+    security(("api_key" = [])),
+    params(
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of orders.", body = Listing<OrderView>),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -330,19 +419,30 @@ async fn list(
 }
 
 /// A buyer message as shown in an order's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MessageView {
     id: String,
+    /// The template kind, e.g. `card`, `acknowledgement`, `release_notice`.
     kind: String,
     locale: String,
+    /// `chat_gateway` or the built-in inbox.
     channel: String,
+    /// The rendered text.
     text: String,
+    /// The card link, for card messages.
     link: Option<String>,
+    /// Delivery status.
     status: String,
     interception_id: Option<String>,
     created_at: DateTime<Utc>,
     delivered_at: Option<DateTime<Utc>>,
     last_error: Option<String>,
+}
+
+/// The messages of an order.
+#[derive(Debug, Serialize, ToSchema)]
+struct MessageList {
+    items: Vec<MessageView>,
 }
 
 pub(crate) fn message_view(m: shiphold_storage::MessageRecord) -> MessageView {
@@ -361,6 +461,23 @@ pub(crate) fn message_view(m: shiphold_storage::MessageRecord) -> MessageView {
     }
 }
 
+/// The messages sent to the order's buyer, with their delivery status.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{order_id}/messages",
+    tag = "orders",
+    operation_id = "list_order_messages",
+    security(("api_key" = [])),
+    params(
+        ("order_id" = String, Path, description = "The marketplace's order id."),
+    ),
+    responses(
+        (status = 200, description = "Every message of the order.", body = MessageList),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -381,5 +498,5 @@ async fn messages(
                 .collect())
         })
         .await?;
-    Ok(json(StatusCode::OK, &serde_json::json!({ "items": items })))
+    Ok(json(StatusCode::OK, &MessageList { items }))
 }

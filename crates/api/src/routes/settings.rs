@@ -13,6 +13,7 @@ use shiphold_domain::{
 use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind, TemplateSet};
 use shiphold_storage::SettingsRecord;
+use utoipa::ToSchema;
 
 use super::{Auth, Table};
 use super::{Listing, PageQuery, audit, json};
@@ -44,49 +45,73 @@ pub(super) fn routes(table: Table) -> Table {
         .get("/v1/audit", Auth::Key, audit_trail)
 }
 
-#[derive(Debug, Serialize)]
+/// The shop's settings and what enabling still needs.
+#[derive(Debug, Serialize, ToSchema)]
 struct SettingsView {
+    /// The note written into an intercepted order's seller memo.
     memo_text: Option<String>,
+    /// The flag set on intercepted orders.
+    #[schema(value_type = crate::openapi::mirror::Flag)]
     flag: Flag,
     terms: TermsView,
+    /// Whether interception is on.
     enabled: bool,
+    /// What enabling still needs; empty when it can be enabled.
     missing: Vec<MissingView>,
     advanced: AdvancedView,
+    /// The shop's buyer-message template overrides, by kind and locale.
+    #[schema(value_type = Object)]
     templates: Value,
+    /// Increases with every change.
     version: i64,
 }
 
-#[derive(Debug, Serialize)]
+/// The terms of use and whether the shop accepted the current version.
+#[derive(Debug, Serialize, ToSchema)]
 struct TermsView {
     current_version: &'static str,
     accepted: bool,
     accepted_version: Option<String>,
+    /// The API key that accepted them (`api_key:…`).
     accepted_by: Option<String>,
     accepted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+/// A precondition of enabling that is not met.
+#[derive(Debug, Serialize, ToSchema)]
 struct MissingView {
+    /// `memo_text` or `terms`.
     field: &'static str,
     message: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+/// Step 3: the ERP link, cards and test mode.
+#[derive(Debug, Serialize, ToSchema)]
 struct AdvancedView {
     erp: Option<ErpView>,
+    /// How long a card's link stays usable.
     card_expiry_seconds: i64,
+    /// Whether buyers may choose single items on a card (else the whole order).
     single_item_choice: bool,
+    /// Whether the shop's test buyers may use cards and interceptions outside event windows.
     test_mode: bool,
+    #[schema(value_type = Vec<String>)]
     test_buyers: Vec<BuyerId>,
 }
 
-#[derive(Debug, Serialize)]
+/// The shop's ERP link.
+#[derive(Debug, Serialize, ToSchema)]
 struct ErpView {
+    /// Where interception messages are POSTed.
     endpoint: String,
+    /// Whether the buyer is told "stopped" only after the ERP reports the item locked.
     locking: bool,
+    /// False when deliveries were given up; `disabled_reason` says why.
     active: bool,
     disabled_reason: Option<String>,
+    /// `***` when a signing secret is set; the secret itself is shown only once.
     signing_secret: &'static str,
+    /// Where the ERP posts its signed results.
     callback_url: String,
 }
 
@@ -150,6 +175,20 @@ fn audit_view(record: &SettingsRecord) -> Value {
     v
 }
 
+/// The settings and what enabling still needs (admin or agent).
+#[utoipa::path(
+    get,
+    path = "/v1/settings",
+    tag = "settings",
+    operation_id = "get_settings",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings.", body = SettingsView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller
         .require(Role::Admin)
@@ -201,12 +240,18 @@ where
     Ok(json(StatusCode::OK, &view(state, &caller.shop_id, &record)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Step 1: the memo settings.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemoBody {
+    /// The note for the seller memo (required before enabling); `null` clears it.
+    #[schema(example = "Intercepted by the buyer: do not ship")]
     memo_text: Option<String>,
+    /// `none`, `red`, `yellow`, `green`, `blue` or `purple`; `none` when absent.
     #[serde(default)]
+    #[schema(example = "red")]
     flag: Option<String>,
+    /// Accepts the current terms of use, recorded with the key and the time.
     #[serde(default)]
     accept_terms: bool,
 }
@@ -230,6 +275,26 @@ fn setup_incomplete(missing: &[Missing]) -> ApiError {
     error
 }
 
+/// Step 1: sets the memo text, the flag and accepts the terms (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/memo",
+    tag = "settings",
+    operation_id = "set_memo",
+    security(("api_key" = [])),
+    request_body = MemoBody,
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::SetupIncomplete),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn set_memo(
     State(state): State<AppState>,
     caller: Caller,
@@ -260,6 +325,21 @@ async fn set_memo(
     .await
 }
 
+/// Step 2: enables interception; refused with every missing precondition listed (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/settings/enable",
+    tag = "settings",
+    operation_id = "enable",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Interception is enabled.", body = SettingsView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::SetupIncomplete),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     change(&state, &caller, "settings.enable", |record| {
         record
@@ -270,6 +350,20 @@ async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Respons
     .await
 }
 
+/// Disables interception (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/settings/disable",
+    tag = "settings",
+    operation_id = "disable",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Interception is disabled.", body = SettingsView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn disable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     change(&state, &caller, "settings.disable", |record| {
         record.settings.disable();
@@ -278,15 +372,40 @@ async fn disable(State(state): State<AppState>, caller: Caller) -> Result<Respon
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// Step 3: advanced settings; absent fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdvancedBody {
+    /// How long a card's link stays usable, in seconds.
+    #[schema(example = 86400)]
     card_expiry_seconds: Option<i64>,
+    /// Whether buyers may choose single items on a card.
     single_item_choice: Option<bool>,
+    /// Whether test buyers may use cards outside event windows.
     test_mode: Option<bool>,
+    /// The buyer ids of test buyers, at most 100; replaces the list.
     test_buyers: Option<Vec<String>>,
 }
 
+/// Step 3: card expiry, single-item choice and test mode (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/advanced",
+    tag = "settings",
+    operation_id = "set_advanced",
+    security(("api_key" = [])),
+    request_body = AdvancedBody,
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn set_advanced(
     State(state): State<AppState>,
     caller: Caller,
@@ -338,19 +457,36 @@ async fn set_advanced(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// Step 3: the ERP link.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ErpBody {
+    /// The https URL interception messages are POSTed to.
+    #[schema(example = "https://erp.example.com/shiphold")]
     endpoint: String,
+    /// Tell the buyer "stopped" only after the ERP reports the item locked.
     #[serde(default)]
     locking: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// The settings with a newly generated signing secret.
+#[derive(Debug, Serialize, ToSchema)]
 struct ErpSecretView {
+    #[schema(value_type = SettingsView)]
     settings: Value,
-    /// Shown once: Shiphold stores it to sign messages but never shows it again.
+    /// Shown once (`whsec_…`): Shiphold stores it to sign messages but never shows it again.
     signing_secret: String,
+}
+
+/// The answer of linking an ERP: with the new secret when one was generated.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the two shapes `set_erp` answers with
+#[serde(untagged)]
+enum ErpLinked {
+    /// The first link: a signing secret was generated.
+    WithSecret(ErpSecretView),
+    /// A change of an existing link: the secret stays.
+    Settings(SettingsView),
 }
 
 fn policy(state: &AppState) -> EndpointPolicy {
@@ -359,6 +495,25 @@ fn policy(state: &AppState) -> EndpointPolicy {
     }
 }
 
+/// Step 3: links the ERP; the first link generates the signing secret, shown once (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/erp",
+    tag = "settings",
+    operation_id = "set_erp",
+    security(("api_key" = [])),
+    request_body = ErpBody,
+    responses(
+        (status = 200, description = "The settings; with `signing_secret` when one was generated.", body = ErpLinked),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ErpEndpointInvalid),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn set_erp(
     State(state): State<AppState>,
     caller: Caller,
@@ -411,6 +566,20 @@ async fn with_secret(response: Response, secret: Option<String>) -> Result<Respo
     ))
 }
 
+/// Removes the ERP link and its secret (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/settings/erp",
+    tag = "settings",
+    operation_id = "remove_erp",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn remove_erp(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     change(&state, &caller, "settings.erp.remove", |record| {
         record.settings.advanced.erp = None;
@@ -420,6 +589,21 @@ async fn remove_erp(State(state): State<AppState>, caller: Caller) -> Result<Res
     .await
 }
 
+/// Replaces the ERP signing secret; the new one is shown once (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/settings/erp/rotate-secret",
+    tag = "settings",
+    operation_id = "rotate_erp_secret",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings and the new secret.", body = ErpSecretView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -442,9 +626,11 @@ async fn rotate_secret(
     with_secret(response, Some(secret)).await
 }
 
-#[derive(Debug, Deserialize)]
+/// A buyer-message template override.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TemplateBody {
+    /// The template text with its `{placeholders}`.
     text: String,
 }
 
@@ -471,6 +657,29 @@ pub(crate) fn template_set(record: &SettingsRecord) -> TemplateSet {
     serde_json::from_value(record.templates.clone()).unwrap_or_default()
 }
 
+/// Overrides one buyer-message template (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/templates/{kind}/{locale}",
+    tag = "settings",
+    operation_id = "set_template",
+    security(("api_key" = [])),
+    params(
+        ("kind" = String, Path, description = "The message kind, e.g. `card`, `acknowledgement`, `release_notice`."),
+        ("locale" = String, Path, description = "`zh-CN` or `en`."),
+    ),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn set_template(
     State(state): State<AppState>,
     caller: Caller,
@@ -490,6 +699,25 @@ async fn set_template(
     .await
 }
 
+/// Removes a template override; the default applies again (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/settings/templates/{kind}/{locale}",
+    tag = "settings",
+    operation_id = "remove_template",
+    security(("api_key" = [])),
+    params(
+        ("kind" = String, Path, description = "The message kind."),
+        ("locale" = String, Path, description = "The locale."),
+    ),
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn remove_template(
     State(state): State<AppState>,
     caller: Caller,
@@ -505,16 +733,40 @@ async fn remove_template(
     .await
 }
 
-#[derive(Debug, Serialize)]
+/// One change in the audit trail; secrets are masked.
+#[derive(Debug, Serialize, ToSchema)]
 struct AuditView {
     at: chrono::DateTime<chrono::Utc>,
+    /// Who: `api_key:…`, `buyer:…` or `erp`.
     actor: String,
+    /// What, e.g. `settings.memo`, `event_window.create`.
     action: String,
+    /// The object changed.
     target: String,
+    #[schema(value_type = Object)]
     before: Value,
+    #[schema(value_type = Object)]
     after: Value,
 }
 
+/// The audit trail of every change, newest first (admin).
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "settings",
+    operation_id = "list_audit",
+    security(("api_key" = [])),
+    params(
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of audit entries.", body = Listing<AuditView>),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn audit_trail(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::window::parse_time_zone;
 use shiphold_domain::{EventWindow, EventWindowId, ValidationError, WindowError, active_at};
+use utoipa::ToSchema;
 
 use super::{Auth, Table};
 use super::{audit, json, parse_time};
@@ -24,27 +25,50 @@ pub(super) fn routes(table: Table) -> Table {
         .delete("/v1/event-windows/{window_id}", Auth::Key, remove)
 }
 
-#[derive(Debug, Deserialize)]
+/// An event window as written. Times are RFC 3339 with an offset.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WindowBody {
+    #[schema(example = "Double 11")]
     name: String,
+    /// When refunds switch off.
+    #[schema(example = "2026-11-11T00:00:00+08:00")]
     refunds_off_from: String,
+    /// When the window ends; after `refunds_off_from`.
+    #[schema(example = "2026-11-12T00:00:00+08:00")]
     refunds_off_until: String,
+    /// The IANA time zone the days are counted in.
+    #[schema(example = "Asia/Shanghai")]
     time_zone: String,
+    /// When buyers may file refunds again; not before `refunds_off_until`.
+    #[schema(example = "2026-11-12T00:00:00+08:00")]
     refunds_reopen_at: String,
 }
 
-#[derive(Debug, Serialize)]
+/// An event window as read back.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WindowView {
+    #[schema(value_type = String)]
     id: EventWindowId,
     name: String,
     refunds_off_from: DateTime<Utc>,
     refunds_off_until: DateTime<Utc>,
     time_zone: String,
     refunds_reopen_at: DateTime<Utc>,
+    /// The first day refunds are off, in the window's time zone (`YYYY-MM-DD`).
     event_day: String,
+    /// The day refunds reopen, in the window's time zone.
     reopen_day: String,
+    /// Whether the window is active now.
     active: bool,
+}
+
+/// The shop's event windows and the one active now.
+#[derive(Debug, Serialize, ToSchema)]
+struct WindowList {
+    items: Vec<WindowView>,
+    #[schema(value_type = Option<String>)]
+    active_window_id: Option<EventWindowId>,
 }
 
 pub(crate) fn view(w: &EventWindow, now: DateTime<Utc>) -> WindowView {
@@ -145,6 +169,26 @@ async fn save(
     ))
 }
 
+/// Creates an event window (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/event-windows",
+    tag = "event-windows",
+    operation_id = "create_event_window",
+    security(("api_key" = [])),
+    request_body = WindowBody,
+    responses(
+        (status = 201, description = "The window.", body = WindowView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::WindowOverlap),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,6 +199,30 @@ async fn create(
     save(&state, &caller, window, true).await
 }
 
+/// Replaces an event window (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/event-windows/{window_id}",
+    tag = "event-windows",
+    operation_id = "update_event_window",
+    security(("api_key" = [])),
+    params(
+        ("window_id" = String, Path, description = "The event window's id."),
+    ),
+    request_body = WindowBody,
+    responses(
+        (status = 200, description = "The window.", body = WindowView),
+        (status = 400, response = crate::openapi::MalformedRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::WindowOverlap),
+        (status = 422, response = crate::openapi::ValidationFailed),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -167,6 +235,19 @@ async fn update(
     save(&state, &caller, window, false).await
 }
 
+/// Lists the event windows and tells which is active now.
+#[utoipa::path(
+    get,
+    path = "/v1/event-windows",
+    tag = "event-windows",
+    operation_id = "list_event_windows",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every window of the shop.", body = WindowList),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let shop = caller.shop_id.clone();
     let now = state.now();
@@ -175,10 +256,30 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response,
     let items: Vec<WindowView> = windows.iter().map(|w| view(w, now)).collect();
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({ "items": items, "active_window_id": active }),
+        &WindowList {
+            items,
+            active_window_id: active,
+        },
     ))
 }
 
+/// Reads an event window.
+#[utoipa::path(
+    get,
+    path = "/v1/event-windows/{window_id}",
+    tag = "event-windows",
+    operation_id = "get_event_window",
+    security(("api_key" = [])),
+    params(
+        ("window_id" = String, Path, description = "The event window's id."),
+    ),
+    responses(
+        (status = 200, description = "The window.", body = WindowView),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,6 +292,24 @@ async fn show(
     Ok(json(StatusCode::OK, &view(&window, state.now())))
 }
 
+/// Deletes an event window (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/event-windows/{window_id}",
+    tag = "event-windows",
+    operation_id = "delete_event_window",
+    security(("api_key" = [])),
+    params(
+        ("window_id" = String, Path, description = "The event window's id."),
+    ),
+    responses(
+        (status = 204, description = "The window is deleted."),
+        (status = 401, response = crate::openapi::Unauthenticated),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

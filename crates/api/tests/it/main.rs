@@ -5,5 +5,6 @@ mod support;
 mod erp;
 mod fuzz;
 mod intercept;
+mod openapi;
 mod setup;
 mod tenancy;
