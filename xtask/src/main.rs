@@ -1,6 +1,7 @@
 //! Developer tasks for Shiphold, run as `cargo xtask <task>` (a cargo alias in `.cargo/config.toml`).
 //!
-//! Kept to few dependencies so that it builds in seconds, before the rest of the workspace.
+//! Kept to few dependencies; `codegen` also links the API and the ERP adapter, whose code it
+//! renders into `docs/`.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+mod codegen;
 
 /// The README's test command: CI, `.ci/run` and this task all run exactly this.
 const TEST_COMMAND: &[&str] = &["test", "--workspace"];
@@ -34,12 +37,20 @@ struct Cli {
 enum Task {
     /// Run every check CI runs: format, clippy, and the whole test suite (on PostgreSQL too when it answers).
     Ci,
+    /// Write the generated files: docs/openapi.json, docs/config.md and the ERP JSON Schemas.
+    Codegen {
+        /// Write nothing; fail if a committed generated file is stale.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Ci => ci(),
+        Task::Codegen { check: false } => codegen::codegen(&workspace_root()),
+        Task::Codegen { check: true } => codegen::check(&workspace_root()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
