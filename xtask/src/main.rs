@@ -1,7 +1,7 @@
 //! Developer tasks for Shiphold, run as `cargo xtask <task>` (a cargo alias in `.cargo/config.toml`).
 //!
 //! Kept to few dependencies; `codegen` also links the API and the ERP adapter, whose code it
-//! renders into `docs/`.
+//! renders into `docs/`, and `demo` runs the adapter's ERP simulator in-process.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod codegen;
+mod demo;
+mod release;
 
 /// The README's test command: CI, `.ci/run` and this task all run exactly this.
 const TEST_COMMAND: &[&str] = &["test", "--workspace"];
@@ -43,7 +45,66 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Package a release: checks, version bump, CHANGELOG.md, release build, dist/ tarball and SHA256SUMS (a dry run unless --execute).
+    #[command(long_about = RELEASE_ABOUT)]
+    Release {
+        /// The version to release, e.g. 0.2.0 (semantic versioning; the tag is v<VERSION>).
+        version: String,
+        /// Change nothing tracked (the default): stage, build and package only; the changelog goes to dist/.
+        #[arg(long, conflicts_with = "execute")]
+        dry_run: bool,
+        /// Really release: bump the version and write CHANGELOG.md in the tree, commit, and create the annotated tag v<VERSION> (never pushes).
+        #[arg(long)]
+        execute: bool,
+        /// Go on when `git status --porcelain` is not empty.
+        #[arg(long)]
+        allow_dirty: bool,
+        /// Skip format, clippy and the test suite.
+        #[arg(long)]
+        skip_checks: bool,
+    },
+    /// Start the server on a fresh SQLite file with a demo shop, orders and the ERP simulator; print what to open and paste.
+    #[command(long_about = DEMO_ABOUT)]
+    Demo {
+        /// The server's port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The demo's working directory, emptied first [default: <target dir>/demo].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Intercept an order, check that its items reach `locked` through the simulator, print the summary and stop.
+        #[arg(long)]
+        once: bool,
+    },
 }
+
+const RELEASE_ABOUT: &str = "\
+Package a release of the shiphold server.
+
+Refuses an invalid version, an existing tag and (without --allow-dirty) a dirty tree; runs the
+checks of `cargo xtask ci` (unless --skip-checks); sets the version in [workspace.package] and
+the path dependencies of [workspace.dependencies]; regenerates the generated files when the
+version changed; adds the commits since the last v* tag to CHANGELOG.md, grouped by area; builds
+`cargo build --release -p shiphold-server --bin shiphold` and checks that it reports the version;
+writes dist/shiphold-<VERSION>-<TARGET>.tar.gz (bin/shiphold, README.md, LICENSE, CHANGELOG.md,
+shiphold.example.toml, migrations/) and dist/SHA256SUMS.
+
+By default this is a dry run: it bumps, regenerates and builds in a staged copy of the working
+tree (target/xtask-release/tree), writes the would-be changelog to dist/CHANGELOG.md, changes no
+tracked file, and says which tag it would create. With --execute it does the same in the working
+tree, then commits `Release <VERSION>` and creates the annotated tag v<VERSION>. It never pushes.
+Runs offline (CARGO_NET_OFFLINE=true).";
+
+const DEMO_ABOUT: &str = "\
+Start a demo of Shiphold and keep it running until Ctrl-C.
+
+Builds shiphold, creates a demo shop on a fresh SQLite file (in <target dir>/demo unless --dir),
+starts `shiphold serve` with insecure ERP endpoints allowed, runs the ERP simulator in this
+process (it verifies every message with the shop's secret and answers `locked`), sets the shop
+up over HTTP (memo, flag and terms; enable; an event window around now; the ERP link with
+locking), pushes three orders (one with an item already shipped) and sends a card for one. Then
+prints the base URL, the API key, the console's address, the buyer card link and commands to
+paste. Ctrl-C stops the server and the simulator.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -51,6 +112,26 @@ fn main() -> ExitCode {
         Task::Ci => ci(),
         Task::Codegen { check: false } => codegen::codegen(&workspace_root()),
         Task::Codegen { check: true } => codegen::check(&workspace_root()),
+        Task::Release {
+            version,
+            dry_run: _,
+            execute,
+            allow_dirty,
+            skip_checks,
+        } => release::Version::parse(&version).and_then(|version| {
+            release::release(
+                &workspace_root(),
+                &release::Options {
+                    version,
+                    execute,
+                    allow_dirty,
+                    skip_checks,
+                },
+            )
+        }),
+        Task::Demo { port, dir, once } => {
+            demo::demo(&workspace_root(), &demo::Options { port, dir, once }).map(|_| ())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,7 +142,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn ci() -> Result<()> {
+pub(crate) fn ci() -> Result<()> {
     let root = workspace_root();
     run(&root, &["fmt", "--all", "--", "--check"], &[])?;
     run(
