@@ -151,6 +151,8 @@ pub(crate) fn release(root: &Path, opts: &Options) -> Result<()> {
         stage
     };
 
+    // What the bump regenerates, told apart from other uncommitted work under docs/.
+    let docs_before = git(&tree, &["status", "--porcelain", "--", "docs"]).unwrap_or_default();
     let current = workspace_version(&std::fs::read_to_string(root.join(MANIFEST))?)?;
     let manifest = std::fs::read_to_string(tree.join(MANIFEST))?;
     let bumped = set_workspace_version(&manifest, version)?;
@@ -222,8 +224,11 @@ pub(crate) fn release(root: &Path, opts: &Options) -> Result<()> {
         .map(|p| (*p).to_owned())
         .collect();
     // Only the generated files the bump changed; other uncommitted work stays uncommitted.
+    let before: BTreeSet<&str> = docs_before.lines().collect();
     for line in git(root, &["status", "--porcelain", "--", "docs"])?.lines() {
-        if let Some(path) = line.get(3..) {
+        if !before.contains(line)
+            && let Some(path) = line.get(3..)
+        {
             paths.insert(path.to_owned());
         }
     }
