@@ -103,7 +103,7 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             ReleaseRefused,
         )
     ),
-    modifiers(&SecuritySchemes, &Prose),
+    modifiers(&SecuritySchemes, &Prose, &IdempotencyKeys),
     tags(
         (name = "operations", description = "Health, readiness, metrics and documentation for operators."),
         (name = "console", description = "The merchant console, a page that drives this API with the merchant's key."),
@@ -213,6 +213,73 @@ impl Modify for Prose {
         shiphold_erp_adapter::schema::tidy_descriptions(&mut value);
         if let Ok(tidied) = serde_json::from_value(value) {
             *openapi = tidied;
+        }
+    }
+}
+
+/// Every write that a shop's key or a card token makes accepts `Idempotency-Key` (a middleware
+/// handles it for all of them), so the header and its two refusals are added to each such
+/// operation here rather than repeated on every handler.
+struct IdempotencyKeys;
+
+impl Modify for IdempotencyKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut value) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        let problem = |description: &str| {
+            serde_json::json!({
+                "description": description,
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            })
+        };
+        if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
+            for (path, item) in paths.iter_mut() {
+                let Some(item) = item.as_object_mut() else {
+                    continue;
+                };
+                for (method, operation) in item.iter_mut() {
+                    if !matches!(method.as_str(), "post" | "put" | "delete") {
+                        continue;
+                    }
+                    let keyed = operation
+                        .get("security")
+                        .and_then(Value::as_array)
+                        .is_some_and(|s| s.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
+                    if !keyed && !path.starts_with("/v1/buyer/") {
+                        continue;
+                    }
+                    let parameters = operation.as_object_mut().map(|o| {
+                        o.entry("parameters")
+                            .or_insert_with(|| Value::Array(Vec::new()))
+                    });
+                    if let Some(Value::Array(parameters)) = parameters
+                        && !parameters.iter().any(|p| p["name"] == "Idempotency-Key")
+                    {
+                        parameters.push(serde_json::json!({
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": false,
+                            "description": "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`); the same key with another body answers 422; while the first request runs, 409. Kept at least 24 hours.",
+                            "schema": {"type": "string", "maxLength": 255}
+                        }));
+                    }
+                    if let Some(responses) = operation
+                        .get_mut("responses")
+                        .and_then(Value::as_object_mut)
+                    {
+                        responses.entry("409").or_insert_with(|| {
+                            problem("A request with the same Idempotency-Key is still running.")
+                        });
+                        responses.entry("422").or_insert_with(|| {
+                            problem("Some values are invalid, or the Idempotency-Key was used with another body.")
+                        });
+                    }
+                }
+            }
+        }
+        if let Ok(done) = serde_json::from_value(value) {
+            *openapi = done;
         }
     }
 }

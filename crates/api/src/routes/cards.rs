@@ -2,7 +2,7 @@
 //! order's buyer, read it, revoke it.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use shiphold_messaging::{CardLink, Locale, TemplateKind};
 use utoipa::ToSchema;
 
 use super::{Auth, Table};
-use super::{audit, idempotent, json};
+use super::{audit, json};
 use crate::auth::{Caller, Role, hash_secret};
 use crate::extract::MaybeJson;
 use crate::problem::ApiError;
@@ -124,122 +124,108 @@ struct CreatedCard {
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     Path(order_id): Path<String>,
     body: MaybeJson<CreateBody>,
-) -> Response {
-    let raw = body.raw.to_vec();
-    let scope = format!("card:{order_id}");
-    idempotent(
-        &state.clone(),
-        &caller.shop_id.clone(),
-        &headers,
-        &scope,
-        &raw,
-        || async move {
-            caller.require(Role::Agent)?;
-            let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
-            let body = body.value.unwrap_or_default();
-            let locale = match body.locale.as_deref() {
-                None => Locale::default(),
-                Some(raw) => Locale::parse(raw)
-                    .map_err(|e| FieldError::new("locale", "invalid", e.to_string()))?,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Agent)?;
+    let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
+    let body = body.value.unwrap_or_default();
+    let locale = match body.locale.as_deref() {
+        None => Locale::default(),
+        Some(raw) => {
+            Locale::parse(raw).map_err(|e| FieldError::new("locale", "invalid", e.to_string()))?
+        }
+    };
+    let token = new_token();
+    let link = format!(
+        "{}/c/{}",
+        state.config().public_base_url.trim_end_matches('/'),
+        token
+    );
+    let token_hash = hash_secret(&token);
+    let (shop, actor, now, config) = (
+        caller.shop_id.clone(),
+        caller.actor(),
+        state.now(),
+        state.config().clone(),
+    );
+    let link_for_tx = link.clone();
+    let (card, message_id) = state
+        .store()
+        .write(move |tx| -> Result<(Card, String), ApiError> {
+            let order = tx
+                .lock_order(&shop, &order_id)?
+                .ok_or_else(|| ApiError::not_found("order"))?;
+            // Cards must not reach real buyers on ordinary days.
+            check_card_allowed(tx, &shop, &order, now)?;
+            let record = tx.settings(&shop)?;
+            let card = Card::new(
+                CardId::generate(),
+                order.id.clone(),
+                order.buyer_id.clone(),
+                now,
+                record.settings.advanced.card_expiry,
+            );
+            tx.insert_card(&shop, &card, &token_hash)?;
+            let windows = tx.windows(&shop)?;
+            let tz = windows
+                .first()
+                .map(|w| w.time_zone)
+                .unwrap_or(chrono_tz::Asia::Shanghai);
+            let shop_name = tx.shop(&shop)?.map(|s| s.name).unwrap_or_default();
+            let templates = template_set(&record);
+            let ctx = MessageContext {
+                shop_id: &shop,
+                shop_name: &shop_name,
+                templates: &templates,
+                windows: &windows,
+                config: &config,
+                now,
             };
-            let token = new_token();
-            let link = format!(
-                "{}/c/{}",
-                state.config().public_base_url.trim_end_matches('/'),
-                token
-            );
-            let token_hash = hash_secret(&token);
-            let (shop, actor, now, config) = (
-                caller.shop_id.clone(),
-                caller.actor(),
-                state.now(),
-                state.config().clone(),
-            );
-            let link_for_tx = link.clone();
-            let (card, message_id) = state
-                .store()
-                .write(move |tx| -> Result<(Card, String), ApiError> {
-                    let order = tx
-                        .lock_order(&shop, &order_id)?
-                        .ok_or_else(|| ApiError::not_found("order"))?;
-                    // Cards must not reach real buyers on ordinary days.
-                    check_card_allowed(tx, &shop, &order, now)?;
-                    let record = tx.settings(&shop)?;
-                    let card = Card::new(
-                        CardId::generate(),
-                        order.id.clone(),
-                        order.buyer_id.clone(),
-                        now,
-                        record.settings.advanced.card_expiry,
-                    );
-                    tx.insert_card(&shop, &card, &token_hash)?;
-                    let windows = tx.windows(&shop)?;
-                    let tz = windows
-                        .first()
-                        .map(|w| w.time_zone)
-                        .unwrap_or(chrono_tz::Asia::Shanghai);
-                    let shop_name = tx.shop(&shop)?.map(|s| s.name).unwrap_or_default();
-                    let templates = template_set(&record);
-                    let ctx = MessageContext {
-                        shop_id: &shop,
-                        shop_name: &shop_name,
-                        templates: &templates,
-                        windows: &windows,
-                        config: &config,
-                        now,
-                    };
-                    let items = order
-                        .sub_orders
-                        .iter()
-                        .filter(|s| {
-                            s.shipping_status == shiphold_domain::ShippingStatus::AwaitingShipment
-                        })
-                        .map(|s| s.title.clone())
-                        .collect();
-                    let card_link = CardLink {
-                        url: link_for_tx,
-                        expires_at: card.expires_at.with_timezone(&tz).fixed_offset(),
-                    };
-                    let message = service::send_buyer_message(
-                        tx,
-                        &ctx,
-                        &order,
-                        service::Outgoing {
-                            kind: TemplateKind::Card,
-                            locale,
-                            interception_id: None,
-                            items,
-                            card: Some(card_link),
-                        },
-                    )?;
-                    audit(
-                        tx,
-                        &shop,
-                        now,
-                        &actor,
-                        "card.create",
-                        card.id.as_str(),
-                        serde_json::Value::Null,
-                        serde_json::json!({"order_id": order.id, "expires_at": card.expires_at}),
-                    )?;
-                    Ok((card, message.message_id))
-                })
-                .await?;
-            state.wake_worker();
-            Ok(json(
-                StatusCode::CREATED,
-                &CreatedCard {
-                    card: card_view(&card, state.now()),
-                    link,
-                    message_id,
+            let items = order
+                .sub_orders
+                .iter()
+                .filter(|s| s.shipping_status == shiphold_domain::ShippingStatus::AwaitingShipment)
+                .map(|s| s.title.clone())
+                .collect();
+            let card_link = CardLink {
+                url: link_for_tx,
+                expires_at: card.expires_at.with_timezone(&tz).fixed_offset(),
+            };
+            let message = service::send_buyer_message(
+                tx,
+                &ctx,
+                &order,
+                service::Outgoing {
+                    kind: TemplateKind::Card,
+                    locale,
+                    interception_id: None,
+                    items,
+                    card: Some(card_link),
                 },
-            ))
+            )?;
+            audit(
+                tx,
+                &shop,
+                now,
+                &actor,
+                "card.create",
+                card.id.as_str(),
+                serde_json::Value::Null,
+                serde_json::json!({"order_id": order.id, "expires_at": card.expires_at}),
+            )?;
+            Ok((card, message.message_id))
+        })
+        .await?;
+    state.wake_worker();
+    Ok(json(
+        StatusCode::CREATED,
+        &CreatedCard {
+            card: card_view(&card, state.now()),
+            link,
+            message_id,
         },
-    )
-    .await
+    ))
 }
 
 /// Reads a card.

@@ -1,7 +1,7 @@
 //! Pieces the routes share: paging, idempotency, timestamps, and responses.
 
 use axum::Json;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,49 +73,66 @@ pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// How long a first request may hold its idempotency key before a retry may take it over.
 const IDEMPOTENCY_LOCK: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Runs a write under the request's `Idempotency-Key`, if it sent one: the same key and body
-/// replay the stored response; the same key with another body is refused (422); a key whose
-/// first request is still running answers 409.
-pub(crate) async fn idempotent<F, Fut>(
-    state: &AppState,
-    shop_id: &ShopId,
-    headers: &HeaderMap,
-    scope: &str,
-    body: &[u8],
-    run: F,
-) -> Response
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Response, ApiError>>,
-{
-    let Some(key) = headers.get(IDEMPOTENCY_KEY) else {
-        return run().await.unwrap_or_else(IntoResponse::into_response);
+/// Runs every write under the request's `Idempotency-Key`, if it sent one (the IETF draft's
+/// semantics): the same key and body replay the stored response; the same key with another
+/// body is refused (422); a key whose first request is still running answers 409. Keys belong
+/// to the caller's shop (found from the API key or the card token); requests whose caller is
+/// not known pass through, so the route answers them (401, 404) as usual.
+pub(crate) async fn idempotency(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::Method;
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let Some(raw_key) = request.headers().get(IDEMPOTENCY_KEY).cloned() else {
+        return next.run(request).await;
     };
-    let key = match key
+    let Some(key) = raw_key
         .to_str()
         .ok()
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255)
-    {
-        Some(k) => k.to_owned(),
-        None => {
-            return ApiError::field(FieldError::new(
-                "Idempotency-Key",
-                "invalid",
-                "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
-            ))
-            .into_response();
-        }
+        .map(str::to_owned)
+    else {
+        return ApiError::field(FieldError::new(
+            "Idempotency-Key",
+            "invalid",
+            "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+        ))
+        .into_response();
     };
-    let fingerprint = hex::encode(Sha256::digest([scope.as_bytes(), b"\n", body].concat()));
+    let bearer = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let path = request.uri().path().to_owned();
+    let shop_id = match owner(&state, bearer, &path).await {
+        Ok(Some(shop)) => shop,
+        Ok(None) => return next.run(request).await,
+        Err(error) => return error.into_response(),
+    };
+    let (parts, body) = request.into_parts();
+    let limit = state.config().body_limit;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return ApiError::new(
+            ProblemKind::PayloadTooLarge,
+            format!("the body must be at most {limit} bytes"),
+        )
+        .into_response();
+    };
+    let scope = format!("{} {}", parts.method, parts.uri.path());
+    let fingerprint = hex::encode(Sha256::digest([scope.as_bytes(), b"\n", &bytes].concat()));
     let now = state.now();
     let begin = {
-        let (shop, key, scope, fp) = (
-            shop_id.clone(),
-            key.clone(),
-            scope.to_owned(),
-            fingerprint.clone(),
-        );
+        let (shop, key, scope, fp) = (shop_id.clone(), key.clone(), scope.clone(), fingerprint);
         state
             .store()
             .write(move |tx| tx.idempotency_begin(&shop, &key, &scope, &fp, now, IDEMPOTENCY_LOCK))
@@ -153,9 +170,9 @@ where
             response
         }
         Ok(IdemBegin::New) => {
-            let response = run().await.unwrap_or_else(IntoResponse::into_response);
+            let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+            let response = next.run(request).await;
             let status = response.status();
-            // A 5xx is not a result: let the retry run the request again.
             let (parts, body) = response.into_parts();
             let bytes = match axum::body::to_bytes(body, usize::MAX).await {
                 Ok(b) => b,
@@ -167,21 +184,21 @@ where
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json")
                 .to_owned();
-            let (shop, key2, scope2) = (shop_id.clone(), key, scope.to_owned());
             let stored = bytes.to_vec();
+            // A 5xx is not a result: let the retry run the request again.
             let outcome = if status.is_server_error() {
                 state
                     .store()
-                    .write(move |tx| tx.idempotency_abandon(&shop, &key2, &scope2))
+                    .write(move |tx| tx.idempotency_abandon(&shop_id, &key, &scope))
                     .await
             } else {
                 state
                     .store()
                     .write(move |tx| {
                         tx.idempotency_finish(
-                            &shop,
-                            &key2,
-                            &scope2,
+                            &shop_id,
+                            &key,
+                            &scope,
                             status.as_u16(),
                             &stored,
                             Some(&content_type),
@@ -195,6 +212,35 @@ where
             Response::from_parts(parts, axum::body::Body::from(bytes))
         }
     }
+}
+
+/// The shop a write belongs to: the API key's, or the card token's for the buyer's routes.
+async fn owner(
+    state: &AppState,
+    bearer: Option<String>,
+    path: &str,
+) -> Result<Option<ShopId>, ApiError> {
+    if let Some(token) = bearer.filter(|t| t.starts_with(crate::auth::KEY_PREFIX)) {
+        let hash = crate::auth::hash_secret(&token);
+        let key = state
+            .store()
+            .read(move |tx| tx.api_key_by_hash(&hash))
+            .await?;
+        return Ok(key.filter(|k| k.revoked_at.is_none()).map(|k| k.shop_id));
+    }
+    let card_token = path
+        .strip_prefix("/v1/buyer/cards/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|t| t.starts_with(crate::routes::cards::TOKEN_PREFIX) && t.len() <= 100);
+    if let Some(token) = card_token {
+        let hash = crate::auth::hash_secret(token);
+        let card = state
+            .store()
+            .read(move |tx| tx.card_by_token_hash(&hash))
+            .await?;
+        return Ok(card.map(|(shop, _)| shop));
+    }
+    Ok(None)
 }
 
 /// Records an audit entry in the caller's transaction.

@@ -5,7 +5,7 @@ use super::{Auth, Table};
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::{InterceptionFilter, Tx};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Listing, PageQuery, audit, idempotent, json, parse_time};
+use super::{Listing, PageQuery, audit, json, parse_time};
 use crate::auth::{Caller, Role};
 use crate::extract::MaybeJson;
 use crate::problem::{ApiError, ItemProblem, ProblemKind};
@@ -342,53 +342,40 @@ fn parse_locale(raw: Option<&str>) -> Result<Locale, ApiError> {
 async fn intercept_order(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     Path(order_id): Path<String>,
     body: MaybeJson<DirectBody>,
-) -> Response {
-    let raw = body.raw.to_vec();
-    let scope = format!("intercept:{order_id}");
-    idempotent(
-        &state.clone(),
-        &caller.shop_id.clone(),
-        &headers,
-        &scope,
-        &raw,
-        || async move {
-            caller.require(Role::Agent)?;
-            let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
-            let body = body.value.unwrap_or_default();
-            let locale = parse_locale(body.locale.as_deref())?;
-            let request = InterceptRequest {
-                shop_id: caller.shop_id.clone(),
-                order_id,
-                requester: Requester::Agent(caller.actor()),
-                method: Method::Direct,
-                chosen: None,
-                locale,
-                actor: caller.actor(),
-            };
-            let now = state.now();
-            let config = state.config().clone();
-            let outcome = state
-                .store()
-                .write(move |tx| intercept_in_tx(tx, &config, request, now))
-                .await?;
-            if outcome.created {
-                Metrics::inc(&state.metrics().interceptions_created);
-                state.wake_worker();
-            }
-            Ok(json(
-                if outcome.created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                &outcome.view,
-            ))
+) -> Result<Response, ApiError> {
+    caller.require(Role::Agent)?;
+    let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
+    let body = body.value.unwrap_or_default();
+    let locale = parse_locale(body.locale.as_deref())?;
+    let request = InterceptRequest {
+        shop_id: caller.shop_id.clone(),
+        order_id,
+        requester: Requester::Agent(caller.actor()),
+        method: Method::Direct,
+        chosen: None,
+        locale,
+        actor: caller.actor(),
+    };
+    let now = state.now();
+    let config = state.config().clone();
+    let outcome = state
+        .store()
+        .write(move |tx| intercept_in_tx(tx, &config, request, now))
+        .await?;
+    if outcome.created {
+        Metrics::inc(&state.metrics().interceptions_created);
+        state.wake_worker();
+    }
+    Ok(json(
+        if outcome.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
         },
-    )
-    .await
+        &outcome.view,
+    ))
 }
 
 /// Filters and paging of the interception list.
@@ -549,51 +536,38 @@ struct ReleaseBody {
 async fn release(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: MaybeJson<ReleaseBody>,
-) -> Response {
-    let raw = body.raw.to_vec();
-    let scope = format!("release:{id}");
-    idempotent(
-        &state.clone(),
-        &caller.shop_id.clone(),
-        &headers,
-        &scope,
-        &raw,
-        || async move {
-            caller.require(Role::Agent)?;
-            let id = InterceptionId::parse(&id).map_err(|_| ApiError::not_found("interception"))?;
-            let body = body.value.unwrap_or_default();
-            let chosen = body
-                .sub_order_ids
-                .map(|ids| {
-                    ids.iter()
-                        .enumerate()
-                        .map(|(i, raw)| {
-                            SubOrderId::parse(raw).map_err(|e| FieldError {
-                                field: format!("sub_order_ids[{i}]"),
-                                ..e
-                            })
-                        })
-                        .collect::<Result<Vec<_>, _>>()
+) -> Result<Response, ApiError> {
+    caller.require(Role::Agent)?;
+    let id = InterceptionId::parse(&id).map_err(|_| ApiError::not_found("interception"))?;
+    let body = body.value.unwrap_or_default();
+    let chosen = body
+        .sub_order_ids
+        .map(|ids| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    SubOrderId::parse(raw).map_err(|e| FieldError {
+                        field: format!("sub_order_ids[{i}]"),
+                        ..e
+                    })
                 })
-                .transpose()?;
-            let (shop, actor, now, config) = (
-                caller.shop_id.clone(),
-                caller.actor(),
-                state.now(),
-                state.config().clone(),
-            );
-            let view = state
-                .store()
-                .write(move |tx| release_in_tx(tx, &config, &shop, &id, chosen, &actor, now))
-                .await?;
-            state.wake_worker();
-            Ok(json(StatusCode::OK, &view))
-        },
-    )
-    .await
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let (shop, actor, now, config) = (
+        caller.shop_id.clone(),
+        caller.actor(),
+        state.now(),
+        state.config().clone(),
+    );
+    let view = state
+        .store()
+        .write(move |tx| release_in_tx(tx, &config, &shop, &id, chosen, &actor, now))
+        .await?;
+    state.wake_worker();
+    Ok(json(StatusCode::OK, &view))
 }
 
 fn release_in_tx(

@@ -117,6 +117,10 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            common::idempotency,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count_status))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         // Bodies are read by our extractors with their own limit; this guards the rest.

@@ -601,11 +601,13 @@ async fn idempotency_keys_replay_refuse_reuse_and_guard_in_flight() {
             .write(move |tx| {
                 // The fingerprint the server computes for this route and body.
                 use sha2::Digest;
-                let fingerprint = hex::encode(sha2::Sha256::digest(b"intercept:O-7\n{}"));
+                let fingerprint = hex::encode(sha2::Sha256::digest(
+                    b"POST /v1/orders/O-7/interceptions\n{}",
+                ));
                 tx.idempotency_begin(
                     &shop_id,
                     "k-busy",
-                    "intercept:O-7",
+                    "POST /v1/orders/O-7/interceptions",
                     &fingerprint,
                     now,
                     Duration::from_secs(60),

@@ -451,3 +451,67 @@ async fn bad_bodies_get_clear_problems_never_500() {
         );
     });
 }
+
+#[tokio::test]
+async fn every_write_honours_an_idempotency_key() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let create = || {
+            app.req(Method::POST, "/v1/api-keys", &key)
+                .header("idempotency-key", "new-agent-key")
+                .json(&json!({"label": "cs", "roles": ["agent"]}))
+                .send()
+        };
+        let first = create().await.unwrap();
+        assert_eq!(first.status(), StatusCode::CREATED);
+        let first: serde_json::Value = first.json().await.unwrap();
+        let again = create().await.unwrap();
+        assert_eq!(again.status(), StatusCode::CREATED);
+        assert_eq!(
+            again
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap()),
+            Some("true")
+        );
+        let again: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(
+            first["api_key"], again["api_key"],
+            "the replay answers the same key"
+        );
+        let (_, keys) = app.call(Method::GET, "/v1/api-keys", &key, None).await;
+        assert_eq!(
+            keys["items"].as_array().unwrap().len(),
+            2,
+            "one key made, not two"
+        );
+
+        // An event window posted twice with one key is created once.
+        let window = json!({"name": "618", "refunds_off_from": "2027-06-18T00:00:00+08:00", "refunds_off_until": "2027-06-19T00:00:00+08:00", "time_zone": "Asia/Shanghai", "refunds_reopen_at": "2027-06-19T00:00:00+08:00"});
+        for _ in 0..2 {
+            let r = app
+                .req(Method::POST, "/v1/event-windows", &key)
+                .header("idempotency-key", "w-618")
+                .json(&window)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+        let (_, windows) = app.call(Method::GET, "/v1/event-windows", &key, None).await;
+        assert_eq!(windows["items"].as_array().unwrap().len(), 2);
+
+        // A malformed key is refused, naming the header.
+        let r = app
+            .req(Method::POST, "/v1/settings/enable", &key)
+            .header("idempotency-key", "")
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = crate::support::read(r).await;
+        assert_eq!(
+            (s, b["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key"))
+        );
+    });
+}
