@@ -140,37 +140,44 @@ impl<T: DeserializeOwned> FromRequest<AppState> for MaybeJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
-        let length = req
+        let is_json = req
             .headers()
-            .get(header::CONTENT_LENGTH)
+            .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if !has_type && length.unwrap_or(0) == 0 {
-            let limit = state.config().body_limit;
-            let raw = axum::body::to_bytes(req.into_body(), limit)
-                .await
-                .map_err(|_| {
-                    ApiError::new(
-                        ProblemKind::PayloadTooLarge,
-                        format!("the body must be at most {limit} bytes"),
-                    )
-                })?;
-            if raw.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Self {
-                    value: None,
-                    raw: Bytes::new(),
-                });
-            }
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|media| media == "application/json" || media.ends_with("+json"));
+        let limit = state.config().body_limit;
+        let raw = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ProblemKind::PayloadTooLarge,
+                    format!("the body must be at most {limit} bytes"),
+                )
+            })?;
+        // No body at all is "no options", whatever Content-Type a client sends by habit.
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self {
+                value: None,
+                raw: Bytes::new(),
+            });
+        }
+        if !is_json {
             return Err(ApiError::new(
                 ProblemKind::UnsupportedMediaType,
                 "send the body as JSON with 'Content-Type: application/json'",
             ));
         }
-        let body = JsonBody::<T>::from_request(req, state).await?;
+        let value = parse_json(&raw)?;
         Ok(Self {
-            value: Some(body.value),
-            raw: body.raw,
+            value: Some(value),
+            raw,
         })
     }
 }

@@ -795,3 +795,36 @@ async fn a_chat_gateway_that_was_down_gets_every_message() {
         }
     );
 }
+
+#[tokio::test]
+async fn an_empty_body_sent_as_json_means_no_options() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(&key, "O-9", "b9", &[("s1", "awaiting_shipment")])
+            .await;
+        // curl users often send the JSON content type on every request, body or not.
+        let r = app
+            .req(Method::POST, "/v1/orders/O-9/cards", &key)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let r = app
+            .req(Method::POST, "/v1/orders/O-9/interceptions", &key)
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        // A body that is there must still be JSON.
+        let r = app
+            .req(Method::POST, "/v1/orders/O-9/cards", &key)
+            .header("content-type", "text/plain")
+            .body("hello")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    });
+}
