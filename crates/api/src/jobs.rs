@@ -164,19 +164,30 @@ fn next_try(
 }
 
 async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
+    let started = Instant::now();
     let result = match entry.topic.as_str() {
-        TOPIC_ERP => deliver_erp(state, clients, &entry).await,
-        TOPIC_CHAT => deliver_chat(state, clients, &entry).await,
+        TOPIC_ERP => deliver_erp(state, clients, &entry, started).await,
+        TOPIC_CHAT => deliver_chat(state, clients, &entry)
+            .await
+            .map(|status| Delivered {
+                status,
+                completed: false,
+            }),
         other => Err(Verdict::Dead {
             status: None,
             error: format!("unknown topic '{other}'"),
         }),
     };
     let now = state.wire_now();
-    let started = Instant::now();
     let metrics = state.metrics();
     let recorded = match result {
-        Ok(status) => {
+        Ok(Delivered {
+            completed: true, ..
+        }) => {
+            Metrics::inc(&metrics.deliveries_ok);
+            Ok(true)
+        }
+        Ok(Delivered { status, .. }) => {
             Metrics::inc(&metrics.deliveries_ok);
             if entry.topic == TOPIC_CHAT {
                 mark_message(state, &entry, "delivered", None).await;
@@ -260,6 +271,13 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
     }
 }
 
+/// A delivery the peer accepted; `completed` when the entry was already marked delivered in
+/// the same transaction that applied the peer's answer.
+struct Delivered {
+    status: u16,
+    completed: bool,
+}
+
 enum Verdict {
     Retry {
         status: Option<u16>,
@@ -283,7 +301,8 @@ async fn deliver_erp(
     state: &AppState,
     clients: &Clients,
     entry: &ClaimedEntry,
-) -> Result<u16, Verdict> {
+    started: Instant,
+) -> Result<Delivered, Verdict> {
     let payload: ErpPayload = serde_json::from_value(entry.payload.clone())
         .map_err(|e| dead(format!("unreadable payload: {e}")))?;
     let message: Message = serde_json::from_value(payload.message.clone())
@@ -341,6 +360,9 @@ async fn deliver_erp(
                 let (shop, config, now) =
                     (entry.shop_id.clone(), state.config().clone(), state.now());
                 let results = results.unwrap_or_default();
+                let (id, token, wire_now) = (entry.id, entry.lease_token.clone(), state.wire_now());
+                // The answer's effects and the entry's completion commit together: one commit
+                // fewer per message, and no window in which one is recorded without the other.
                 state
                     .store()
                     .write(move |tx| {
@@ -352,7 +374,9 @@ async fn deliver_erp(
                             true,
                             &results,
                             now,
-                        )
+                        )?;
+                        let record = attempt(wire_now, started, "delivered", Some(status), None);
+                        tx.complete(id, &token, wire_now, &record)
                     })
                     .await
                     .map_err(|e| Verdict::Retry {
@@ -361,8 +385,15 @@ async fn deliver_erp(
                         retry_after: None,
                     })?;
                 state.wake_worker();
+                return Ok(Delivered {
+                    status,
+                    completed: true,
+                });
             }
-            Ok(status)
+            Ok(Delivered {
+                status,
+                completed: false,
+            })
         }
         DeliveryOutcome::Retry {
             retry_after,

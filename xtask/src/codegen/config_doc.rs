@@ -35,7 +35,7 @@ pub(crate) fn render(toml: &str, source: &str) -> Result<String> {
          `--config <FILE>`, or else `shiphold.toml` in the working directory; then environment \
          variables `{ENV_PREFIX}{ENV_SEPARATOR}<SECTION>{ENV_SEPARATOR}<KEY>`, in which lists \
          are comma-separated. `shiphold config` prints the configuration in effect, secrets \
-         masked. [configuration.md](configuration.md) says more about each key.\n"
+         masked. [configuration.md](configuration.md) explains how the layers combine.\n"
     );
     for section in &sections {
         out.push_str(&format!("\n## `[{}]`\n\n", section.name));
