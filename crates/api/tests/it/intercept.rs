@@ -828,3 +828,131 @@ async fn an_empty_body_sent_as_json_means_no_options() {
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     });
 }
+
+#[tokio::test]
+async fn buyers_are_reminded_once_when_refunds_reopen() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(&key, "R-1", "b1", &[("s1", "awaiting_shipment")])
+            .await;
+        app.order(&key, "R-2", "b2", &[("s1", "awaiting_shipment")])
+            .await;
+        for order in ["R-1", "R-2"] {
+            let (s, _) = app
+                .call(
+                    Method::POST,
+                    &format!("/v1/orders/{order}/interceptions"),
+                    &key,
+                    Some(json!({"locale": "en"})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED);
+        }
+        // R-2's refund arrives before refunds reopen: nothing to remind.
+        let body = json!({"buyer_id": "b2", "version": 2, "sub_orders": [{"id": "s1", "item_id": "sku-s1", "title": "Item s1", "quantity": 1, "amount": 1999, "shipping_status": "refunded"}]});
+        assert_eq!(
+            app.call(Method::PUT, "/v1/orders/R-2", &key, Some(body))
+                .await
+                .0,
+            StatusCode::OK
+        );
+
+        assert_eq!(
+            shiphold_api::jobs::remind_refunds(&app.state)
+                .await
+                .unwrap(),
+            0,
+            "refunds are still off"
+        );
+        app.clock.set(event_time() + chrono::Duration::days(1));
+        assert_eq!(
+            shiphold_api::jobs::remind_refunds(&app.state)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            shiphold_api::jobs::remind_refunds(&app.state)
+                .await
+                .unwrap(),
+            0,
+            "once only"
+        );
+        let reminder = messages(&app, &key, "R-1")
+            .await
+            .into_iter()
+            .find(|m| m["kind"] == "refund_reminder")
+            .unwrap();
+        assert_eq!(
+            reminder["locale"], "en",
+            "in the language the buyer was first told in"
+        );
+        assert!(
+            reminder["text"].as_str().unwrap().contains("Item s1"),
+            "{reminder}"
+        );
+        assert!(
+            messages(&app, &key, "R-2")
+                .await
+                .iter()
+                .all(|m| m["kind"] != "refund_reminder")
+        );
+    });
+}
+
+#[tokio::test]
+async fn template_overrides_are_checked_when_saved_and_used() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/templates/acknowledgement/en",
+                &key,
+                Some(json!({"text": "Hi {buyer_name}"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(
+            b["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("buyer_name"),
+            "{b}"
+        );
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/templates/klingon/en",
+                &key,
+                Some(json!({"text": "x"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, b) = app.call(Method::PUT, "/v1/settings/templates/acknowledgement/en", &key, Some(json!({"text": "We are trying to stop {items}; refunds reopen on {reopen_day}."}))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        app.order(&key, "T-1", "b1", &[("s1", "awaiting_shipment")])
+            .await;
+        app.call(
+            Method::POST,
+            "/v1/orders/T-1/interceptions",
+            &key,
+            Some(json!({"locale": "en"})),
+        )
+        .await;
+        let text = messages(&app, &key, "T-1").await[0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            text,
+            "We are trying to stop Item s1; refunds reopen on 11.12."
+        );
+        // The Chinese default is untouched by an English override.
+        app.order(&key, "T-2", "b2", &[("s1", "awaiting_shipment")])
+            .await;
+        app.call(Method::POST, "/v1/orders/T-2/interceptions", &key, None)
+            .await;
+        assert_eq!(messages(&app, &key, "T-2").await[0]["text"], ACK_ZH);
+    });
+}
