@@ -55,11 +55,15 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// A SQLite file in a fresh folder.
+    /// A SQLite file in a fresh folder, one level down (`data/shiphold.db`), so that opening it
+    /// also shows the store creates missing parent folders.
     pub fn sqlite() -> Self {
         let dir = TempDir::new("shiphold-test")
             .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"));
-        let url = format!("sqlite://{}", dir.path().join("shiphold.db").display());
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("data").join("shiphold.db").display()
+        );
         Self {
             url,
             backend: Backend::Sqlite,

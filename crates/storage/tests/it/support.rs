@@ -1,19 +1,17 @@
 //! The test harness: a fresh database per test on each backend, dropped afterwards (also when
 //! the test fails), and the fixtures the tests share.
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
-use diesel::{Connection, PgConnection, RunQueryDsl};
 use shiphold_domain::{
     BuyerId, Flag, ItemId, MemoState, Money, Order, OrderId, ShippingStatus, ShopId, SubOrder,
     SubOrderId,
 };
 use shiphold_storage::{ShopRecord, Store, StoreOptions};
+use shiphold_testkit::TestDatabase;
 
 /// The variable that points the suite at a PostgreSQL server (any database on it; each test
 /// creates and drops its own).
-pub const POSTGRES_VAR: &str = "SHIPHOLD_TEST_POSTGRES_URL";
+pub const POSTGRES_VAR: &str = shiphold_testkit::POSTGRES_URL_VAR;
 
 /// Generates, from each test body `async fn name(db: TestDb)`, a `sqlite::name` test and a
 /// `postgres::name` test, so that the backend shows in the test's name.
@@ -50,7 +48,8 @@ macro_rules! backend_tests {
 }
 
 /// One test's database: a SQLite file in a fresh temporary folder, or a fresh PostgreSQL
-/// database. Dropping it deletes the folder or drops the database.
+/// database (both from the workspace's testkit), migrated. Dropping it deletes the folder or
+/// drops the database, also when the test fails.
 pub struct TestDb {
     /// The store, migrated.
     pub store: Store,
@@ -58,115 +57,42 @@ pub struct TestDb {
     pub url: String,
     /// What the first `migrate` applied.
     pub applied: Vec<String>,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(PathBuf),
-    Database { admin_url: String, name: String },
+    _database: TestDatabase,
 }
 
 impl TestDb {
     /// A new SQLite database in a folder of its own (nested, to prove parents are created).
     pub async fn sqlite() -> TestDb {
-        let dir = std::env::temp_dir().join(format!(
-            "shiphold-storage-it-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let url = format!("sqlite://{}", dir.join("data/shiphold.db").display());
-        let cleanup = Cleanup::Dir(dir);
-        Self::open(url, cleanup).await
+        Self::open(TestDatabase::sqlite()).await
     }
 
     /// A new PostgreSQL database, or `None` when the variable is unset.
     pub async fn postgres() -> Option<TestDb> {
-        let admin_url = std::env::var(POSTGRES_VAR).ok().filter(|v| !v.is_empty())?;
-        let name = format!("shiphold_it_{}", uuid::Uuid::new_v4().simple());
-        let create = {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            tokio::task::spawn_blocking(move || {
-                let mut conn = PgConnection::establish(&admin_url)
-                    .unwrap_or_else(|e| panic!("{POSTGRES_VAR}={admin_url}: cannot connect: {e}"));
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create the test database");
-            })
-        };
-        create.await.expect("create task");
-        let url = with_database(&admin_url, &name);
-        Some(Self::open(url, Cleanup::Database { admin_url, name }).await)
+        let database = tokio::task::spawn_blocking(TestDatabase::postgres)
+            .await
+            .expect("create the test database")?;
+        Some(Self::open(database).await)
     }
 
-    async fn open(url: String, cleanup: Cleanup) -> TestDb {
+    async fn open(database: TestDatabase) -> TestDb {
         let options = StoreOptions {
             max_connections: 8,
             ..StoreOptions::default()
         };
-        // The guard exists before anything can fail, so a failing connect still cleans up.
-        let mut db = TestDb {
-            store: match Store::connect(&url, options).await {
-                Ok(store) => store,
-                Err(e) => {
-                    drop(Guard(cleanup));
-                    panic!("connect {url}: {e}");
-                }
-            },
-            url,
-            applied: Vec::new(),
-            cleanup,
+        let url = database.url().to_owned();
+        // `database` is dropped (and cleaned up) on the panic's unwind too.
+        let store = match Store::connect(&url, options).await {
+            Ok(store) => store,
+            Err(e) => panic!("connect {url}: {e}"),
         };
-        db.applied = db.store.migrate().await.expect("migrate");
-        db
-    }
-}
-
-/// Runs a cleanup when dropped.
-struct Guard(Cleanup);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        run_cleanup(&self.0);
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        run_cleanup(&self.cleanup);
-    }
-}
-
-fn run_cleanup(cleanup: &Cleanup) {
-    match cleanup {
-        Cleanup::Dir(dir) => {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        Cleanup::Database { admin_url, name } => {
-            // FORCE ends the pool's connections, which are still open at this point.
-            let dropped = PgConnection::establish(admin_url).map(|mut conn| {
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-            });
-            if !matches!(dropped, Ok(Ok(_))) {
-                eprintln!("warning: could not drop test database {name}");
-            }
+        let applied = store.migrate().await.expect("migrate");
+        TestDb {
+            store,
+            url,
+            applied,
+            _database: database,
         }
     }
-}
-
-/// `url` with its database name replaced by `name` (query parameters kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    let mut out = format!("{scheme}://{host}/{name}");
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// Says, where `cargo test` shows it, that a PostgreSQL test did not run.
