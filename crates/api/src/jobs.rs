@@ -555,6 +555,15 @@ async fn housekeeping_loop(state: AppState, mut shutdown: watch::Receiver<bool>)
         {
             tracing::warn!(%error, "could not purge the webhook replay guard");
         }
+        // Delivered entries are kept a week for inspection (attempts, timing); dead letters stay
+        // until an admin re-drives them.
+        if let Err(error) = state
+            .store()
+            .purge_outbox(state.wire_now() - chrono::Duration::days(7))
+            .await
+        {
+            tracing::warn!(%error, "could not purge delivered outbox entries");
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => {}
