@@ -437,10 +437,40 @@ pub fn apply_erp_results(
     let delivery_marks = events.len();
     events.extend(result_events);
     let (transitions, outcomes) = apply_events(tx, shop_id, &mut interception, &events, now)?;
-    for outcome in outcomes.iter().skip(delivery_marks) {
+    for (outcome, (_, event)) in outcomes
+        .iter()
+        .skip(delivery_marks)
+        .zip(events.iter().skip(delivery_marks))
+    {
+        let applied = outcome.status == "applied";
+        if !applied {
+            // A late, repeated or contradictory result changes nothing but is kept in the item's
+            // history, as the ERP protocol promises.
+            if let Some(line) = interception
+                .lines
+                .iter()
+                .find(|l| l.sub_order_id == outcome.sub_order_id)
+            {
+                let why = outcome
+                    .reason
+                    .as_deref()
+                    .unwrap_or("repeats the current state");
+                let note = Transition {
+                    from: line.state,
+                    to: line.state,
+                    event: event.name().to_owned(),
+                    detail: Some(match event.detail() {
+                        Some(detail) => format!("recorded, state unchanged ({why}): {detail}"),
+                        None => format!("recorded, state unchanged ({why})"),
+                    }),
+                    at: now,
+                };
+                tx.update_line(shop_id, &interception.id, line, &note)?;
+            }
+        }
         receipts.push(wire::ResultReceipt {
             sub_order_id: outcome.sub_order_id.to_string(),
-            status: if outcome.status == "applied" {
+            status: if applied {
                 wire::ResultStatus::Applied
             } else {
                 wire::ResultStatus::Recorded

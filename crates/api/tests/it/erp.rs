@@ -456,5 +456,27 @@ async fn bad_callbacks_are_refused_and_change_nothing() {
             "{statuses:?}"
         );
         assert_eq!(line_states(&app, &key, &id).await, vec!["locked"]);
+        // ... and kept in the item's history.
+        let (_, detail) = app
+            .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+            .await;
+        let last = detail["lines"][0]["history"]
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (
+                last["from"].as_str(),
+                last["to"].as_str(),
+                last["event"].as_str()
+            ),
+            (Some("locked"), Some("locked"), Some("erp_lock_failed"))
+        );
+        assert!(
+            last["detail"].as_str().unwrap().contains("too late"),
+            "{last}"
+        );
     });
 }
