@@ -604,18 +604,8 @@ pub async fn remind_refunds(state: &AppState) -> Result<usize, crate::ApiError> 
                     continue;
                 }
                 let record = tx.settings(&shop)?;
-                let windows = tx.windows(&shop)?;
-                let shop_name = tx.shop(&shop)?.map(|s| s.name).unwrap_or_default();
-                let templates = crate::routes::template_set_of(&record);
                 let locale = service::interception_locale(tx, &shop, &order, &interception_id)?;
-                let ctx = service::MessageContext {
-                    shop_id: &shop,
-                    shop_name: &shop_name,
-                    templates: &templates,
-                    windows: &windows,
-                    config: &config,
-                    now,
-                };
+                let ctx = service::MessageContext::load(tx, &shop, &record, &config, now)?;
                 service::send_buyer_message(
                     tx,
                     &ctx,

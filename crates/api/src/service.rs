@@ -13,7 +13,7 @@ use shiphold_erp_adapter as wire;
 use shiphold_messaging::{
     BuyerMessage, CardLink, Envelope, Locale, RenderContext, TemplateKind, TemplateSet,
 };
-use shiphold_storage::{MessageRecord, NewOutboxEntry, StoreError, Tx};
+use shiphold_storage::{MessageRecord, NewOutboxEntry, SettingsRecord, StoreError, Tx};
 
 use crate::config::ApiConfig;
 
@@ -71,15 +71,41 @@ pub struct MessageContext<'a> {
     /// The shop.
     pub shop_id: &'a ShopId,
     /// The shop's name.
-    pub shop_name: &'a str,
+    pub shop_name: String,
     /// The shop's template overrides.
-    pub templates: &'a TemplateSet,
+    pub templates: TemplateSet,
     /// The shop's event windows.
-    pub windows: &'a [EventWindow],
+    pub windows: Vec<EventWindow>,
     /// The API configuration (channel choice).
     pub config: &'a ApiConfig,
     /// Now.
     pub now: DateTime<Utc>,
+}
+
+impl<'a> MessageContext<'a> {
+    /// Loads what composing a shop's messages needs, in the caller's transaction.
+    pub fn load(
+        tx: &mut Tx<'_>,
+        shop_id: &'a ShopId,
+        settings: &SettingsRecord,
+        config: &'a ApiConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            shop_id,
+            shop_name: tx.shop(shop_id)?.map(|s| s.name).unwrap_or_default(),
+            templates: template_set(settings),
+            windows: tx.windows(shop_id)?,
+            config,
+            now,
+        })
+    }
+}
+
+/// A shop's template overrides. They were checked when saved; a set that no longer parses (after
+/// a placeholder was retired, say) falls back to the defaults rather than failing a request.
+pub fn template_set(settings: &SettingsRecord) -> TemplateSet {
+    serde_json::from_value(settings.templates.clone()).unwrap_or_default()
 }
 
 /// One message to a buyer of an order.
@@ -112,14 +138,15 @@ pub fn send_buyer_message(
         card,
     } = outgoing;
     let interception_id = interception_id.as_ref();
-    let (event_day, reopen) = quoted_dates(ctx.windows, ctx.now);
-    let mut render = RenderContext::new(ctx.shop_name, order.id.as_str(), event_day, reopen, items);
+    let (event_day, reopen) = quoted_dates(&ctx.windows, ctx.now);
+    let mut render =
+        RenderContext::new(&ctx.shop_name, order.id.as_str(), event_day, reopen, items);
     if let Some(card) = card {
         render = render.with_card(card);
     }
     let message_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
     let message = BuyerMessage::compose(
-        ctx.templates,
+        &ctx.templates,
         kind,
         locale,
         &render,
@@ -492,19 +519,8 @@ pub fn apply_erp_results(
             .filter(|o| o.status == "applied" && o.state == shiphold_domain::LineState::Locked)
             .map(|o| o.sub_order_id.clone())
             .collect();
-        let windows = tx.windows(shop_id)?;
-        let shop_name = tx.shop(shop_id)?.map(|s| s.name).unwrap_or_default();
-        let templates: TemplateSet =
-            serde_json::from_value(record.templates.clone()).unwrap_or_default();
         let locale = interception_locale(tx, shop_id, &order, interception_id)?;
-        let ctx = MessageContext {
-            shop_id,
-            shop_name: &shop_name,
-            templates: &templates,
-            windows: &windows,
-            config,
-            now,
-        };
+        let ctx = MessageContext::load(tx, shop_id, &record, config, now)?;
         send_buyer_message(
             tx,
             &ctx,

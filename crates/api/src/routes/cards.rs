@@ -18,7 +18,6 @@ use crate::auth::{Caller, Role, hash_secret};
 use crate::extract::MaybeJson;
 use crate::problem::ApiError;
 use crate::routes::interceptions::check_card_allowed;
-use crate::routes::settings::template_set;
 use crate::service::{self, MessageContext};
 use crate::state::AppState;
 
@@ -167,21 +166,12 @@ async fn create(
                 record.settings.advanced.card_expiry,
             );
             tx.insert_card(&shop, &card, &token_hash)?;
-            let windows = tx.windows(&shop)?;
-            let tz = windows
+            let ctx = MessageContext::load(tx, &shop, &record, &config, now)?;
+            let tz = ctx
+                .windows
                 .first()
                 .map(|w| w.time_zone)
                 .unwrap_or(chrono_tz::Asia::Shanghai);
-            let shop_name = tx.shop(&shop)?.map(|s| s.name).unwrap_or_default();
-            let templates = template_set(&record);
-            let ctx = MessageContext {
-                shop_id: &shop,
-                shop_name: &shop_name,
-                templates: &templates,
-                windows: &windows,
-                config: &config,
-                now,
-            };
             let items = order
                 .sub_orders
                 .iter()

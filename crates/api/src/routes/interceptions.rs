@@ -22,7 +22,6 @@ use super::{Listing, PageQuery, audit, json, parse_time};
 use crate::auth::{Caller, Role};
 use crate::extract::MaybeJson;
 use crate::problem::{ApiError, ItemProblem, ProblemKind};
-use crate::routes::settings::template_set;
 use crate::service::{self, MessageContext};
 use crate::state::{AppState, Metrics};
 
@@ -212,16 +211,7 @@ pub(crate) fn intercept_in_tx(
         service::enqueue_erp_requested(tx, shop, &order, &decision.interception, now)?;
     }
     if decision.acknowledge_buyer {
-        let shop_name = tx.shop(shop)?.map(|s| s.name).unwrap_or_default();
-        let templates = template_set(&record);
-        let ctx = MessageContext {
-            shop_id: shop,
-            shop_name: &shop_name,
-            templates: &templates,
-            windows: &windows,
-            config,
-            now,
-        };
+        let ctx = MessageContext::load(tx, shop, &record, config, now)?;
         let ids = decision
             .interception
             .lines
@@ -643,18 +633,8 @@ fn release_in_tx(
         order_now.memo = memo.clone();
         service::enqueue_erp_released(tx, shop, &order_now, id, &released, true, now)?;
     }
-    let windows = tx.windows(shop)?;
-    let shop_name = tx.shop(shop)?.map(|s| s.name).unwrap_or_default();
-    let templates = template_set(&record);
     let locale = service::interception_locale(tx, shop, &order, id)?;
-    let ctx = MessageContext {
-        shop_id: shop,
-        shop_name: &shop_name,
-        templates: &templates,
-        windows: &windows,
-        config,
-        now,
-    };
+    let ctx = MessageContext::load(tx, shop, &record, config, now)?;
     service::send_buyer_message(
         tx,
         &ctx,

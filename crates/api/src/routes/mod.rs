@@ -23,7 +23,6 @@ pub(crate) mod settings;
 pub(crate) mod windows;
 
 pub(crate) use common::*;
-pub(crate) use settings::template_set as template_set_of;
 
 /// How a route authenticates its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

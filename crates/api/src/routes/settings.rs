@@ -11,7 +11,7 @@ use shiphold_domain::{
     TermsAcceptance, ValidationError,
 };
 use shiphold_erp_adapter::{EndpointPolicy, Secret};
-use shiphold_messaging::{Locale, TemplateKind, TemplateSet};
+use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::SettingsRecord;
 use utoipa::ToSchema;
 
@@ -652,11 +652,6 @@ fn template_path(kind: &str, locale: &str) -> Result<(TemplateKind, Locale), Api
     }
 }
 
-pub(crate) fn template_set(record: &SettingsRecord) -> TemplateSet {
-    // Overrides were checked when saved; a set that no longer parses falls back to defaults.
-    serde_json::from_value(record.templates.clone()).unwrap_or_default()
-}
-
 /// Overrides one buyer-message template (admin).
 #[utoipa::path(
     put,
@@ -689,7 +684,7 @@ async fn set_template(
     let (kind, locale) = template_path(&kind, &locale)?;
     let text = body.value.text;
     change(&state, &caller, "settings.template", move |record| {
-        let mut set = template_set(record);
+        let mut set = crate::service::template_set(record);
         set.set_text(kind, locale, &text).map_err(|e| {
             ApiError::field(FieldError::new("text", "invalid_template", e.to_string()))
         })?;
@@ -725,7 +720,7 @@ async fn remove_template(
 ) -> Result<Response, ApiError> {
     let (kind, locale) = template_path(&kind, &locale)?;
     change(&state, &caller, "settings.template.remove", move |record| {
-        let mut set = template_set(record);
+        let mut set = crate::service::template_set(record);
         set.remove(kind, locale);
         record.templates = serde_json::to_value(&set).map_err(ApiError::internal)?;
         Ok(())
