@@ -8,8 +8,10 @@ pub mod card;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod intake;
 pub mod interception;
 pub mod order;
+pub mod release;
 pub mod settings;
 pub mod window;
 
@@ -19,12 +21,16 @@ pub use error::{FieldError, ValidationError};
 pub use ids::{
     ApiKeyId, BuyerId, CardId, EventWindowId, InterceptionId, ItemId, OrderId, ShopId, SubOrderId,
 };
+pub use intake::{IntakeDecision, IntakeError, decide_intake};
 pub use interception::{
     DecideError, Decision, DecisionInput, Interception, Line, LineEvent, LineState, MemoState,
     Method, Refusal, RefusalReason, Requester, Transition, TransitionError, check_item, check_open,
     decide, memo_after, tells_success,
 };
 pub use order::{Money, Order, OrderVersion, ShippingStatus, SubOrder};
+pub use release::{
+    ReleaseDecision, ReleaseError, ReleaseRefusal, ReleaseRefusalReason, decide_release,
+};
 pub use settings::{
     AdvancedSettings, CardExpiry, EnableError, ErpLink, Flag, InterceptionSettings, MemoText,
     Missing, TERMS_VERSION, TermsAcceptance,

@@ -224,6 +224,15 @@ impl Order {
         errors.into_result()
     }
 
+    /// Whether `other` carries what intake pushed in this order: buyer, sub-orders, seller memo
+    /// and flag. Shiphold's own memo is not the caller's, so it does not count.
+    pub fn same_content(&self, other: &Order) -> bool {
+        self.buyer_id == other.buyer_id
+            && self.sub_orders == other.sub_orders
+            && self.seller_memo == other.seller_memo
+            && self.seller_flag == other.seller_flag
+    }
+
     /// The sub-order with `id`.
     pub fn sub_order(&self, id: &SubOrderId) -> Option<&SubOrder> {
         self.sub_orders.iter().find(|s| &s.id == id)
