@@ -20,6 +20,9 @@
 //! promises, `./data/shiphold.db`); [`TestPostgres`] makes a database of its own on the server
 //! named by `SHIPHOLD_TEST_POSTGRES_URL` and drops it afterwards.
 
+// A panic here is a failed test with its message, helpers outside `#[test]` included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -223,10 +226,15 @@ pub struct TestPostgres {
 
 impl TestPostgres {
     /// `None` when the variable is unset: the caller reports the PostgreSQL half as skipped.
-    /// Panics when it is set and the database cannot be created: a CI that asked for PostgreSQL
-    /// must not pass without it.
+    /// Panics when it is set and the database cannot be created, and when it is unset under CI
+    /// (`CI` set): CI must not pass without PostgreSQL.
     pub fn create(label: &str) -> Option<Self> {
-        let admin_url = std::env::var(POSTGRES_VAR).ok().filter(|v| !v.is_empty())?;
+        let admin_url = std::env::var(POSTGRES_VAR).ok().filter(|v| !v.is_empty());
+        let under_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        if admin_url.is_none() && under_ci {
+            panic!("CI is set but {POSTGRES_VAR} is not: the PostgreSQL half must run in CI");
+        }
+        let admin_url = admin_url?;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "shiphold_e2e_{}_{}_{}",

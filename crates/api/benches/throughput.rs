@@ -6,6 +6,9 @@
 //! server) and to raw signed POSTs (the cost of delivery without the outbox) are what to compare
 //! between runs. `SHIPHOLD_BENCH_N` sets the operations per measurement (default 400).
 
+// A panic here is a failed test with its message, helpers outside `#[test]` included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,7 +93,7 @@ async fn bench(db: TestDatabase, n: usize) -> Vec<Measure> {
     let app = router(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let created = shiphold_api::admin::create_shop(state.store(), state.clock(), "Bench")
+    let created = shiphold_api::service::shops::create_shop(&state, "Bench")
         .await
         .expect("shop");
     let key = created.api_key;
@@ -298,7 +301,7 @@ async fn bench(db: TestDatabase, n: usize) -> Vec<Measure> {
             .expect("counts");
         let left: i64 = counts
             .iter()
-            .filter(|c| c.topic == "erp")
+            .filter(|c| c.topic == shiphold_storage::Topic::Erp)
             .map(|c| c.pending + c.leased + c.dead)
             .sum();
         if left == 0 {

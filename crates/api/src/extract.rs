@@ -1,9 +1,10 @@
-//! Request-body extraction that answers every bad body with a problem document naming the
-//! field, instead of axum's plain-text rejections.
+//! Extraction of bodies, query strings and path parameters that answers every bad request with a
+//! problem document naming the field, instead of axum's plain-text rejections.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{ApiError, ProblemKind};
@@ -179,5 +180,57 @@ impl<T: DeserializeOwned> FromRequest<AppState> for MaybeJson<T> {
             value: Some(value),
             raw,
         })
+    }
+}
+
+/// Query parameters, parsed with the failing parameter named in a problem document (axum's own
+/// `Query` answers a bad value with a plain-text 400).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let field = if path == "." || path.is_empty() {
+                    "query".to_owned()
+                } else {
+                    path
+                };
+                ApiError::field(shiphold_domain::FieldError::new(
+                    field,
+                    "invalid",
+                    error.into_inner().to_string(),
+                ))
+            })
+    }
+}
+
+/// Path parameters; a segment that is not valid percent-encoded UTF-8 names nothing that
+/// exists, so it answers the same problem document as an unknown id.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => {
+                tracing::debug!(%rejection, "path parameters refused");
+                Err(ApiError::not_found("object"))
+            }
+        }
     }
 }

@@ -4,7 +4,6 @@
 //! The server binary builds an [`AppState`] from its configuration, serves [`router`] and runs
 //! [`jobs::spawn`] until shutdown.
 
-pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod extract;
@@ -14,8 +13,9 @@ pub mod problem;
 mod routes;
 pub mod service;
 mod state;
+mod views;
 
 pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig};
 pub use problem::ApiError;
 pub use routes::{Auth, RouteInfo, route_table, router};
-pub use state::AppState;
+pub use state::{AppState, BusinessClock, Now, WallClock};

@@ -6,8 +6,10 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use shiphold_domain::{FieldError, Refusal, ValidationError};
+use shiphold_domain::{FieldError, Refusal, ReleaseRefusal, ValidationError};
 use shiphold_storage::StoreError;
+
+use crate::service::ServiceError;
 
 /// The content type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -200,6 +202,16 @@ impl From<&Refusal> for ItemProblem {
     }
 }
 
+impl From<&ReleaseRefusal> for ItemProblem {
+    fn from(r: &ReleaseRefusal) -> Self {
+        Self {
+            sub_order_id: r.sub_order_id.to_string(),
+            reason: r.reason.as_str().into(),
+            message: r.reason.message(),
+        }
+    }
+}
+
 /// An error on its way to a client.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{kind:?}: {detail}")]
@@ -305,8 +317,8 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidCursor(detail) => {
                 Self::field(FieldError::new("cursor", "invalid", detail))
             }
-            StoreError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "database unavailable");
+            StoreError::Unavailable { message, source } => {
+                tracing::warn!(error = %message, source = ?source, "database unavailable");
                 Self {
                     retry_after: Some(1),
                     ..Self::new(
@@ -315,7 +327,14 @@ impl From<StoreError> for ApiError {
                     )
                 }
             }
-            other => Self::internal(other),
+            other => {
+                // The driver's error rides along as the source; the log gets the whole chain.
+                let source = std::error::Error::source(&other).map(ToString::to_string);
+                Self::internal(match source {
+                    Some(source) => format!("{other}: {source}"),
+                    None => other.to_string(),
+                })
+            }
         }
     }
 }
@@ -329,5 +348,59 @@ impl From<ValidationError> for ApiError {
 impl From<FieldError> for ApiError {
     fn from(error: FieldError) -> Self {
         Self::field(error)
+    }
+}
+
+/// The one place a use case's error becomes HTTP.
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        let detail = error.to_string();
+        match error {
+            ServiceError::NotFound(what) => Self::not_found(what),
+            ServiceError::Forbidden(_) => Self::new(ProblemKind::Forbidden, detail),
+            ServiceError::Invalid(errors) => Self::validation(errors),
+            ServiceError::SetupIncomplete(missing) => {
+                let mut problem = Self::new(ProblemKind::SetupIncomplete, detail);
+                problem.errors = missing
+                    .iter()
+                    .map(|m| FieldError::new(m.field(), "required", m.message()))
+                    .collect();
+                problem
+            }
+            ServiceError::InterceptionDisabled => {
+                Self::new(ProblemKind::InterceptionDisabled, detail)
+            }
+            ServiceError::OutsideEventWindow { .. } => {
+                Self::new(ProblemKind::OutsideEventWindow, detail)
+            }
+            ServiceError::NothingToIntercept(refusals) => {
+                Self::new(ProblemKind::NothingToIntercept, detail)
+                    .with_items(refusals.iter().map(ItemProblem::from).collect())
+            }
+            ServiceError::NothingToRelease(refused) => {
+                Self::new(ProblemKind::InvalidTransition, detail)
+                    .with_items(refused.iter().map(ItemProblem::from).collect())
+            }
+            ServiceError::StaleUpdate { .. } => Self::new(ProblemKind::StaleUpdate, detail),
+            ServiceError::WindowOverlap(_) => Self::new(ProblemKind::WindowOverlap, detail),
+            ServiceError::CardExpired => Self::new(ProblemKind::CardExpired, detail),
+            ServiceError::CardRevoked => Self::new(ProblemKind::CardRevoked, detail),
+            ServiceError::EndpointNotAllowed(why) => {
+                let mut problem = Self::new(ProblemKind::EndpointNotAllowed, detail);
+                problem.errors = vec![FieldError::new("endpoint", "not_allowed", why)];
+                problem
+            }
+            ServiceError::Conflict(_) => Self::new(ProblemKind::Conflict, detail),
+            ServiceError::Callback(receive) => {
+                let kind = match receive.status().as_u16() {
+                    401 => ProblemKind::Unauthenticated,
+                    413 => ProblemKind::PayloadTooLarge,
+                    _ => ProblemKind::MalformedRequest,
+                };
+                Self::new(kind, detail)
+            }
+            ServiceError::CallbackMismatch(_) => Self::new(ProblemKind::MalformedRequest, detail),
+            ServiceError::Store(store) => store.into(),
+        }
     }
 }

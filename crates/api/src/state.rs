@@ -1,14 +1,62 @@
-//! The state every route and job shares: the store, the clock, the configuration, and the
-//! signal that wakes the local delivery worker after a commit.
+//! The state every route, job and service shares: the store, the two clocks, the randomness
+//! that spreads retries, the configuration, and the signal that wakes the local delivery worker
+//! after a commit.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use shiphold_domain::Clock;
-use shiphold_storage::Store;
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use shiphold_domain::{Clock, SystemClock};
+use shiphold_storage::{MessageChannel, Store};
 use tokio::sync::Notify;
 
 use crate::config::ApiConfig;
+
+/// The clock of the business rules: event windows, card expiry, history timestamps. Tests and
+/// demos set it to an event day.
+#[derive(Clone)]
+pub struct BusinessClock(Arc<dyn Clock>);
+
+/// The clock of real time: signature timestamps (the peer checks them against its own clock),
+/// outbox scheduling, leases and retries, which happen in real time whatever day the business
+/// clock says it is.
+#[derive(Clone)]
+pub struct WallClock(Arc<dyn Clock>);
+
+impl BusinessClock {
+    /// A business clock reading `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self(clock)
+    }
+
+    /// Now, for the business rules.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+impl WallClock {
+    /// A wall clock reading `clock` (the system clock outside tests).
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self(clock)
+    }
+
+    /// Now, in real time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+/// One reading of both clocks, taken once per use case so that everything it writes agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// By the business clock.
+    pub business: DateTime<Utc>,
+    /// By the wall clock.
+    pub wall: DateTime<Utc>,
+}
 
 /// Shared application state; cheap to clone.
 #[derive(Clone)]
@@ -18,7 +66,9 @@ pub struct AppState {
 
 struct Inner {
     store: Store,
-    clock: Arc<dyn Clock>,
+    business: BusinessClock,
+    wall: WallClock,
+    jitter: Mutex<StdRng>,
     config: ApiConfig,
     wake: Notify,
     metrics: Metrics,
@@ -51,12 +101,32 @@ impl Metrics {
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state with `clock` as the business clock, the system clock as the wall
+    /// clock, and retry jitter seeded from the operating system.
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: ApiConfig) -> Self {
+        Self::with_clocks(
+            store,
+            BusinessClock::new(clock),
+            WallClock::new(Arc::new(SystemClock)),
+            rand::rng().random(),
+            config,
+        )
+    }
+
+    /// Builds the state with both clocks and the jitter seed chosen (tests control all three).
+    pub fn with_clocks(
+        store: Store,
+        business: BusinessClock,
+        wall: WallClock,
+        jitter_seed: u64,
+        config: ApiConfig,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
-                clock,
+                business,
+                wall,
+                jitter: Mutex::new(StdRng::seed_from_u64(jitter_seed)),
                 config,
                 wake: Notify::new(),
                 metrics: Metrics::default(),
@@ -69,21 +139,35 @@ impl AppState {
         &self.inner.store
     }
 
-    /// The clock.
-    pub fn clock(&self) -> &dyn Clock {
-        self.inner.clock.as_ref()
+    /// Both clocks, read once.
+    pub fn now(&self) -> Now {
+        Now {
+            business: self.inner.business.now(),
+            wall: self.inner.wall.now(),
+        }
     }
 
-    /// Now, by the injected clock.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.clock.now()
+    /// The business clock.
+    pub fn business_clock(&self) -> &BusinessClock {
+        &self.inner.business
     }
 
-    /// Now by the wall clock, for the wire and the outbox: signature timestamps are checked by
-    /// the peer against its own clock, and leases and retries run in real time, while the
-    /// injected clock may be set to an event day (demos, tests) for the business rules.
-    pub fn wire_now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
+    /// The wall clock.
+    pub fn wall_clock(&self) -> &WallClock {
+        &self.inner.wall
+    }
+
+    /// A fraction in `[0, max)` that spreads retries of many entries after an outage.
+    pub fn jitter(&self, max: f64) -> f64 {
+        if max <= 0.0 {
+            return 0.0;
+        }
+        let mut rng = self
+            .inner
+            .jitter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rng.random_range(0.0..max)
     }
 
     /// The configuration.
@@ -91,9 +175,26 @@ impl AppState {
         &self.inner.config
     }
 
+    /// Where buyer messages go: the chat gateway when one is configured, else the inbox.
+    pub fn message_channel(&self) -> MessageChannel {
+        if self.inner.config.chat_gateway.is_some() {
+            MessageChannel::ChatGateway
+        } else {
+            MessageChannel::Inbox
+        }
+    }
+
     /// The counters.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Counts a new interception and wakes the worker for its messages.
+    pub(crate) fn intercepted(&self, outcome: &crate::service::intercept::Intercepted) {
+        if outcome.created {
+            Metrics::inc(&self.inner.metrics.interceptions_created);
+            self.wake_worker();
+        }
     }
 
     /// Wakes the local delivery worker: something was just committed to the outbox.

@@ -169,7 +169,12 @@ async fn migrate(loaded: &Loaded) -> Result<()> {
 
 async fn create_shop(loaded: &Loaded, name: &str) -> Result<()> {
     let store = open_store(&loaded.settings, loaded.settings.database.migrate_on_start).await?;
-    let created = shiphold_api::admin::create_shop(&store, &SystemClock, name)
+    let app = shiphold_api::AppState::new(
+        store,
+        std::sync::Arc::new(SystemClock),
+        loaded.settings.api_config(None),
+    );
+    let created = shiphold_api::service::shops::create_shop(&app, name)
         .await
         .context("could not create the shop")?;
     println!("shop created");

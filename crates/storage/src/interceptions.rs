@@ -296,7 +296,7 @@ impl Tx<'_> {
                     sub_order_id: line.sub_order_id.as_str().to_owned(),
                     order_id: interception.order_id.as_str().to_owned(),
                     position: i32::try_from(position)
-                        .map_err(|_| StoreError::Database("too many lines".into()))?,
+                        .map_err(|_| StoreError::database("too many lines"))?,
                     quantity: i64::from(line.quantity),
                     state: line.state.as_str().to_owned(),
                     updated_at: ms(line.updated_at),

@@ -18,13 +18,13 @@ mod schema;
 mod shops;
 mod store;
 
-pub use error::StoreError;
+pub use error::{Source, StoreError};
 pub use idempotency::IdemBegin;
 pub use interceptions::{InterceptionFilter, REQUESTED_EVENT};
-pub use messages::MessageRecord;
+pub use messages::{MessageChannel, MessageRecord, MessageStatus};
 pub use orders::OrderFilter;
 pub use outbox::{
-    AttemptRecord, ClaimedEntry, NewOutboxEntry, OutboxCount, OutboxEntry, OutboxStatus,
+    AttemptRecord, ClaimedEntry, NewOutboxEntry, OutboxCount, OutboxEntry, OutboxStatus, Topic,
 };
 pub use page::{Page, PageOf};
 pub use reminders::{REFUND_REMINDER_KIND, REMINDER_HORIZON_DAYS};
@@ -53,5 +53,5 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
 /// A value as JSON text for a column.
 pub(crate) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value)
-        .map_err(|e| StoreError::Database(format!("cannot encode a value as JSON: {e}")))
+        .map_err(|e| StoreError::database(format!("cannot encode a value as JSON: {e}")))
 }

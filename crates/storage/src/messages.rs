@@ -11,6 +11,64 @@ use crate::parse_id;
 use crate::schema::messages;
 use crate::store::Tx;
 
+/// The channel a buyer message goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageChannel {
+    /// The platform's chat gateway, through the outbox.
+    ChatGateway,
+    /// The built-in inbox the card page shows.
+    Inbox,
+}
+
+impl MessageChannel {
+    /// The channel as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageChannel::ChatGateway => "chat_gateway",
+            MessageChannel::Inbox => "inbox",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StoreError> {
+        match raw {
+            "chat_gateway" => Ok(MessageChannel::ChatGateway),
+            "inbox" => Ok(MessageChannel::Inbox),
+            other => Err(StoreError::corrupt(format!("messages.channel: '{other}'"))),
+        }
+    }
+}
+
+/// Where a buyer message's delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageStatus {
+    /// Waiting for (another) delivery attempt.
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Given up on.
+    Dead,
+}
+
+impl MessageStatus {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Pending => "pending",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StoreError> {
+        match raw {
+            "pending" => Ok(MessageStatus::Pending),
+            "delivered" => Ok(MessageStatus::Delivered),
+            "dead" => Ok(MessageStatus::Dead),
+            other => Err(StoreError::corrupt(format!("messages.status: '{other}'"))),
+        }
+    }
+}
+
 /// One message to a buyer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
@@ -28,14 +86,14 @@ pub struct MessageRecord {
     pub kind: String,
     /// The language it was rendered in (`zh-CN`, `en`).
     pub locale: String,
-    /// The channel it goes out on (`chat`, `inbox`).
-    pub channel: String,
+    /// The channel it goes out on.
+    pub channel: MessageChannel,
     /// The rendered text.
     pub text: String,
     /// The card link it carries, if any.
     pub link: Option<String>,
-    /// `pending`, `delivered` or `dead`.
-    pub status: String,
+    /// Where its delivery stands.
+    pub status: MessageStatus,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was delivered.
@@ -77,10 +135,10 @@ impl MessageRow {
                 .transpose()?,
             kind: self.kind,
             locale: self.locale,
-            channel: self.channel,
+            channel: MessageChannel::parse(&self.channel)?,
             text: self.text,
             link: self.link,
-            status: self.status,
+            status: MessageStatus::parse(&self.status)?,
             created_at: from_ms(self.created_at, "messages.created_at")?,
             delivered_at: from_ms_opt(self.delivered_at, "messages.delivered_at")?,
             last_error: self.last_error,
@@ -103,10 +161,10 @@ impl Tx<'_> {
                     .map(|i| i.as_str().to_owned()),
                 kind: message.kind.clone(),
                 locale: message.locale.clone(),
-                channel: message.channel.clone(),
+                channel: message.channel.as_str().to_owned(),
                 text: message.text.clone(),
                 link: message.link.clone(),
-                status: message.status.clone(),
+                status: message.status.as_str().to_owned(),
                 created_at: ms(message.created_at),
                 delivered_at: message.delivered_at.map(ms),
                 last_error: message.last_error.clone(),
@@ -130,19 +188,19 @@ impl Tx<'_> {
             .transpose()
     }
 
-    /// Records a delivery outcome: `status` (`pending`, `delivered`, `dead`), when it was
-    /// delivered and the last error. `false` if there is no such message.
+    /// Records a delivery outcome: the status, when it was delivered and the last error.
+    /// `false` if there is no such message.
     pub fn set_message_status(
         &mut self,
         shop: &ShopId,
         id: &str,
-        status: &str,
+        status: MessageStatus,
         delivered_at: Option<DateTime<Utc>>,
         last_error: Option<&str>,
     ) -> Result<bool, StoreError> {
         let updated = diesel::update(messages::table.find((shop.as_str(), id)))
             .set((
-                messages::status.eq(status),
+                messages::status.eq(status.as_str()),
                 messages::delivered_at.eq(delivered_at.map(ms)),
                 messages::last_error.eq(last_error),
             ))

@@ -202,7 +202,7 @@ impl Tx<'_> {
                     order_id: order.id.as_str().to_owned(),
                     id: sub.id.as_str().to_owned(),
                     position: i32::try_from(position)
-                        .map_err(|_| StoreError::Database("too many sub-orders".into()))?,
+                        .map_err(|_| StoreError::database("too many sub-orders"))?,
                     item_id: sub.item_id.as_str().to_owned(),
                     title: sub.title.clone(),
                     quantity: i64::from(sub.quantity),

@@ -50,13 +50,49 @@ impl OutboxStatus {
     }
 }
 
+/// Which kind of delivery an entry is, and so which deliverer takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// A message to the shop's ERP.
+    Erp,
+    /// A buyer message for the chat gateway.
+    Chat,
+}
+
+impl Topic {
+    /// Every topic.
+    pub const ALL: [Topic; 2] = [Topic::Erp, Topic::Chat];
+
+    /// The topic as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Erp => "erp",
+            Topic::Chat => "chat",
+        }
+    }
+
+    /// Parses a stored topic.
+    pub fn parse(raw: &str) -> Result<Self, StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == raw)
+            .ok_or_else(|| StoreError::corrupt(format!("outbox.topic: '{raw}'")))
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An entry to enqueue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutboxEntry {
     /// The shop it belongs to.
     pub shop_id: ShopId,
-    /// Which worker delivers it (`erp`, `chat`, …).
-    pub topic: String,
+    /// Which deliverer takes it.
+    pub topic: Topic,
     /// Entries with the same shop, topic and key are delivered strictly one after the other,
     /// in creation order (e.g. the order id).
     pub ordering_key: String,
@@ -77,7 +113,7 @@ pub struct ClaimedEntry {
     /// The shop.
     pub shop_id: ShopId,
     /// The topic.
-    pub topic: String,
+    pub topic: Topic,
     /// The ordering key.
     pub ordering_key: String,
     /// The stable message id.
@@ -100,7 +136,7 @@ pub struct OutboxEntry {
     /// The shop.
     pub shop_id: ShopId,
     /// The topic.
-    pub topic: String,
+    pub topic: Topic,
     /// The ordering key.
     pub ordering_key: String,
     /// The stable message id.
@@ -141,10 +177,10 @@ pub struct AttemptRecord {
 }
 
 /// How many entries of a topic are waiting, being delivered, or dead (for metrics).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxCount {
     /// The topic.
-    pub topic: String,
+    pub topic: Topic,
     /// Pending and not leased.
     pub pending: i64,
     /// Pending and leased right now.
@@ -178,7 +214,7 @@ impl EntryRow {
         Ok(OutboxEntry {
             id: self.id,
             shop_id: parse_id(&self.shop_id, "outbox.shop_id")?,
-            topic: self.topic,
+            topic: Topic::parse(&self.topic)?,
             ordering_key: self.ordering_key,
             message_id: self.message_id,
             payload: parse_json(&self.payload, "outbox.payload")?,
@@ -291,7 +327,7 @@ impl Tx<'_> {
     pub fn enqueue(&mut self, entry: &NewOutboxEntry) -> Result<i64, StoreError> {
         let row = NewEntryRow {
             shop_id: entry.shop_id.as_str(),
-            topic: &entry.topic,
+            topic: entry.topic.as_str(),
             ordering_key: &entry.ordering_key,
             message_id: &entry.message_id,
             payload: json_text(&entry.payload)?,
@@ -311,7 +347,7 @@ impl Tx<'_> {
     /// [`Store::claim`], which runs this in a transaction of its own.
     pub fn claim(
         &mut self,
-        topic: &str,
+        topic: Topic,
         worker: &str,
         lease: Duration,
         limit: u32,
@@ -322,7 +358,7 @@ impl Tx<'_> {
         macro_rules! claimable {
             ($conn:expr, $postgres:expr) => {
                 diesel::sql_query(claim_sql($postgres))
-                    .bind::<Text, _>(topic)
+                    .bind::<Text, _>(topic.as_str())
                     .bind::<BigInt, _>(now_ms)
                     .bind::<BigInt, _>(now_ms)
                     .bind::<BigInt, _>(limit)
@@ -485,7 +521,7 @@ impl Tx<'_> {
     pub fn dead_letters(
         &mut self,
         shop: &ShopId,
-        topic: Option<&str>,
+        topic: Option<Topic>,
         page: &Page,
     ) -> Result<PageOf<OutboxEntry>, StoreError> {
         let limit = page.effective_limit();
@@ -497,7 +533,7 @@ impl Tx<'_> {
             .limit(limit as i64 + 1)
             .into_boxed();
         if let Some(topic) = topic {
-            query = query.filter(outbox::topic.eq(topic.to_owned()));
+            query = query.filter(outbox::topic.eq(topic.as_str()));
         }
         if let Some(after) = id_cursor(page)? {
             query = query.filter(outbox::id.gt(after));
@@ -574,24 +610,28 @@ impl Tx<'_> {
             .select((outbox::topic, count_star()))
             .load(self.db())?;
         let mut counts: Vec<OutboxCount> = Vec::new();
-        let mut slot = |topic: &str| -> usize {
-            if let Some(i) = counts.iter().position(|c| c.topic == topic) {
-                i
-            } else {
-                counts.push(OutboxCount {
-                    topic: topic.to_owned(),
-                    ..OutboxCount::default()
-                });
-                counts.len() - 1
-            }
+        let mut slot = |raw: &str| -> Result<usize, StoreError> {
+            let topic = Topic::parse(raw)?;
+            Ok(match counts.iter().position(|c| c.topic == topic) {
+                Some(i) => i,
+                None => {
+                    counts.push(OutboxCount {
+                        topic,
+                        pending: 0,
+                        leased: 0,
+                        dead: 0,
+                    });
+                    counts.len() - 1
+                }
+            })
         };
         let mut updates = Vec::new();
         for (topic, status, n) in by_status {
-            updates.push((slot(&topic), status, n));
+            updates.push((slot(&topic)?, status, n));
         }
         let mut leased_updates = Vec::new();
         for (topic, n) in leased {
-            leased_updates.push((slot(&topic), n));
+            leased_updates.push((slot(&topic)?, n));
         }
         for (i, status, n) in updates {
             match OutboxStatus::parse(&status)? {
@@ -604,19 +644,19 @@ impl Tx<'_> {
             counts[i].leased += n;
             counts[i].pending -= n;
         }
-        counts.sort_by(|a, b| a.topic.cmp(&b.topic));
+        counts.sort_by_key(|c| c.topic);
         Ok(counts)
     }
 
     /// When the next entry of `topic` becomes claimable (maybe in the past), if any is pending.
     /// Entries held back by an earlier entry of their key do not count.
-    pub fn next_due(&mut self, topic: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    pub fn next_due(&mut self, topic: Topic) -> Result<Option<DateTime<Utc>>, StoreError> {
         let rows = match &mut *self.conn {
             DbConnection::Pg(c) => diesel::sql_query(next_due_sql(true))
-                .bind::<Text, _>(topic)
+                .bind::<Text, _>(topic.as_str())
                 .load::<DueRow>(c)?,
             DbConnection::Sqlite(c) => diesel::sql_query(next_due_sql(false))
-                .bind::<Text, _>(topic)
+                .bind::<Text, _>(topic.as_str())
                 .load::<DueRow>(c)?,
         };
         from_ms_opt(rows.into_iter().next().and_then(|r| r.due), "outbox.due")
@@ -646,14 +686,14 @@ impl Store {
     /// Each claimed entry gets a fresh lease token, `lease` long, and its attempts go up by one.
     pub async fn claim(
         &self,
-        topic: &str,
+        topic: Topic,
         worker: &str,
         lease: Duration,
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<ClaimedEntry>, StoreError> {
-        let (topic, worker) = (topic.to_owned(), worker.to_owned());
-        self.write(move |tx| tx.claim(&topic, &worker, lease, limit, now))
+        let worker = worker.to_owned();
+        self.write(move |tx| tx.claim(topic, &worker, lease, limit, now))
             .await
     }
 
@@ -712,9 +752,8 @@ impl Store {
     }
 
     /// See [`Tx::next_due`].
-    pub async fn next_due(&self, topic: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let topic = topic.to_owned();
-        self.read(move |tx| tx.next_due(&topic)).await
+    pub async fn next_due(&self, topic: Topic) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.read(move |tx| tx.next_due(topic)).await
     }
 
     /// See [`Tx::purge_outbox`].

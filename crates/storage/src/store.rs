@@ -91,8 +91,8 @@ impl Target {
             .or_else(|| url.strip_prefix("sqlite:"))
         {
             if rest.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "a sqlite URL needs a file path: sqlite://path/to/file.db".into(),
+                return Err(StoreError::unavailable(
+                    "a sqlite URL needs a file path: sqlite://path/to/file.db",
                 ));
             }
             Ok(Target::Sqlite {
@@ -104,7 +104,7 @@ impl Target {
                 url: url.to_owned(),
             })
         } else {
-            Err(StoreError::Unavailable(format!(
+            Err(StoreError::unavailable(format!(
                 "unsupported database URL scheme in '{}': use sqlite://path or postgres://…",
                 url.split("://").next().unwrap_or(url)
             )))
@@ -194,7 +194,7 @@ impl Store {
             && !parent.as_os_str().is_empty()
         {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+                StoreError::unavailable_from(format!("cannot create {}", parent.display()), e)
             })?;
         }
         let backend = target.backend();
@@ -210,7 +210,7 @@ impl Store {
                 .build(Manager { target })
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("connecting was interrupted: {e}")))?
+        .map_err(|e| StoreError::unavailable_from("connecting was interrupted", e))?
         .map_err(StoreError::from)?;
         let store = Store { pool, backend };
         // Fail at once on a wrong URL or a database that is down, with the driver's reason.
@@ -289,9 +289,10 @@ impl Store {
         })
         .await
         .map_err(|e| {
-            E::from(StoreError::Database(format!(
-                "transaction task failed: {e}"
-            )))
+            E::from(StoreError::Database {
+                message: "the transaction task failed".into(),
+                source: Some(Box::new(e)),
+            })
         })?
     }
 
@@ -307,7 +308,10 @@ impl Store {
             f(&mut conn)
         })
         .await
-        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+        .map_err(|e| StoreError::Database {
+            message: "the database task failed".into(),
+            source: Some(Box::new(e)),
+        })?
     }
 }
 
@@ -463,10 +467,12 @@ mod tests {
         }
         assert!(matches!(
             parse("sqlite://"),
-            Err(StoreError::Unavailable(_))
+            Err(StoreError::Unavailable { .. })
         ));
         match parse("mysql://u@h/db") {
-            Err(StoreError::Unavailable(why)) => assert!(why.contains("mysql"), "{why}"),
+            Err(StoreError::Unavailable { message, .. }) => {
+                assert!(message.contains("mysql"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }

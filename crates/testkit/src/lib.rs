@@ -72,11 +72,14 @@ impl TestDatabase {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` when the variable is unset.
+    /// A fresh PostgreSQL database, or `None` when the variable is unset. Under CI (`CI` set)
+    /// an unset variable panics instead: CI must not pass with the PostgreSQL half skipped.
     pub fn postgres() -> Option<Self> {
-        let server = std::env::var(POSTGRES_URL_VAR)
-            .ok()
-            .filter(|v| !v.is_empty())?;
+        let server = postgres_server(
+            std::env::var(POSTGRES_URL_VAR).ok(),
+            std::env::var("CI").ok(),
+        )
+        .unwrap_or_else(|why| panic!("{why}"))?;
         let name = format!("shiphold_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(&server).unwrap_or_else(|e| {
             panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable: {e}")
@@ -134,5 +137,39 @@ impl Drop for TestDatabase {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut admin);
         }
+    }
+}
+
+/// The PostgreSQL server the tests may use: `Ok(None)` to skip the PostgreSQL half, an error
+/// when skipping is not allowed because `ci` (the `CI` variable) says this is a CI run.
+pub fn postgres_server(url: Option<String>, ci: Option<String>) -> Result<Option<String>, String> {
+    let url = url.filter(|v| !v.is_empty());
+    let under_ci = ci.is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    match url {
+        Some(url) => Ok(Some(url)),
+        None if under_ci => Err(format!(
+            "CI is set but {POSTGRES_URL_VAR} is not: the PostgreSQL half must run in CI \
+             (point {POSTGRES_URL_VAR} at a server the tests may create databases on)"
+        )),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_server;
+
+    #[test]
+    fn ci_never_skips_the_postgresql_half() {
+        let url = || Some("postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        assert_eq!(postgres_server(url(), None), Ok(url()));
+        assert_eq!(postgres_server(url(), Some("true".into())), Ok(url()));
+        assert_eq!(postgres_server(None, None), Ok(None));
+        assert_eq!(
+            postgres_server(Some(String::new()), Some("false".into())),
+            Ok(None)
+        );
+        assert!(postgres_server(None, Some("true".into())).is_err());
+        assert!(postgres_server(Some(String::new()), Some("1".into())).is_err());
     }
 }

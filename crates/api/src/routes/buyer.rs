@@ -2,55 +2,28 @@
 //! and why not), the submission, and the buyer's inbox. The token in the link is the only
 //! credential; it is bound to one shop, order and buyer, and expires.
 
-use super::{Auth, Table};
-use std::collections::BTreeSet;
-
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::interception::check_item;
-use shiphold_domain::{Card, CardError, FieldError, Method, Order, Requester, ShopId, SubOrderId};
+use shiphold_domain::{FieldError, SubOrderId};
 use shiphold_messaging::Locale;
-use shiphold_storage::Tx;
 use utoipa::ToSchema;
 
-use super::json;
-use super::orders::{MessageView, message_view};
-use crate::auth::hash_secret;
-use crate::extract::JsonBody;
-use crate::problem::{ApiError, ProblemKind};
-use crate::routes::cards::TOKEN_PREFIX;
-use crate::routes::interceptions::{InterceptRequest, intercept_in_tx, interception_view};
-use crate::state::{AppState, Metrics};
+use super::{Auth, Table, json, parse_sub_order_ids};
+use crate::extract::{JsonBody, Path};
+use crate::problem::ApiError;
+use crate::service::cards::{self, BuyerCard};
+use crate::state::AppState;
+use crate::views::{InterceptionView, MessageView, intercepted, interception_view, message_view};
 
 pub(super) fn routes(table: Table) -> Table {
     table
         .get("/c/{token}", Auth::Token, page)
         .get("/v1/buyer/cards/{token}", Auth::Token, show)
         .post("/v1/buyer/cards/{token}/interceptions", Auth::Token, submit)
-}
-
-/// Finds the card behind a token; unknown tokens answer 404, used-up ones 410.
-fn open_card(tx: &mut Tx<'_>, token: &str, now: DateTime<Utc>) -> Result<(ShopId, Card), ApiError> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() > 100 {
-        return Err(ApiError::not_found("card"));
-    }
-    let (shop, card) = tx
-        .card_by_token_hash(&hash_secret(token))?
-        .ok_or_else(|| ApiError::not_found("card"))?;
-    match card.check_usable(now) {
-        Ok(()) => Ok((shop, card)),
-        Err(CardError::Expired) => Err(ApiError::new(
-            ProblemKind::CardExpired,
-            "the card's link has expired; ask customer service for a new one",
-        )),
-        Err(CardError::Revoked) => Err(ApiError::new(
-            ProblemKind::CardRevoked,
-            "customer service has withdrawn this card",
-        )),
-    }
 }
 
 /// An item of the card's order, and whether the buyer may choose it.
@@ -75,16 +48,17 @@ struct BuyerCardView {
     expires_at: DateTime<Utc>,
     single_item_choice: bool,
     items: Vec<ItemView>,
-    interceptions: Vec<super::interceptions::InterceptionView>,
+    interceptions: Vec<InterceptionView>,
     messages: Vec<MessageView>,
 }
 
-fn items(order: &Order, active: &BTreeSet<SubOrderId>) -> Vec<ItemView> {
-    order
+fn card_view(card: BuyerCard) -> BuyerCardView {
+    let items = card
+        .order
         .sub_orders
         .iter()
         .map(|s| {
-            let check = check_item(s, active);
+            let check = check_item(s, &card.active);
             ItemView {
                 sub_order_id: s.id.clone(),
                 title: s.title.clone(),
@@ -95,39 +69,20 @@ fn items(order: &Order, active: &BTreeSet<SubOrderId>) -> Vec<ItemView> {
                 reason_message: check.err().map(|r| r.message()),
             }
         })
-        .collect()
-}
-
-fn card_view(tx: &mut Tx<'_>, shop: &ShopId, card: &Card) -> Result<BuyerCardView, ApiError> {
-    let order = tx
-        .order(shop, &card.order_id)?
-        .ok_or_else(|| ApiError::not_found("card"))?;
-    let active: BTreeSet<SubOrderId> = tx
-        .active_lines_for_order(shop, &order.id)?
-        .into_iter()
-        .map(|(_, l)| l.sub_order_id)
         .collect();
-    let record = tx.settings(shop)?;
-    let interceptions = tx
-        .interceptions_for_order(shop, &order.id)?
-        .iter()
-        .filter(|i| i.buyer_id == card.buyer_id)
-        .map(|i| interception_view(i, None, Vec::new()))
-        .collect();
-    let messages = tx
-        .messages_for_buyer(shop, &order.id, &card.buyer_id)?
-        .into_iter()
-        .map(message_view)
-        .collect();
-    Ok(BuyerCardView {
-        shop_name: tx.shop(shop)?.map(|s| s.name).unwrap_or_default(),
-        order_id: order.id.to_string(),
-        expires_at: card.expires_at,
-        single_item_choice: record.settings.advanced.single_item_choice,
-        items: items(&order, &active),
-        interceptions,
-        messages,
-    })
+    BuyerCardView {
+        shop_name: card.shop_name,
+        order_id: card.order.id.to_string(),
+        expires_at: card.card.expires_at,
+        single_item_choice: card.single_item_choice,
+        items,
+        interceptions: card
+            .interceptions
+            .iter()
+            .map(|i| interception_view(i, None, Vec::new()))
+            .collect(),
+        messages: card.messages.into_iter().map(message_view).collect(),
+    }
 }
 
 /// The card as the buyer sees it: the order's items (which can be chosen and why not), the interceptions and the messages.
@@ -150,15 +105,8 @@ async fn show(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = state.now();
-    let view = state
-        .store()
-        .read(move |tx| {
-            let (shop, card) = open_card(tx, &token, now)?;
-            card_view(tx, &shop, &card)
-        })
-        .await?;
-    Ok(json(StatusCode::OK, &view))
+    let card = cards::buyer_card(&state, token).await?;
+    Ok(json(StatusCode::OK, &card_view(card)))
 }
 
 /// The buyer's choice.
@@ -200,8 +148,8 @@ fn buyer_locale(body: Option<&str>, headers: &HeaderMap) -> Result<Locale, ApiEr
     ),
     request_body = SubmitBody,
     responses(
-        (status = 201, description = "The interception.", body = super::interceptions::InterceptionView),
-        (status = 200, description = "The interception an earlier submission of this card made.", body = super::interceptions::InterceptionView),
+        (status = 201, description = "The interception.", body = InterceptionView),
+        (status = 200, description = "The interception an earlier submission of this card made.", body = InterceptionView),
         (status = 400, response = crate::openapi::MalformedRequest),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
@@ -222,49 +170,11 @@ async fn submit(
     let locale = buyer_locale(body.locale.as_deref(), &headers)?;
     let chosen = body
         .sub_order_ids
-        .map(|ids| {
-            ids.iter()
-                .enumerate()
-                .map(|(i, raw)| {
-                    SubOrderId::parse(raw).map_err(|e| FieldError {
-                        field: format!("sub_order_ids[{i}]"),
-                        ..e
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .as_deref()
+        .map(|ids| parse_sub_order_ids(ids, "sub_order_ids"))
         .transpose()?;
-    let (now, config) = (state.now(), state.config().clone());
-    let outcome = state
-        .store()
-        .write(move |tx| {
-            let (shop, card) = open_card(tx, &token, now)?;
-            let request = InterceptRequest {
-                shop_id: shop,
-                order_id: card.order_id.clone(),
-                requester: Requester::Buyer(card.buyer_id.clone()),
-                method: Method::Card {
-                    card_id: card.id.clone(),
-                },
-                chosen,
-                locale,
-                actor: format!("buyer:{}", card.buyer_id),
-            };
-            intercept_in_tx(tx, &config, request, now)
-        })
-        .await?;
-    if outcome.created {
-        Metrics::inc(&state.metrics().interceptions_created);
-        state.wake_worker();
-    }
-    Ok(json(
-        if outcome.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        &outcome.view,
-    ))
+    let outcome = cards::submit(&state, token, chosen, locale).await?;
+    Ok(intercepted(&outcome))
 }
 
 /// The page behind the card link: it reads the card and submits the choice through the JSON
@@ -284,12 +194,7 @@ async fn submit(
     ),
 )]
 async fn page(Path(token): Path<String>) -> Response {
-    if !token.starts_with(TOKEN_PREFIX)
-        || token.len() > 100
-        || !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !cards::is_token_shaped(&token) {
         return ApiError::not_found("card").into_response();
     }
     (

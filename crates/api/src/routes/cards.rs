@@ -1,44 +1,25 @@
 //! Interception cards (method 1), the customer-service side: create and send a card to the
 //! order's buyer, read it, revoke it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use shiphold_domain::{Card, CardId, FieldError, OrderId};
-use shiphold_messaging::{CardLink, Locale, TemplateKind};
+use shiphold_domain::{Card, CardId, OrderId};
 use utoipa::ToSchema;
 
-use super::{Auth, Table};
-use super::{audit, json};
-use crate::auth::{Caller, Role, hash_secret};
-use crate::extract::MaybeJson;
+use super::{Auth, Table, json, parse_locale};
+use crate::extract::{MaybeJson, Path};
 use crate::problem::ApiError;
-use crate::routes::interceptions::check_card_allowed;
-use crate::service::{self, MessageContext};
+use crate::service::{Caller, cards};
 use crate::state::AppState;
-
-/// The prefix of card tokens in links.
-pub(crate) const TOKEN_PREFIX: &str = "ct_";
 
 pub(super) fn routes(table: Table) -> Table {
     table
         .post("/v1/orders/{order_id}/cards", Auth::Key, create)
         .get("/v1/cards/{card_id}", Auth::Key, show)
         .post("/v1/cards/{card_id}/revoke", Auth::Key, revoke)
-}
-
-/// A new card token: 256 random bits; only its hash is stored.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
 }
 
 /// Options of a new card; the body may be left out.
@@ -126,94 +107,15 @@ async fn create(
     Path(order_id): Path<String>,
     body: MaybeJson<CreateBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Agent)?;
     let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
-    let body = body.value.unwrap_or_default();
-    let locale = match body.locale.as_deref() {
-        None => Locale::default(),
-        Some(raw) => {
-            Locale::parse(raw).map_err(|e| FieldError::new("locale", "invalid", e.to_string()))?
-        }
-    };
-    let token = new_token();
-    let link = format!(
-        "{}/c/{}",
-        state.config().public_base_url.trim_end_matches('/'),
-        token
-    );
-    let token_hash = hash_secret(&token);
-    let (shop, actor, now, config) = (
-        caller.shop_id.clone(),
-        caller.actor(),
-        state.now(),
-        state.config().clone(),
-    );
-    let link_for_tx = link.clone();
-    let (card, message_id) = state
-        .store()
-        .write(move |tx| -> Result<(Card, String), ApiError> {
-            let order = tx
-                .lock_order(&shop, &order_id)?
-                .ok_or_else(|| ApiError::not_found("order"))?;
-            // Cards must not reach real buyers on ordinary days.
-            check_card_allowed(tx, &shop, &order, now)?;
-            let record = tx.settings(&shop)?;
-            let card = Card::new(
-                CardId::generate(),
-                order.id.clone(),
-                order.buyer_id.clone(),
-                now,
-                record.settings.advanced.card_expiry,
-            );
-            tx.insert_card(&shop, &card, &token_hash)?;
-            let ctx = MessageContext::load(tx, &shop, &record, &config, now)?;
-            let tz = ctx
-                .windows
-                .first()
-                .map(|w| w.time_zone)
-                .unwrap_or(chrono_tz::Asia::Shanghai);
-            let items = order
-                .sub_orders
-                .iter()
-                .filter(|s| s.shipping_status == shiphold_domain::ShippingStatus::AwaitingShipment)
-                .map(|s| s.title.clone())
-                .collect();
-            let card_link = CardLink {
-                url: link_for_tx,
-                expires_at: card.expires_at.with_timezone(&tz).fixed_offset(),
-            };
-            let message = service::send_buyer_message(
-                tx,
-                &ctx,
-                &order,
-                service::Outgoing {
-                    kind: TemplateKind::Card,
-                    locale,
-                    interception_id: None,
-                    items,
-                    card: Some(card_link),
-                },
-            )?;
-            audit(
-                tx,
-                &shop,
-                now,
-                &actor,
-                "card.create",
-                card.id.as_str(),
-                serde_json::Value::Null,
-                serde_json::json!({"order_id": order.id, "expires_at": card.expires_at}),
-            )?;
-            Ok((card, message.message_id))
-        })
-        .await?;
-    state.wake_worker();
+    let locale = parse_locale(body.value.unwrap_or_default().locale.as_deref());
+    let created = cards::create(&state, &caller, order_id, locale).await?;
     Ok(json(
         StatusCode::CREATED,
         &CreatedCard {
-            card: card_view(&card, state.now()),
-            link,
-            message_id,
+            card: card_view(&created.card, state.now().business),
+            link: created.link,
+            message_id: created.message_id,
         },
     ))
 }
@@ -241,13 +143,11 @@ async fn show(
     Path(card_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let card_id = CardId::parse(&card_id).map_err(|_| ApiError::not_found("card"))?;
-    let shop = caller.shop_id.clone();
-    let card = state
-        .store()
-        .read(move |tx| tx.card(&shop, &card_id))
-        .await?;
-    let card = card.ok_or_else(|| ApiError::not_found("card"))?;
-    Ok(json(StatusCode::OK, &card_view(&card, state.now())))
+    let card = cards::get(&state, &caller, card_id).await?;
+    Ok(json(
+        StatusCode::OK,
+        &card_view(&card, state.now().business),
+    ))
 }
 
 /// Revokes a card: its link stops working (agent).
@@ -273,29 +173,10 @@ async fn revoke(
     caller: Caller,
     Path(card_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Agent)?;
     let card_id = CardId::parse(&card_id).map_err(|_| ApiError::not_found("card"))?;
-    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), state.now());
-    let card = state
-        .store()
-        .write(move |tx| -> Result<Card, ApiError> {
-            if tx.card(&shop, &card_id)?.is_none() {
-                return Err(ApiError::not_found("card"));
-            }
-            tx.revoke_card(&shop, &card_id, now)?;
-            audit(
-                tx,
-                &shop,
-                now,
-                &actor,
-                "card.revoke",
-                card_id.as_str(),
-                serde_json::Value::Null,
-                serde_json::json!({"revoked_at": now}),
-            )?;
-            tx.card(&shop, &card_id)?
-                .ok_or_else(|| ApiError::not_found("card"))
-        })
-        .await?;
-    Ok(json(StatusCode::OK, &card_view(&card, now)))
+    let card = cards::revoke(&state, &caller, card_id).await?;
+    Ok(json(
+        StatusCode::OK,
+        &card_view(&card, state.now().business),
+    ))
 }

@@ -6,10 +6,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use shiphold_domain::{FieldError, ShopId};
+use shiphold_domain::{FieldError, ShopId, SubOrderId, ValidationError};
+use shiphold_messaging::Locale;
 use shiphold_storage::{IdemBegin, Page};
 
 use crate::problem::{ApiError, ProblemKind};
+use crate::service::{cards, idempotency, keys};
 use crate::state::AppState;
 
 /// Query parameters of every list.
@@ -70,9 +72,6 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 /// The header that makes a write safe to retry.
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// How long a first request may hold its idempotency key before a retry may take it over.
-const IDEMPOTENCY_LOCK: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// Runs every write under the request's `Idempotency-Key`, if it sent one (the IETF draft's
 /// semantics): the same key and body replay the stored response; the same key with another
 /// body is refused (422); a key whose first request is still running answers 409. Keys belong
@@ -130,14 +129,14 @@ pub(crate) async fn idempotency(
     };
     let scope = format!("{} {}", parts.method, parts.uri.path());
     let fingerprint = hex::encode(Sha256::digest([scope.as_bytes(), b"\n", &bytes].concat()));
-    let now = state.now();
-    let begin = {
-        let (shop, key, scope, fp) = (shop_id.clone(), key.clone(), scope.clone(), fingerprint);
-        state
-            .store()
-            .write(move |tx| tx.idempotency_begin(&shop, &key, &scope, &fp, now, IDEMPOTENCY_LOCK))
-            .await
-    };
+    let begin = idempotency::begin(
+        &state,
+        shop_id.clone(),
+        key.clone(),
+        scope.clone(),
+        fingerprint,
+    )
+    .await;
     match begin {
         Err(error) => ApiError::from(error).into_response(),
         Ok(IdemBegin::InFlight) => ApiError::new(
@@ -187,24 +186,18 @@ pub(crate) async fn idempotency(
             let stored = bytes.to_vec();
             // A 5xx is not a result: let the retry run the request again.
             let outcome = if status.is_server_error() {
-                state
-                    .store()
-                    .write(move |tx| tx.idempotency_abandon(&shop_id, &key, &scope))
-                    .await
+                idempotency::abandon(&state, shop_id, key, scope).await
             } else {
-                state
-                    .store()
-                    .write(move |tx| {
-                        tx.idempotency_finish(
-                            &shop_id,
-                            &key,
-                            &scope,
-                            status.as_u16(),
-                            &stored,
-                            Some(&content_type),
-                        )
-                    })
-                    .await
+                idempotency::finish(
+                    &state,
+                    shop_id,
+                    key,
+                    scope,
+                    status.as_u16(),
+                    stored,
+                    content_type,
+                )
+                .await
             };
             if let Err(error) = outcome {
                 tracing::warn!(%error, "could not record the idempotent response");
@@ -221,49 +214,42 @@ async fn owner(
     path: &str,
 ) -> Result<Option<ShopId>, ApiError> {
     if let Some(token) = bearer.filter(|t| t.starts_with(crate::auth::KEY_PREFIX)) {
-        let hash = crate::auth::hash_secret(&token);
-        let key = state
-            .store()
-            .read(move |tx| tx.api_key_by_hash(&hash))
-            .await?;
-        return Ok(key.filter(|k| k.revoked_at.is_none()).map(|k| k.shop_id));
+        return Ok(keys::authenticate(state, &token).await?.map(|c| c.shop_id));
     }
     let card_token = path
         .strip_prefix("/v1/buyer/cards/")
-        .and_then(|rest| rest.split('/').next())
-        .filter(|t| t.starts_with(crate::routes::cards::TOKEN_PREFIX) && t.len() <= 100);
-    if let Some(token) = card_token {
-        let hash = crate::auth::hash_secret(token);
-        let card = state
-            .store()
-            .read(move |tx| tx.card_by_token_hash(&hash))
-            .await?;
-        return Ok(card.map(|(shop, _)| shop));
+        .and_then(|rest| rest.split('/').next());
+    match card_token {
+        Some(token) => Ok(cards::token_shop(state, token).await?),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
-/// Records an audit entry in the caller's transaction.
-#[allow(clippy::too_many_arguments)] // each is one column of the entry; a struct would only rename them
-pub(crate) fn audit(
-    tx: &mut shiphold_storage::Tx<'_>,
-    shop_id: &ShopId,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    target: &str,
-    before: serde_json::Value,
-    after: serde_json::Value,
-) -> Result<(), shiphold_storage::StoreError> {
-    tx.insert_audit(&shiphold_storage::AuditRecord {
-        shop_id: shop_id.clone(),
-        id: 0,
-        at,
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        before,
-        after,
-    })
-    .map(|_| ())
+/// The buyer's or agent's language from a body field; Chinese when absent.
+pub(crate) fn parse_locale(raw: Option<&str>) -> Result<Locale, ValidationError> {
+    match raw {
+        None => Ok(Locale::default()),
+        Some(raw) => Locale::parse(raw)
+            .map_err(|e| FieldError::new("locale", "invalid", e.to_string()).into()),
+    }
+}
+
+/// Sub-order ids from a body list, each failing one named by its index.
+pub(crate) fn parse_sub_order_ids(
+    raw: &[String],
+    field: &str,
+) -> Result<Vec<SubOrderId>, ValidationError> {
+    let mut errors = ValidationError::empty();
+    let ids: Vec<SubOrderId> = raw
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            errors.check(SubOrderId::parse(raw).map_err(|e| FieldError {
+                field: format!("{field}[{i}]"),
+                ..e
+            }))
+        })
+        .collect();
+    errors.into_result()?;
+    Ok(ids)
 }

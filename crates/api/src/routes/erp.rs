@@ -2,19 +2,19 @@
 //! letters an admin can inspect and send again.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
-use shiphold_domain::{InterceptionId, ShopId};
-use shiphold_erp_adapter::{CallbackReceipt, ReceiveError, Secret, receive_callback};
+use shiphold_domain::ShopId;
+use shiphold_erp_adapter::CallbackReceipt;
 use utoipa::ToSchema;
 
-use super::{Auth, Table};
-use super::{Listing, PageQuery, audit, json};
-use crate::auth::{Caller, Role};
-use crate::problem::{ApiError, ProblemKind};
-use crate::service;
+use super::{Auth, Listing, PageQuery, Table, json};
+use crate::extract::{Path, Query};
+use crate::problem::ApiError;
+use crate::service::erp_results::{self, SignedCallback};
+use crate::service::{Caller, outbox};
 use crate::state::AppState;
 
 pub(super) fn routes(table: Table) -> Table {
@@ -26,16 +26,6 @@ pub(super) fn routes(table: Table) -> Table {
             Auth::Key,
             redrive,
         )
-}
-
-fn receive_error(error: ReceiveError) -> ApiError {
-    let status = error.status();
-    let kind = match status.as_u16() {
-        401 => ProblemKind::Unauthenticated,
-        413 => ProblemKind::PayloadTooLarge,
-        _ => ProblemKind::MalformedRequest,
-    };
-    ApiError::new(kind, error.to_string())
 }
 
 #[utoipa::path(
@@ -68,61 +58,7 @@ async fn callback(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let shop = ShopId::parse(&shop_id).map_err(|_| ApiError::not_found("shop"))?;
-    let (now, wire_now, config) = (state.now(), state.wire_now(), state.config().clone());
-    let receipt = state
-        .store()
-        .write(move |tx| -> Result<CallbackReceipt, ApiError> {
-            let record = tx.settings(&shop)?;
-            let secret = record
-                .erp_secret
-                .as_deref()
-                .and_then(|s| Secret::parse(s).ok())
-                .ok_or_else(|| ApiError::not_found("shop with a linked ERP"))?;
-            let (request, callback) =
-                receive_callback(&headers, &body, &[secret], wire_now).map_err(receive_error)?;
-            if callback.shop_id != shop.as_str() {
-                return Err(ApiError::new(
-                    ProblemKind::MalformedRequest,
-                    "the body's shop_id does not match the shop in the URL",
-                ));
-            }
-            if !tx.remember_webhook(&shop, &request.webhook_id, now)? {
-                return Ok(CallbackReceipt {
-                    replayed: true,
-                    results: Vec::new(),
-                });
-            }
-            let interception_id = InterceptionId::parse(&callback.interception_id)
-                .map_err(|_| ApiError::not_found("interception"))?;
-            if tx.interception(&shop, &interception_id)?.is_none() {
-                return Err(ApiError::not_found("interception"));
-            }
-            let results = service::apply_erp_results(
-                tx,
-                &config,
-                &shop,
-                &interception_id,
-                false,
-                &callback.results,
-                now,
-            )?;
-            audit(
-                tx,
-                &shop,
-                now,
-                "erp",
-                "erp.results",
-                interception_id.as_str(),
-                serde_json::Value::Null,
-                serde_json::to_value(&callback.results).unwrap_or_default(),
-            )?;
-            Ok(CallbackReceipt {
-                replayed: false,
-                results,
-            })
-        })
-        .await?;
-    state.wake_worker();
+    let receipt = erp_results::callback(&state, shop, SignedCallback { headers, body }).await?;
     Ok(json(StatusCode::OK, &receipt))
 }
 
@@ -131,7 +67,7 @@ async fn callback(
 struct DeadLetterView {
     id: String,
     /// What kind of delivery: ERP messages or buyer messages.
-    topic: String,
+    topic: &'static str,
     message_id: String,
     /// Deliveries with one ordering key (an order) go out in order.
     ordering_key: String,
@@ -173,19 +109,14 @@ async fn dead_letters(
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let page = q.page()?;
-    let shop = caller.shop_id.clone();
-    let result = state
-        .store()
-        .read(move |tx| -> Result<_, ApiError> { Ok(tx.dead_letters(&shop, None, &page)?) })
-        .await?;
+    let result = outbox::dead_letters(&state, &caller, page).await?;
     let items = result
         .items
         .into_iter()
         .map(|d| DeadLetterView {
             id: d.id.to_string(),
-            topic: d.topic,
+            topic: d.topic.as_str(),
             message_id: d.message_id,
             ordering_key: d.ordering_key,
             attempts: d.attempts,
@@ -226,30 +157,9 @@ async fn redrive(
     caller: Caller,
     Path(entry_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let entry_id: i64 = entry_id
         .parse()
         .map_err(|_| ApiError::not_found("dead letter"))?;
-    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), state.now());
-    state
-        .store()
-        .write(move |tx| -> Result<(), ApiError> {
-            if !tx.redrive(&shop, entry_id, now)? {
-                return Err(ApiError::not_found("dead letter"));
-            }
-            audit(
-                tx,
-                &shop,
-                now,
-                &actor,
-                "outbox.redrive",
-                &entry_id.to_string(),
-                serde_json::Value::Null,
-                serde_json::json!({"redriven_at": now}),
-            )?;
-            Ok(())
-        })
-        .await?;
-    state.wake_worker();
+    outbox::redrive(&state, &caller, entry_id).await?;
     Ok(json(StatusCode::OK, &Redriven { redriven: true }))
 }

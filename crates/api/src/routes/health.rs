@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::service::operations;
 use crate::state::AppState;
 
 /// The answer of `/healthz`.
@@ -54,9 +55,9 @@ pub(super) async fn healthz() -> Response {
     ),
 )]
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
-    let database = state.store().backend().as_str();
-    match state.store().ping().await {
-        Ok(()) => (
+    let database = operations::backend(&state).as_str();
+    match operations::ready(&state).await {
+        Ok(_) => (
             StatusCode::OK,
             axum::Json(Readiness {
                 status: "ready",
@@ -116,7 +117,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     for (name, counter) in counters {
         let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
     }
-    if let Ok(counts) = state.store().outbox_counts(state.now()).await {
+    if let Ok(counts) = operations::outbox_counts(&state).await {
         let _ = writeln!(out, "# TYPE shiphold_outbox_entries gauge");
         for c in counts {
             for (status, n) in [

@@ -2,11 +2,12 @@
 //! are parsed into domain types here and never travel further as raw strings.
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use crate::extract::Path;
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::{AppState, Metrics};
 

@@ -1,25 +1,23 @@
 //! Order intake (create or update, idempotent and ordered by version) and reading orders back
 //! with their memo, flag, each item's interception state and the buyer message history.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::{
-    BuyerId, FieldError, Flag, Interception, ItemId, LineEvent, LineState, Money, Order, OrderId,
-    ShippingStatus, ShopId, SubOrder, SubOrderId, ValidationError,
+    BuyerId, FieldError, Flag, Interception, ItemId, LineState, Money, Order, OrderId,
+    ShippingStatus, SubOrder, SubOrderId, ValidationError,
 };
-use shiphold_storage::{OrderFilter, Tx};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Auth, Table};
-use super::{Listing, PageQuery, json};
-use crate::auth::{Caller, Role};
-use crate::extract::JsonBody;
-use crate::problem::{ApiError, ProblemKind};
-use crate::service;
+use super::{Auth, Listing, PageQuery, Table, json};
+use crate::extract::{JsonBody, Path, Query};
+use crate::problem::ApiError;
+use crate::service::Caller;
+use crate::service::orders::{self, Intake, OrderRead};
 use crate::state::AppState;
+use crate::views::{MessageView, message_view};
 
 pub(super) fn routes(table: Table) -> Table {
     table
@@ -67,7 +65,7 @@ struct SubOrderBody {
     shipping_status: String,
 }
 
-fn parse_order(order_id: &str, body: OrderBody) -> Result<Order, ApiError> {
+fn parse_order(order_id: &str, body: OrderBody) -> Result<Order, ValidationError> {
     let mut errors = ValidationError::empty();
     let id = errors.check(OrderId::parse(order_id));
     let buyer = errors.check(BuyerId::parse(&body.buyer_id));
@@ -105,7 +103,7 @@ fn parse_order(order_id: &str, body: OrderBody) -> Result<Order, ApiError> {
     }
     errors.clone().into_result()?;
     let (Some(id), Some(buyer_id), Some(seller_flag)) = (id, buyer, flag) else {
-        return Err(errors.into());
+        return Err(errors);
     };
     let order = Order {
         id,
@@ -122,7 +120,7 @@ fn parse_order(order_id: &str, body: OrderBody) -> Result<Order, ApiError> {
 
 /// An item as read back.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SubOrderView {
+struct SubOrderView {
     #[schema(value_type = String)]
     id: SubOrderId,
     #[schema(value_type = String)]
@@ -141,7 +139,7 @@ pub(crate) struct SubOrderView {
 
 /// An order as read back.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct OrderView {
+struct OrderView {
     #[schema(value_type = String)]
     id: OrderId,
     #[schema(value_type = String)]
@@ -160,7 +158,8 @@ pub(crate) struct OrderView {
     sub_orders: Vec<SubOrderView>,
 }
 
-pub(crate) fn order_view(order: &Order, interceptions: &[Interception]) -> OrderView {
+fn order_view(read: &OrderRead) -> OrderView {
+    let (order, interceptions): (&Order, &[Interception]) = (&read.order, &read.interceptions);
     let latest = |id: &SubOrderId| {
         interceptions
             .iter()
@@ -197,25 +196,6 @@ pub(crate) fn order_view(order: &Order, interceptions: &[Interception]) -> Order
     }
 }
 
-pub(crate) fn load_view(
-    tx: &mut Tx<'_>,
-    shop: &ShopId,
-    order_id: &OrderId,
-) -> Result<Option<OrderView>, ApiError> {
-    let Some(order) = tx.order(shop, order_id)? else {
-        return Ok(None);
-    };
-    let interceptions = tx.interceptions_for_order(shop, order_id)?;
-    Ok(Some(order_view(&order, &interceptions)))
-}
-
-fn same_content(a: &Order, b: &Order) -> bool {
-    a.buyer_id == b.buyer_id
-        && a.sub_orders == b.sub_orders
-        && a.seller_memo == b.seller_memo
-        && a.seller_flag == b.seller_flag
-}
-
 /// Creates or updates an order (integration). Idempotent, and ordered by `version`.
 #[utoipa::path(
     put,
@@ -246,77 +226,13 @@ async fn upsert(
     Path(order_id): Path<String>,
     body: JsonBody<OrderBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Integration)?;
-    let mut incoming = parse_order(&order_id, body.value)?;
-    let shop = caller.shop_id.clone();
-    let now = state.now();
-    let (status, view) = state
-        .store()
-        .write(move |tx| -> Result<(StatusCode, OrderView), ApiError> {
-            let stored = tx.lock_order(&shop, &incoming.id)?;
-            let status = match &stored {
-                None => StatusCode::CREATED,
-                Some(old) => {
-                    if incoming.version < old.version || (incoming.version == old.version && !same_content(old, &incoming)) {
-                        return Err(ApiError::new(
-                            ProblemKind::StaleUpdate,
-                            format!(
-                                "the stored order has version {}; send a higher version to change it",
-                                old.version
-                            ),
-                        ));
-                    }
-                    if incoming.version == old.version {
-                        // The same body again: nothing changes.
-                        let view = load_view(tx, &shop, &incoming.id)?.ok_or_else(|| ApiError::not_found("order"))?;
-                        return Ok((StatusCode::OK, view));
-                    }
-                    if old.buyer_id != incoming.buyer_id {
-                        return Err(FieldError::new("buyer_id", "immutable", "an order's buyer cannot change").into());
-                    }
-                    StatusCode::OK
-                }
-            };
-            incoming.memo = stored.as_ref().map(|o| o.memo.clone()).unwrap_or_default();
-            let active = tx.active_lines_for_order(&shop, &incoming.id)?;
-            for (_, line) in &active {
-                if incoming.sub_order(&line.sub_order_id).is_none() {
-                    return Err(FieldError::new(
-                        "sub_orders",
-                        "intercepted_item_removed",
-                        format!("sub-order '{}' is intercepted and cannot be removed", line.sub_order_id),
-                    )
-                    .into());
-                }
-            }
-            tx.save_order(&shop, &incoming, now)?;
-            // Intake reporting an intercepted item as shipped or refunded closes its line.
-            let mut touched = false;
-            let mut by_interception: Vec<(shiphold_domain::InterceptionId, Vec<(SubOrderId, LineEvent)>)> = Vec::new();
-            for (interception_id, line) in active {
-                let Some(sub) = incoming.sub_order(&line.sub_order_id) else { continue };
-                if let Some(event) = LineEvent::from_shipping_status(sub.shipping_status) {
-                    match by_interception.iter_mut().find(|(id, _)| *id == interception_id) {
-                        Some((_, events)) => events.push((line.sub_order_id.clone(), event)),
-                        None => by_interception.push((interception_id, vec![(line.sub_order_id.clone(), event)])),
-                    }
-                }
-            }
-            for (interception_id, events) in by_interception {
-                if let Some(mut interception) = tx.interception(&shop, &interception_id)? {
-                    let (transitions, _) = service::apply_events(tx, &shop, &mut interception, &events, now)?;
-                    touched |= !transitions.is_empty();
-                }
-            }
-            if touched {
-                let settings = tx.settings(&shop)?.settings;
-                service::refresh_memo(tx, &shop, &settings, &incoming.id)?;
-            }
-            let view = load_view(tx, &shop, &incoming.id)?.ok_or_else(|| ApiError::not_found("order"))?;
-            Ok((status, view))
-        })
-        .await?;
-    Ok(json(status, &view))
+    let incoming = parse_order(&order_id, body.value);
+    let (intake, read) = orders::put_order(&state, &caller, incoming).await?;
+    let status = match intake {
+        Intake::Created => StatusCode::CREATED,
+        Intake::Updated | Intake::Replayed => StatusCode::OK,
+    };
+    Ok(json(status, &order_view(&read)))
 }
 
 /// Reads an order with its memo, flag and each item's interception state.
@@ -342,13 +258,8 @@ async fn show(
     Path(order_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
-    let shop = caller.shop_id.clone();
-    let view = state
-        .store()
-        .read(move |tx| load_view(tx, &shop, &order_id))
-        .await?;
-    let view = view.ok_or_else(|| ApiError::not_found("order"))?;
-    Ok(json(StatusCode::OK, &view))
+    let read = orders::get_order(&state, &caller, order_id).await?;
+    Ok(json(StatusCode::OK, &order_view(&read)))
 }
 
 /// Filters and paging of the order list.
@@ -392,73 +303,20 @@ async fn list(
     }
     .page()?;
     let buyer_id = q.buyer_id.as_deref().map(BuyerId::parse).transpose()?;
-    let shop = caller.shop_id.clone();
-    let listing = state
-        .store()
-        .read(move |tx| -> Result<Listing<OrderView>, ApiError> {
-            let result = tx.orders(
-                &shop,
-                &OrderFilter {
-                    buyer_id,
-                    ..Default::default()
-                },
-                &page,
-            )?;
-            let mut items = Vec::new();
-            for order in result.items {
-                let interceptions = tx.interceptions_for_order(&shop, &order.id)?;
-                items.push(order_view(&order, &interceptions));
-            }
-            Ok(Listing {
-                items,
-                next_cursor: result.next,
-            })
-        })
-        .await?;
-    Ok(json(StatusCode::OK, &listing))
-}
-
-/// A buyer message as shown in an order's history.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct MessageView {
-    id: String,
-    /// The template kind, e.g. `card`, `acknowledgement`, `release_notice`.
-    kind: String,
-    locale: String,
-    /// `chat_gateway` or the built-in inbox.
-    channel: String,
-    /// The rendered text.
-    text: String,
-    /// The card link, for card messages.
-    link: Option<String>,
-    /// Delivery status.
-    status: String,
-    interception_id: Option<String>,
-    created_at: DateTime<Utc>,
-    delivered_at: Option<DateTime<Utc>>,
-    last_error: Option<String>,
+    let (items, next_cursor) = orders::list_orders(&state, &caller, buyer_id, page).await?;
+    Ok(json(
+        StatusCode::OK,
+        &Listing {
+            items: items.iter().map(order_view).collect(),
+            next_cursor,
+        },
+    ))
 }
 
 /// The messages of an order.
 #[derive(Debug, Serialize, ToSchema)]
 struct MessageList {
     items: Vec<MessageView>,
-}
-
-pub(crate) fn message_view(m: shiphold_storage::MessageRecord) -> MessageView {
-    MessageView {
-        id: m.id,
-        kind: m.kind,
-        locale: m.locale,
-        channel: m.channel,
-        text: m.text,
-        link: m.link,
-        status: m.status,
-        interception_id: m.interception_id.map(|i| i.to_string()),
-        created_at: m.created_at,
-        delivered_at: m.delivered_at,
-        last_error: m.last_error,
-    }
 }
 
 /// The messages sent to the order's buyer, with their delivery status.
@@ -484,19 +342,10 @@ async fn messages(
     Path(order_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
-    let shop = caller.shop_id.clone();
-    let items = state
-        .store()
-        .read(move |tx| -> Result<Vec<MessageView>, ApiError> {
-            if tx.order(&shop, &order_id)?.is_none() {
-                return Err(ApiError::not_found("order"));
-            }
-            Ok(tx
-                .messages_for_order(&shop, &order_id)?
-                .into_iter()
-                .map(message_view)
-                .collect())
-        })
-        .await?;
+    let items = orders::order_messages(&state, &caller, order_id)
+        .await?
+        .into_iter()
+        .map(message_view)
+        .collect();
     Ok(json(StatusCode::OK, &MessageList { items }))
 }

@@ -1,25 +1,23 @@
 //! The three-step set-up: memo settings, enable, advanced settings (ERP link, card expiry,
 //! single-item choice, test mode, templates), and the audit trail of every change.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shiphold_domain::{
-    BuyerId, CardExpiry, ErpLink, FieldError, Flag, MemoText, Missing, TERMS_VERSION,
-    TermsAcceptance, ValidationError,
+    BuyerId, CardExpiry, FieldError, Flag, MemoText, TERMS_VERSION, ValidationError,
 };
-use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::SettingsRecord;
 use utoipa::ToSchema;
 
-use super::{Auth, Table};
-use super::{Listing, PageQuery, audit, json};
-use crate::auth::{Caller, Role};
-use crate::extract::JsonBody;
-use crate::problem::{ApiError, ProblemKind};
+use super::{Auth, Listing, PageQuery, Table, json};
+use crate::extract::{JsonBody, Path, Query};
+use crate::problem::ApiError;
+use crate::service::Caller;
+use crate::service::setup::{self, AdvancedChange, WithSecret};
 use crate::state::AppState;
 
 pub(super) fn routes(table: Table) -> Table {
@@ -163,18 +161,6 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, record: &SettingsRecor
     }
 }
 
-/// What audit entries show of settings: never the secret.
-fn audit_view(record: &SettingsRecord) -> Value {
-    let mut v = serde_json::to_value(&record.settings).unwrap_or(Value::Null);
-    v["erp_secret"] = json!(if record.erp_secret.is_some() {
-        "***"
-    } else {
-        ""
-    });
-    v["templates"] = record.templates.clone();
-    v
-}
-
 /// The settings and what enabling still needs (admin or agent).
 #[utoipa::path(
     get,
@@ -190,54 +176,12 @@ fn audit_view(record: &SettingsRecord) -> Value {
     ),
 )]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller
-        .require(Role::Admin)
-        .or_else(|_| caller.require(Role::Agent))?;
-    let shop = caller.shop_id.clone();
-    let record = state.store().read(move |tx| tx.settings(&shop)).await?;
-    Ok(json(
-        StatusCode::OK,
-        &view(&state, &caller.shop_id, &record),
-    ))
+    let record = setup::get(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
-/// Loads the settings under lock, lets `change` edit them, saves with an audit entry, and
-/// answers with the new view.
-async fn change<F>(
-    state: &AppState,
-    caller: &Caller,
-    action: &'static str,
-    change: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce(&mut SettingsRecord) -> Result<(), ApiError> + Send + 'static,
-{
-    caller.require(Role::Admin)?;
-    let shop = caller.shop_id.clone();
-    let actor = caller.actor();
-    let now = state.now();
-    let record = state
-        .store()
-        .write(move |tx| -> Result<SettingsRecord, ApiError> {
-            tx.lock_settings(&shop)?;
-            let mut record = tx.settings(&shop)?;
-            let before = audit_view(&record);
-            change(&mut record)?;
-            let saved = tx.save_settings(&shop, &record, now)?;
-            audit(
-                tx,
-                &shop,
-                now,
-                &actor,
-                action,
-                "settings",
-                before,
-                audit_view(&saved),
-            )?;
-            Ok(saved)
-        })
-        .await?;
-    Ok(json(StatusCode::OK, &view(state, &caller.shop_id, &record)))
+fn settings(state: &AppState, caller: &Caller, record: &SettingsRecord) -> Response {
+    json(StatusCode::OK, &view(state, &caller.shop_id, record))
 }
 
 /// Step 1: the memo settings.
@@ -254,25 +198,6 @@ struct MemoBody {
     /// Accepts the current terms of use, recorded with the key and the time.
     #[serde(default)]
     accept_terms: bool,
-}
-
-fn setup_incomplete(missing: &[Missing]) -> ApiError {
-    let mut error = ApiError::new(
-        ProblemKind::SetupIncomplete,
-        format!(
-            "interception cannot be enabled until these are set: {}",
-            missing
-                .iter()
-                .map(|m| m.field())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    );
-    error.errors = missing
-        .iter()
-        .map(|m| FieldError::new(m.field(), "required", m.message()))
-        .collect();
-    error
 }
 
 /// Step 1: sets the memo text, the flag and accepts the terms (admin).
@@ -310,19 +235,9 @@ async fn set_memo(
         Some(raw) => errors.check(Flag::parse(raw)).unwrap_or_default(),
         None => Flag::None,
     };
-    errors.into_result()?;
-    let terms = body.accept_terms.then(|| TermsAcceptance {
-        version: TERMS_VERSION.into(),
-        accepted_by: caller.actor(),
-        accepted_at: state.now(),
-    });
-    change(&state, &caller, "settings.memo", move |record| {
-        record
-            .settings
-            .set_memo(memo, flag, terms)
-            .map_err(|e| setup_incomplete(&e.missing))
-    })
-    .await
+    let memo_and_flag = errors.into_result().map(|()| (memo, flag));
+    let record = setup::set_memo(&state, &caller, memo_and_flag, body.accept_terms).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Step 2: enables interception; refused with every missing precondition listed (admin).
@@ -341,13 +256,8 @@ async fn set_memo(
     ),
 )]
 async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    change(&state, &caller, "settings.enable", |record| {
-        record
-            .settings
-            .enable()
-            .map_err(|e| setup_incomplete(&e.missing))
-    })
-    .await
+    let record = setup::enable(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Disables interception (admin).
@@ -365,11 +275,8 @@ async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Respons
     ),
 )]
 async fn disable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    change(&state, &caller, "settings.disable", |record| {
-        record.settings.disable();
-        Ok(())
-    })
-    .await
+    let record = setup::disable(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Step 3: advanced settings; absent fields keep their value.
@@ -427,34 +334,14 @@ async fn set_advanced(
             })
             .collect::<Vec<_>>()
     });
-    if buyers
-        .as_ref()
-        .is_some_and(|b| b.len() > shiphold_domain::AdvancedSettings::MAX_TEST_BUYERS)
-    {
-        errors.push(FieldError::new(
-            "test_buyers",
-            "too_many",
-            "at most 100 test buyers",
-        ));
-    }
-    errors.into_result()?;
-    change(&state, &caller, "settings.advanced", move |record| {
-        let adv = &mut record.settings.advanced;
-        if let Some(e) = expiry {
-            adv.card_expiry = e;
-        }
-        if let Some(v) = body.single_item_choice {
-            adv.single_item_choice = v;
-        }
-        if let Some(v) = body.test_mode {
-            adv.test_mode = v;
-        }
-        if let Some(b) = buyers {
-            adv.test_buyers = b;
-        }
-        Ok(())
-    })
-    .await
+    let change = errors.into_result().map(|()| AdvancedChange {
+        card_expiry: expiry,
+        single_item_choice: body.single_item_choice,
+        test_mode: body.test_mode,
+        test_buyers: buyers,
+    });
+    let record = setup::set_advanced(&state, &caller, change).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Step 3: the ERP link.
@@ -489,12 +376,6 @@ enum ErpLinked {
     Settings(SettingsView),
 }
 
-fn policy(state: &AppState) -> EndpointPolicy {
-    EndpointPolicy {
-        allow_insecure: state.config().allow_insecure_endpoints,
-    }
-}
-
 /// Step 3: links the ERP; the first link generates the signing secret, shown once (admin).
 #[utoipa::path(
     put,
@@ -520,47 +401,24 @@ async fn set_erp(
     body: JsonBody<ErpBody>,
 ) -> Result<Response, ApiError> {
     let body = body.value;
-    policy(&state).check_url(&body.endpoint).map_err(|e| {
-        let mut err = ApiError::new(ProblemKind::EndpointNotAllowed, e.to_string());
-        err.errors = vec![FieldError::new("endpoint", "not_allowed", e.to_string())];
-        err
-    })?;
-    let secret_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-    let slot = secret_slot.clone();
-    let response = change(&state, &caller, "settings.erp", move |record| {
-        record.settings.advanced.erp = Some(ErpLink {
-            endpoint: body.endpoint,
-            locking: body.locking,
-            active: true,
-            disabled_reason: None,
-        });
-        if record.erp_secret.is_none() {
-            let secret = Secret::generate().to_whsec();
-            record.erp_secret = Some(secret.clone());
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(secret);
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    let new_secret = secret_slot.lock().ok().and_then(|s| s.clone());
-    with_secret(response, new_secret).await
+    let linked = setup::set_erp(&state, &caller, body.endpoint, body.locking).await?;
+    with_secret(&state, &caller, linked)
 }
 
-/// Adds the once-shown secret to a settings response.
-async fn with_secret(response: Response, secret: Option<String>) -> Result<Response, ApiError> {
-    let Some(secret) = secret else {
-        return Ok(response);
+/// The settings, with the once-shown secret when one was made.
+fn with_secret(
+    state: &AppState,
+    caller: &Caller,
+    linked: WithSecret,
+) -> Result<Response, ApiError> {
+    let view = view(state, &caller.shop_id, &linked.record);
+    let Some(secret) = linked.new_secret else {
+        return Ok(json(StatusCode::OK, &view));
     };
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .map_err(ApiError::internal)?;
-    let settings: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
     Ok(json(
         StatusCode::OK,
         &ErpSecretView {
-            settings,
+            settings: serde_json::to_value(&view).map_err(ApiError::internal)?,
             signing_secret: secret,
         },
     ))
@@ -581,12 +439,8 @@ async fn with_secret(response: Response, secret: Option<String>) -> Result<Respo
     ),
 )]
 async fn remove_erp(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    change(&state, &caller, "settings.erp.remove", |record| {
-        record.settings.advanced.erp = None;
-        record.erp_secret = None;
-        Ok(())
-    })
-    .await
+    let record = setup::remove_erp(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Replaces the ERP signing secret; the new one is shown once (admin).
@@ -608,22 +462,8 @@ async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let secret = Secret::generate().to_whsec();
-    let stored = secret.clone();
-    let response = change(
-        &state,
-        &caller,
-        "settings.erp.rotate_secret",
-        move |record| {
-            if record.settings.advanced.erp.is_none() {
-                return Err(ApiError::new(ProblemKind::Conflict, "no ERP is linked"));
-            }
-            record.erp_secret = Some(stored);
-            Ok(())
-        },
-    )
-    .await?;
-    with_secret(response, Some(secret)).await
+    let rotated = setup::rotate_secret(&state, &caller).await?;
+    with_secret(&state, &caller, rotated)
 }
 
 /// A buyer-message template override.
@@ -634,7 +474,7 @@ struct TemplateBody {
     text: String,
 }
 
-fn template_path(kind: &str, locale: &str) -> Result<(TemplateKind, Locale), ApiError> {
+fn template_path(kind: &str, locale: &str) -> Result<(TemplateKind, Locale), ValidationError> {
     let mut errors = ValidationError::empty();
     let kind = errors.check(
         TemplateKind::parse(kind).map_err(|e| FieldError::new("kind", "invalid", e.to_string())),
@@ -642,13 +482,10 @@ fn template_path(kind: &str, locale: &str) -> Result<(TemplateKind, Locale), Api
     let locale = errors.check(
         Locale::parse(locale).map_err(|e| FieldError::new("locale", "invalid", e.to_string())),
     );
-    errors.into_result()?;
+    errors.clone().into_result()?;
     match (kind, locale) {
         (Some(k), Some(l)) => Ok((k, l)),
-        _ => Err(ApiError::new(
-            ProblemKind::ValidationFailed,
-            "invalid template path",
-        )),
+        _ => Err(errors),
     }
 }
 
@@ -681,17 +518,9 @@ async fn set_template(
     Path((kind, locale)): Path<(String, String)>,
     body: JsonBody<TemplateBody>,
 ) -> Result<Response, ApiError> {
-    let (kind, locale) = template_path(&kind, &locale)?;
-    let text = body.value.text;
-    change(&state, &caller, "settings.template", move |record| {
-        let mut set = crate::service::template_set(record);
-        set.set_text(kind, locale, &text).map_err(|e| {
-            ApiError::field(FieldError::new("text", "invalid_template", e.to_string()))
-        })?;
-        record.templates = serde_json::to_value(&set).map_err(ApiError::internal)?;
-        Ok(())
-    })
-    .await
+    let template = template_path(&kind, &locale);
+    let record = setup::set_template(&state, &caller, template, body.value.text).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Removes a template override; the default applies again (admin).
@@ -718,14 +547,9 @@ async fn remove_template(
     caller: Caller,
     Path((kind, locale)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (kind, locale) = template_path(&kind, &locale)?;
-    change(&state, &caller, "settings.template.remove", move |record| {
-        let mut set = crate::service::template_set(record);
-        set.remove(kind, locale);
-        record.templates = serde_json::to_value(&set).map_err(ApiError::internal)?;
-        Ok(())
-    })
-    .await
+    let template = template_path(&kind, &locale);
+    let record = setup::remove_template(&state, &caller, template).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// One change in the audit trail; secrets are masked.
@@ -767,10 +591,8 @@ async fn audit_trail(
     caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let page = q.page()?;
-    let shop = caller.shop_id.clone();
-    let result = state.store().read(move |tx| tx.audit(&shop, &page)).await?;
+    let result = setup::audit_trail(&state, &caller, page).await?;
     let items = result
         .items
         .into_iter()

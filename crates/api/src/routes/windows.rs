@@ -1,19 +1,18 @@
 //! Event windows: when refunds are off, in which time zone, and when they reopen.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shiphold_domain::window::parse_time_zone;
-use shiphold_domain::{EventWindow, EventWindowId, ValidationError, WindowError, active_at};
+use shiphold_domain::{EventWindow, EventWindowId, ValidationError, active_at};
 use utoipa::ToSchema;
 
-use super::{Auth, Table};
-use super::{audit, json, parse_time};
-use crate::auth::{Caller, Role};
-use crate::extract::JsonBody;
-use crate::problem::{ApiError, ProblemKind};
+use super::{Auth, Table, json, parse_time};
+use crate::extract::{JsonBody, Path};
+use crate::problem::ApiError;
+use crate::service::{Caller, windows};
 use crate::state::AppState;
 
 pub(super) fn routes(table: Table) -> Table {
@@ -47,7 +46,7 @@ struct WindowBody {
 
 /// An event window as read back.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct WindowView {
+struct WindowView {
     #[schema(value_type = String)]
     id: EventWindowId,
     name: String,
@@ -71,7 +70,7 @@ struct WindowList {
     active_window_id: Option<EventWindowId>,
 }
 
-pub(crate) fn view(w: &EventWindow, now: DateTime<Utc>) -> WindowView {
+fn view(w: &EventWindow, now: DateTime<Utc>) -> WindowView {
     WindowView {
         id: w.id.clone(),
         name: w.name.clone(),
@@ -85,7 +84,7 @@ pub(crate) fn view(w: &EventWindow, now: DateTime<Utc>) -> WindowView {
     }
 }
 
-fn parse(id: EventWindowId, body: WindowBody) -> Result<EventWindow, ApiError> {
+fn parse(id: EventWindowId, body: WindowBody) -> Result<EventWindow, ValidationError> {
     let mut errors = ValidationError::empty();
     let from = errors.check(parse_time("refunds_off_from", &body.refunds_off_from));
     let until = errors.check(parse_time("refunds_off_until", &body.refunds_off_until));
@@ -93,7 +92,7 @@ fn parse(id: EventWindowId, body: WindowBody) -> Result<EventWindow, ApiError> {
     let reopen = errors.check(parse_time("refunds_reopen_at", &body.refunds_reopen_at));
     errors.clone().into_result()?;
     let (Some(from), Some(until), Some(tz), Some(reopen)) = (from, until, tz, reopen) else {
-        return Err(errors.into());
+        return Err(errors);
     };
     let window = EventWindow {
         id,
@@ -107,65 +106,20 @@ fn parse(id: EventWindowId, body: WindowBody) -> Result<EventWindow, ApiError> {
     Ok(window)
 }
 
-fn window_error(e: WindowError) -> ApiError {
-    match e {
-        WindowError::Invalid(v) => v.into(),
-        WindowError::Overlaps(other) => ApiError::new(
-            ProblemKind::WindowOverlap,
-            format!("the window overlaps event window {other}"),
-        ),
-    }
-}
-
 async fn save(
     state: &AppState,
     caller: &Caller,
-    window: EventWindow,
+    window: Result<EventWindow, ValidationError>,
     create: bool,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), state.now());
-    let saved = window.clone();
-    state
-        .store()
-        .write(move |tx| -> Result<(), ApiError> {
-            // The settings row serialises window changes of one shop, so two overlapping windows
-            // cannot both pass the check.
-            tx.lock_settings(&shop)?;
-            let existing = tx.window(&shop, &window.id)?;
-            if !create && existing.is_none() {
-                return Err(ApiError::not_found("event window"));
-            }
-            let others = tx.windows(&shop)?;
-            window.check_against(&others).map_err(window_error)?;
-            tx.upsert_window(&shop, &window)?;
-            let before = existing
-                .map(|w| serde_json::to_value(w).unwrap_or_default())
-                .unwrap_or_default();
-            audit(
-                tx,
-                &shop,
-                now,
-                &actor,
-                if create {
-                    "event_window.create"
-                } else {
-                    "event_window.update"
-                },
-                window.id.as_str(),
-                before,
-                serde_json::to_value(&window).unwrap_or_default(),
-            )?;
-            Ok(())
-        })
-        .await?;
+    let saved = windows::save(state, caller, window, create).await?;
     Ok(json(
         if create {
             StatusCode::CREATED
         } else {
             StatusCode::OK
         },
-        &view(&saved, now),
+        &view(&saved, state.now().business),
     ))
 }
 
@@ -194,8 +148,7 @@ async fn create(
     caller: Caller,
     body: JsonBody<WindowBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    let window = parse(EventWindowId::generate(), body.value)?;
+    let window = parse(EventWindowId::generate(), body.value);
     save(&state, &caller, window, true).await
 }
 
@@ -229,9 +182,8 @@ async fn update(
     Path(id): Path<String>,
     body: JsonBody<WindowBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let id = EventWindowId::parse(&id).map_err(|_| ApiError::not_found("event window"))?;
-    let window = parse(id, body.value)?;
+    let window = parse(id, body.value);
     save(&state, &caller, window, false).await
 }
 
@@ -249,9 +201,8 @@ async fn update(
     ),
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let shop = caller.shop_id.clone();
-    let now = state.now();
-    let windows = state.store().read(move |tx| tx.windows(&shop)).await?;
+    let now = state.now().business;
+    let windows = windows::list(&state, &caller).await?;
     let active = active_at(&windows, now).map(|w| w.id.clone());
     let items: Vec<WindowView> = windows.iter().map(|w| view(w, now)).collect();
     Ok(json(
@@ -286,10 +237,8 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = EventWindowId::parse(&id).map_err(|_| ApiError::not_found("event window"))?;
-    let shop = caller.shop_id.clone();
-    let window = state.store().read(move |tx| tx.window(&shop, &id)).await?;
-    let window = window.ok_or_else(|| ApiError::not_found("event window"))?;
-    Ok(json(StatusCode::OK, &view(&window, state.now())))
+    let window = windows::get(&state, &caller, id).await?;
+    Ok(json(StatusCode::OK, &view(&window, state.now().business)))
 }
 
 /// Deletes an event window (admin).
@@ -315,38 +264,7 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
     let id = EventWindowId::parse(&id).map_err(|_| ApiError::not_found("event window"))?;
-    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), state.now());
-    state
-        .store()
-        .write(move |tx| -> Result<(), ApiError> {
-            let Some(existing) = tx.window(&shop, &id)? else {
-                return Err(ApiError::not_found("event window"));
-            };
-            tx.delete_window(&shop, &id)?;
-            audit(
-                tx,
-                &shop,
-                now,
-                &actor,
-                "event_window.delete",
-                id.as_str(),
-                serde_json::to_value(existing).unwrap_or_default(),
-                serde_json::Value::Null,
-            )?;
-            Ok(())
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT.into_response_ok())
-}
-
-trait IntoResponseOk {
-    fn into_response_ok(self) -> Response;
-}
-
-impl IntoResponseOk for StatusCode {
-    fn into_response_ok(self) -> Response {
-        axum::response::IntoResponse::into_response(self)
-    }
+    windows::delete(&state, &caller, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

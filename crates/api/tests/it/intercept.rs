@@ -413,10 +413,13 @@ async fn release_restores_memo_and_flag_and_tells_the_erp() {
         let counts = app
             .state
             .store()
-            .outbox_counts(app.state.now())
+            .outbox_counts(app.state.now().wall)
             .await
             .unwrap();
-        let erp = counts.iter().find(|c| c.topic == "erp").unwrap();
+        let erp = counts
+            .iter()
+            .find(|c| c.topic == shiphold_storage::Topic::Erp)
+            .unwrap();
         assert_eq!(erp.pending, 3);
         let kinds: Vec<_> = messages(&app, &key, "O-4")
             .await
@@ -543,11 +546,14 @@ async fn twenty_concurrent_submissions_make_one_interception() {
         let counts = app
             .state
             .store()
-            .outbox_counts(app.state.now())
+            .outbox_counts(app.state.now().wall)
             .await
             .unwrap();
         assert_eq!(
-            counts.iter().find(|c| c.topic == "erp").map(|c| c.pending),
+            counts
+                .iter()
+                .find(|c| c.topic == shiphold_storage::Topic::Erp)
+                .map(|c| c.pending),
             Some(1)
         );
         let acks = messages(&app, &key, "O-6")
@@ -595,7 +601,7 @@ async fn idempotency_keys_replay_refuse_reuse_and_guard_in_flight() {
         );
         // A key whose first request is still running.
         let shop_id = shiphold_domain::ShopId::parse(&shop).unwrap();
-        let now = app.state.now();
+        let now = app.state.now().wall;
         app.state
             .store()
             .write(move |tx| {
@@ -858,7 +864,7 @@ async fn buyers_are_reminded_once_when_refunds_reopen() {
         );
 
         assert_eq!(
-            shiphold_api::jobs::remind_refunds(&app.state)
+            shiphold_api::service::reminders::remind_refunds(&app.state)
                 .await
                 .unwrap(),
             0,
@@ -866,13 +872,13 @@ async fn buyers_are_reminded_once_when_refunds_reopen() {
         );
         app.clock.set(event_time() + chrono::Duration::days(1));
         assert_eq!(
-            shiphold_api::jobs::remind_refunds(&app.state)
+            shiphold_api::service::reminders::remind_refunds(&app.state)
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            shiphold_api::jobs::remind_refunds(&app.state)
+            shiphold_api::service::reminders::remind_refunds(&app.state)
                 .await
                 .unwrap(),
             0,

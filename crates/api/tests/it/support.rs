@@ -97,10 +97,9 @@ impl TestApp {
 
     /// Creates a shop; returns its id and an all-roles key.
     pub async fn shop(&self, name: &str) -> (String, String) {
-        let created =
-            shiphold_api::admin::create_shop(self.state.store(), self.state.clock(), name)
-                .await
-                .expect("create shop");
+        let created = shiphold_api::service::shops::create_shop(&self.state, name)
+            .await
+            .expect("create shop");
         (created.shop_id.to_string(), created.api_key)
     }
 

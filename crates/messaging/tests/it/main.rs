@@ -1,5 +1,8 @@
 //! Integration tests of shiphold-messaging through its public API only.
 
+// A panic here is a failed test with its message, helpers outside `#[test]` included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod defaults;
 mod gateway;
 mod properties;

@@ -270,10 +270,10 @@ backend_tests! {
             interception_id: None,
             kind: "acknowledgement".into(),
             locale: "zh-CN".into(),
-            channel: "inbox".into(),
+            channel: shiphold_storage::MessageChannel::Inbox,
             text: "亲,11.11当天无法申请退款".into(),
             link: Some("https://shop.example/c/abc".into()),
-            status: "pending".into(),
+            status: shiphold_storage::MessageStatus::Pending,
             created_at: at,
             delivered_at: None,
             last_error: None,
@@ -289,12 +289,12 @@ backend_tests! {
         assert!(matches!(store.write(move |tx| tx.insert_message(&dup)).await, Err(StoreError::Conflict(_))));
         let s = shop.clone();
         let delivered = store
-            .write(move |tx| tx.set_message_status(&s, "m1", "delivered", Some(t0() + Duration::seconds(5)), None))
+            .write(move |tx| tx.set_message_status(&s, "m1", shiphold_storage::MessageStatus::Delivered, Some(t0() + Duration::seconds(5)), None))
             .await
             .unwrap();
         assert!(delivered);
         let s = shop.clone();
-        let missing = store.write(move |tx| tx.set_message_status(&s, "nope", "dead", None, Some("x"))).await.unwrap();
+        let missing = store.write(move |tx| tx.set_message_status(&s, "nope", shiphold_storage::MessageStatus::Dead, None, Some("x"))).await.unwrap();
         assert!(!missing);
         let s = shop.clone();
         let (all, buyer) = store
@@ -309,7 +309,7 @@ backend_tests! {
             .unwrap();
         assert_eq!(all.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1", "m2", "m3"]);
         assert_eq!(buyer.len(), 2);
-        assert_eq!(buyer[0].status, "delivered");
+        assert_eq!(buyer[0].status, shiphold_storage::MessageStatus::Delivered);
         assert_eq!(buyer[0].delivered_at, Some(t0() + Duration::seconds(5)));
         assert_eq!(buyer[1], m2);
     }

@@ -79,10 +79,10 @@ backend_tests! {
                     interception_id: Some(InterceptionId::parse("icp_reminded").unwrap()),
                     kind: REFUND_REMINDER_KIND.into(),
                     locale: "en".into(),
-                    channel: "inbox".into(),
+                    channel: shiphold_storage::MessageChannel::Inbox,
                     text: "Please request your refund".into(),
                     link: None,
-                    status: "pending".into(),
+                    status: shiphold_storage::MessageStatus::Pending,
                     created_at: t0(),
                     delivered_at: None,
                     last_error: None,
@@ -254,7 +254,7 @@ backend_tests! {
                         tx.save_order(&shop, &order, t0())?;
                         tx.enqueue(&NewOutboxEntry {
                             shop_id: shop.clone(),
-                            topic: "erp".into(),
+                            topic: shiphold_storage::Topic::Erp,
                             ordering_key: "o1".into(),
                             message_id: format!("msg_{i}"),
                             payload: serde_json::json!({"interception": icp.id.as_str()}),
@@ -282,7 +282,7 @@ backend_tests! {
             .unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(active.len(), 2);
-        let claimed = store.claim("erp", "w", std::time::Duration::from_secs(30), 100, t0()).await.unwrap();
+        let claimed = store.claim(shiphold_storage::Topic::Erp, "w", std::time::Duration::from_secs(30), 100, t0()).await.unwrap();
         assert_eq!(claimed.len(), 1, "one outbox entry");
     }
 }

@@ -1,6 +1,9 @@
 //! The storage suite. Every test runs on SQLite (a fresh file) and, when
 //! `SHIPHOLD_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh database): see `support`.
 
+// A panic here is a failed test with its message, helpers outside `#[test]` included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod basics;
@@ -37,12 +40,15 @@ async fn an_unreachable_database_is_unavailable() {
     let result =
         shiphold_storage::Store::connect("postgres://postgres@127.0.0.1:1/x", options).await;
     assert!(
-        matches!(result, Err(shiphold_storage::StoreError::Unavailable(_))),
+        matches!(
+            result,
+            Err(shiphold_storage::StoreError::Unavailable { .. })
+        ),
         "{result:?}"
     );
     let result = shiphold_storage::Store::connect("mysql://h/db", Default::default()).await;
     assert!(matches!(
         result,
-        Err(shiphold_storage::StoreError::Unavailable(_))
+        Err(shiphold_storage::StoreError::Unavailable { .. })
     ));
 }

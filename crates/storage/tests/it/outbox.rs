@@ -16,7 +16,7 @@ const LEASE: StdDuration = StdDuration::from_secs(30);
 async fn enqueue(store: &Store, shop: &ShopId, key: &str, message: &str, at: DateTime<Utc>) -> i64 {
     let entry = NewOutboxEntry {
         shop_id: shop.clone(),
-        topic: "erp".into(),
+        topic: shiphold_storage::Topic::Erp,
         ordering_key: key.into(),
         message_id: message.into(),
         payload: serde_json::json!({"message": message}),
@@ -36,7 +36,10 @@ fn attempt(outcome: &str, at: DateTime<Utc>) -> AttemptRecord {
 }
 
 async fn claim_ids(store: &Store, worker: &str, at: DateTime<Utc>) -> Vec<String> {
-    let claimed = store.claim("erp", worker, LEASE, 10, at).await.unwrap();
+    let claimed = store
+        .claim(shiphold_storage::Topic::Erp, worker, LEASE, 10, at)
+        .await
+        .unwrap();
     claimed.iter().map(|c| c.message_id.clone()).collect()
 }
 
@@ -45,33 +48,33 @@ backend_tests! {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
         let id = enqueue(store, &shop, "o1", "msg_1", t0()).await;
-        assert!(store.claim("erp", "w1", LEASE, 10, t0() - Duration::seconds(1)).await.unwrap().is_empty(), "not due yet");
-        assert!(store.claim("chat", "w1", LEASE, 10, t0()).await.unwrap().is_empty(), "other topic");
-        let claimed = store.claim("erp", "w1", LEASE, 10, t0()).await.unwrap();
+        assert!(store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0() - Duration::seconds(1)).await.unwrap().is_empty(), "not due yet");
+        assert!(store.claim(shiphold_storage::Topic::Chat, "w1", LEASE, 10, t0()).await.unwrap().is_empty(), "other topic");
+        let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
         assert_eq!(claimed.len(), 1);
         let entry = &claimed[0];
         assert_eq!((entry.id, entry.attempts, entry.message_id.as_str()), (id, 1, "msg_1"));
         assert_eq!(entry.payload, serde_json::json!({"message": "msg_1"}));
         assert_eq!((entry.shop_id.as_str(), entry.topic.as_str(), entry.ordering_key.as_str()), ("s1", "erp", "o1"));
         assert!(claim_ids(store, "w2", t0()).await.is_empty(), "a leased entry is not handed out twice");
-        assert_eq!(store.next_due("erp").await.unwrap(), Some(t0() + Duration::seconds(30)), "due when the lease ends");
+        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), Some(t0() + Duration::seconds(30)), "due when the lease ends");
 
         // Retry: back in line at next_at, with the attempt recorded.
         assert!(!store.retry(id, "stale-token", t0() + Duration::seconds(5), attempt("retry", t0())).await.unwrap());
         assert!(store.retry(id, &entry.lease_token, t0() + Duration::seconds(5), attempt("retry", t0())).await.unwrap());
         assert!(!store.complete(id, &entry.lease_token, t0(), attempt("delivered", t0())).await.unwrap(), "the token was used up");
         assert!(claim_ids(store, "w1", t0() + Duration::seconds(4)).await.is_empty());
-        assert_eq!(store.next_due("erp").await.unwrap(), Some(t0() + Duration::seconds(5)));
-        let again = store.claim("erp", "w1", LEASE, 10, t0() + Duration::seconds(5)).await.unwrap();
+        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), Some(t0() + Duration::seconds(5)));
+        let again = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0() + Duration::seconds(5)).await.unwrap();
         assert_eq!((again.len(), again[0].attempts), (1, 2));
         assert_ne!(again[0].lease_token, entry.lease_token);
 
         // Dead letter, listed, then re-driven with the same message id.
         assert!(store.dead_letter(id, &again[0].lease_token, attempt("dead", t0() + Duration::seconds(5))).await.unwrap());
         assert!(claim_ids(store, "w1", t0() + Duration::hours(1)).await.is_empty());
-        assert_eq!(store.next_due("erp").await.unwrap(), None);
+        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), None);
         let s = shop.clone();
-        let dead = store.read(move |tx| tx.dead_letters(&s, Some("erp"), &Page::default())).await.unwrap();
+        let dead = store.read(move |tx| tx.dead_letters(&s, Some(shiphold_storage::Topic::Erp), &Page::default())).await.unwrap();
         assert_eq!(dead.items.len(), 1);
         assert_eq!((dead.items[0].status, dead.items[0].attempts), (OutboxStatus::Dead, 2));
         assert_eq!(dead.items[0].last_error.as_deref(), Some("ERP answered 503"));
@@ -81,7 +84,7 @@ backend_tests! {
         assert!(!store.redrive(&other, id, t0()).await.unwrap(), "another shop cannot re-drive it");
         assert!(store.redrive(&shop, id, t0() + Duration::hours(1)).await.unwrap());
         assert!(!store.redrive(&shop, id, t0()).await.unwrap(), "only dead letters are re-driven");
-        let redriven = store.claim("erp", "w3", LEASE, 10, t0() + Duration::hours(1)).await.unwrap();
+        let redriven = store.claim(shiphold_storage::Topic::Erp, "w3", LEASE, 10, t0() + Duration::hours(1)).await.unwrap();
         assert_eq!((redriven[0].id, redriven[0].attempts, redriven[0].message_id.as_str()), (id, 1, "msg_1"));
         let counts = store.outbox_counts(t0() + Duration::hours(1)).await.unwrap();
         assert_eq!((counts[0].pending, counts[0].leased, counts[0].dead), (0, 1, 0));
@@ -108,10 +111,10 @@ backend_tests! {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
         let id = enqueue(store, &shop, "o1", "msg_1", t0()).await;
-        let first = store.claim("erp", "w1", LEASE, 10, t0()).await.unwrap();
+        let first = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
         assert_eq!(first.len(), 1);
         assert!(claim_ids(store, "w2", t0() + Duration::seconds(29)).await.is_empty(), "lease still held");
-        let second = store.claim("erp", "w2", LEASE, 10, t0() + Duration::seconds(30)).await.unwrap();
+        let second = store.claim(shiphold_storage::Topic::Erp, "w2", LEASE, 10, t0() + Duration::seconds(30)).await.unwrap();
         assert_eq!((second.len(), second[0].attempts), (1, 2), "the lease ran out");
         let at = t0() + Duration::seconds(31);
         assert!(!store.complete(id, &first[0].lease_token, at, attempt("delivered", at)).await.unwrap());
@@ -132,7 +135,7 @@ backend_tests! {
         enqueue(store, &shop, "A", "a2", t0()).await;
         enqueue(store, &shop, "B", "b1", t0()).await;
         enqueue(store, &other, "A", "x1", t0()).await;
-        let first = store.claim("erp", "w1", LEASE, 10, t0()).await.unwrap();
+        let first = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
         let ids: Vec<&str> = first.iter().map(|c| c.message_id.as_str()).collect();
         assert_eq!(ids, ["a1", "b1", "x1"], "a2 waits for a1; keys are per shop");
         for done in &first[1..] {
@@ -143,11 +146,11 @@ backend_tests! {
         // Retrying a1 keeps a2 behind it.
         store.retry(a1.id, &a1.lease_token, t0() + Duration::minutes(1), attempt("retry", t0())).await.unwrap();
         assert!(claim_ids(store, "w2", t0()).await.is_empty());
-        assert_eq!(store.next_due("erp").await.unwrap(), Some(t0() + Duration::minutes(1)), "a2 does not count while blocked");
-        let a1 = store.claim("erp", "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
+        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), Some(t0() + Duration::minutes(1)), "a2 does not count while blocked");
+        let a1 = store.claim(shiphold_storage::Topic::Erp, "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
         assert_eq!(a1.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["a1"]);
         store.complete(a1[0].id, &a1[0].lease_token, t0(), attempt("delivered", t0())).await.unwrap();
-        let a2 = store.claim("erp", "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
+        let a2 = store.claim(shiphold_storage::Topic::Erp, "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
         assert_eq!(a2.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["a2"]);
         // A dead letter no longer holds its key back.
         enqueue(store, &shop, "A", "a3", t0()).await;
@@ -167,7 +170,7 @@ backend_tests! {
                     for k in 0..KEYS {
                         tx.enqueue(&NewOutboxEntry {
                             shop_id: s.clone(),
-                            topic: "erp".into(),
+                            topic: shiphold_storage::Topic::Erp,
                             ordering_key: format!("order-{k}"),
                             message_id: format!("m-{k}-{n}"),
                             payload: serde_json::json!({"k": k, "n": n}),
@@ -188,7 +191,7 @@ backend_tests! {
                 let mut idle = 0;
                 let start = std::time::Instant::now();
                 while idle < 20 && start.elapsed() < StdDuration::from_secs(60) {
-                    let claimed = store.claim("erp", &format!("w{w}"), LEASE, 7, t0()).await.unwrap();
+                    let claimed = store.claim(shiphold_storage::Topic::Erp, &format!("w{w}"), LEASE, 7, t0()).await.unwrap();
                     if claimed.is_empty() {
                         idle += 1;
                         tokio::time::sleep(StdDuration::from_millis(10)).await;

@@ -1,10 +1,11 @@
-//! Operator actions that the `shiphold` binary runs outside HTTP, such as creating a shop.
+//! Shops, for operators: the `shiphold shop create` command creates one with its first key.
 
-use shiphold_domain::{ApiKeyId, Clock, ShopId};
-use shiphold_storage::{ApiKeyRecord, ShopRecord, Store};
+use shiphold_domain::{ApiKeyId, FieldError, ShopId};
+use shiphold_storage::{ApiKeyRecord, ShopRecord};
 
-use crate::auth::{Role, generate_key, hash_secret};
-use crate::problem::ApiError;
+use super::{Role, ServiceError};
+use crate::auth::{generate_key, hash_secret};
+use crate::state::AppState;
 
 /// A shop just created, with its first API key in plain text (shown once, stored hashed).
 #[derive(Debug, Clone)]
@@ -20,21 +21,19 @@ pub struct CreatedShop {
 /// The longest shop name accepted, in characters.
 pub const MAX_SHOP_NAME_CHARS: usize = 100;
 
-/// Creates a shop and its first key, which has every role.
-pub async fn create_shop(
-    store: &Store,
-    clock: &dyn Clock,
-    name: &str,
-) -> Result<CreatedShop, ApiError> {
+/// Creates a shop and its first key, which has every role. Only operators reach this (the
+/// command line); no API key can.
+pub async fn create_shop(app: &AppState, name: &str) -> Result<CreatedShop, ServiceError> {
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_SHOP_NAME_CHARS {
-        return Err(ApiError::field(shiphold_domain::FieldError::new(
+        return Err(FieldError::new(
             "name",
             "invalid",
             format!("a shop name is 1 to {MAX_SHOP_NAME_CHARS} characters"),
-        )));
+        )
+        .into());
     }
-    let now = clock.now();
+    let now = app.now().business;
     let shop_id = ShopId::generate();
     let key_id = ApiKeyId::generate();
     let api_key = generate_key();
@@ -52,8 +51,8 @@ pub async fn create_shop(
         created_at: now,
         revoked_at: None,
     };
-    store
-        .write(move |tx| -> Result<(), ApiError> {
+    app.store()
+        .write(move |tx| -> Result<(), ServiceError> {
             tx.insert_shop(&shop)?;
             tx.insert_api_key(&key)?;
             Ok(())

@@ -1,0 +1,270 @@
+//! The dispatcher: claims due outbox entries by lease, runs a bounded number of deliveries at
+//! once, and records each outcome — delivered, a retry on the schedule, or a dead letter.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use shiphold_storage::{AttemptRecord, ClaimedEntry, MessageStatus, Topic};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::{Clients, chat, erp};
+use crate::state::{AppState, Metrics};
+
+/// What a deliverer made of one attempt.
+pub(super) enum Verdict {
+    /// The peer accepted it; `completed` when the entry was already completed in the same
+    /// transaction that applied the peer's answer.
+    Delivered { status: u16, completed: bool },
+    /// Try again later.
+    Retry {
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Give up: a dead letter an admin may re-drive.
+    Dead { status: Option<u16>, error: String },
+}
+
+/// A dead letter without a status code.
+pub(super) fn dead(error: impl Into<String>) -> Verdict {
+    Verdict::Dead {
+        status: None,
+        error: error.into(),
+    }
+}
+
+pub(super) fn attempt(
+    at: DateTime<Utc>,
+    started: Instant,
+    outcome: &str,
+    status: Option<u16>,
+    error: Option<String>,
+) -> AttemptRecord {
+    AttemptRecord {
+        at,
+        outcome: outcome.to_owned(),
+        status_code: status.map(i32::from),
+        error,
+        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(super) async fn run(
+    state: AppState,
+    clients: Arc<Clients>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let config = state.config().delivery.clone();
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut running = JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let mut claimed_any = false;
+        for topic in Topic::ALL {
+            let free = permits.available_permits();
+            if free == 0 {
+                break;
+            }
+            let limit = u32::try_from(free).unwrap_or(u32::MAX).min(config.batch);
+            match state
+                .store()
+                .claim(
+                    topic,
+                    &state.config().worker_id,
+                    config.lease,
+                    limit,
+                    state.now().wall,
+                )
+                .await
+            {
+                Ok(entries) => {
+                    claimed_any |= !entries.is_empty();
+                    for entry in entries {
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let (state, clients) = (state.clone(), clients.clone());
+                        running.spawn(async move {
+                            deliver(&state, &clients, entry).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(error) => tracing::warn!(%error, %topic, "could not claim outbox entries"),
+            }
+        }
+        while running.try_join_next().is_some() {}
+        if claimed_any {
+            continue;
+        }
+        tokio::select! {
+            _ = state.woken() => {}
+            _ = tokio::time::sleep(config.poll_interval) => {}
+            _ = running.join_next(), if !running.is_empty() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    // Let started deliveries finish; their leases would otherwise make others wait.
+    while running.join_next().await.is_some() {}
+}
+
+/// When the next try of an entry with `attempts` tries behind it is due, or `None` once the
+/// schedule is used up. `jitter` (a fraction in [0, 0.2)) spreads retries of many entries
+/// after an outage.
+pub(super) fn next_try(
+    schedule: &[Duration],
+    attempts: i32,
+    retry_after: Option<Duration>,
+    jitter: f64,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let index = usize::try_from(attempts).unwrap_or(0);
+    let base = *schedule.get(index)?;
+    let delay = (base + base.mul_f64(jitter)).max(retry_after.unwrap_or_default());
+    Some(now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(24)))
+}
+
+async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
+    let started = Instant::now();
+    let verdict = match entry.topic {
+        Topic::Erp => erp::deliver(state, clients, &entry, started).await,
+        Topic::Chat => chat::deliver(state, clients, &entry).await,
+    };
+    let now = state.now().wall;
+    let metrics = state.metrics();
+    let recorded = match verdict {
+        Verdict::Delivered {
+            completed: true, ..
+        } => {
+            Metrics::inc(&metrics.deliveries_ok);
+            Ok(true)
+        }
+        Verdict::Delivered { status, .. } => {
+            Metrics::inc(&metrics.deliveries_ok);
+            if entry.topic == Topic::Chat {
+                chat::mark(state, &entry, MessageStatus::Delivered, None).await;
+            }
+            state
+                .store()
+                .complete(
+                    entry.id,
+                    &entry.lease_token,
+                    now,
+                    attempt(now, started, "delivered", Some(status), None),
+                )
+                .await
+        }
+        Verdict::Retry {
+            status,
+            error,
+            retry_after,
+        } => {
+            let schedule = &state.config().delivery.retry_schedule;
+            match next_try(
+                schedule,
+                entry.attempts,
+                retry_after,
+                state.jitter(0.2),
+                now,
+            ) {
+                Some(at) => {
+                    Metrics::inc(&metrics.deliveries_retried);
+                    tracing::info!(id = entry.id, topic = %entry.topic, attempts = entry.attempts, %error, next = %at, "delivery failed; will retry");
+                    state
+                        .store()
+                        .retry(
+                            entry.id,
+                            &entry.lease_token,
+                            at,
+                            attempt(now, started, "retry", status, Some(error)),
+                        )
+                        .await
+                }
+                None => {
+                    tracing::warn!(id = entry.id, topic = %entry.topic, %error, "retries used up; dead letter");
+                    bury(state, &entry, started, status, error).await
+                }
+            }
+        }
+        Verdict::Dead { status, error } => {
+            tracing::warn!(id = entry.id, topic = %entry.topic, %error, "delivery refused; dead letter");
+            bury(state, &entry, started, status, error).await
+        }
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            id = entry.id,
+            "lease lost before the outcome was recorded; another worker owns the entry"
+        ),
+        Err(error) => {
+            tracing::warn!(id = entry.id, %error, "could not record the delivery outcome; the lease will run out and it is tried again")
+        }
+    }
+}
+
+/// Dead-letters an entry (and marks its buyer message dead).
+async fn bury(
+    state: &AppState,
+    entry: &ClaimedEntry,
+    started: Instant,
+    status: Option<u16>,
+    error: String,
+) -> Result<bool, shiphold_storage::StoreError> {
+    Metrics::inc(&state.metrics().deliveries_dead);
+    if entry.topic == Topic::Chat {
+        chat::mark(state, entry, MessageStatus::Dead, Some(error.clone())).await;
+    }
+    let now = state.now().wall;
+    state
+        .store()
+        .dead_letter(
+            entry.id,
+            &entry.lease_token,
+            attempt(now, started, "dead", status, Some(error)),
+        )
+        .await
+}
+
+/// Drops the service error's detail to the log and tries again later.
+pub(super) fn retry_later(error: impl std::fmt::Display) -> Verdict {
+    Verdict::Retry {
+        status: None,
+        error: error.to_string(),
+        retry_after: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_then_stop() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let schedule = [
+            Duration::ZERO,
+            Duration::from_secs(5),
+            Duration::from_secs(30),
+        ];
+        assert_eq!(next_try(&schedule, 0, None, 0.1, now), Some(now));
+        assert_eq!(
+            next_try(&schedule, 1, None, 0.0, now),
+            Some(now + chrono::Duration::seconds(5))
+        );
+        assert_eq!(
+            next_try(&schedule, 1, None, 0.1, now),
+            Some(now + chrono::Duration::milliseconds(5_500))
+        );
+        // Retry-After wins when it asks for more time.
+        assert_eq!(
+            next_try(&schedule, 1, Some(Duration::from_secs(120)), 0.1, now),
+            Some(now + chrono::Duration::seconds(120))
+        );
+        assert_eq!(next_try(&schedule, 3, None, 0.0, now), None);
+    }
+}

@@ -1,0 +1,264 @@
+//! ERP results: what an ERP reports about intercepted sub-orders (locked, failed, already
+//! shipped), whether in the answer to a delivery or later through the signed callback.
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use shiphold_domain::{InterceptionId, LineEvent, LineState, ShopId, SubOrderId, Transition};
+use shiphold_erp_adapter::{self as wire, CallbackReceipt, Secret, receive_callback};
+use shiphold_messaging::TemplateKind;
+use shiphold_storage::{StoreError, Tx};
+
+use super::lines::{Applied, apply_events, refresh_memo};
+use super::messages::{MessageContext, Outgoing, interception_locale, send_buyer_message, titles};
+use super::{ServiceError, audit};
+use crate::state::{AppState, Now};
+
+/// The line event an ERP outcome means.
+pub fn erp_event(result: &wire::ItemResult) -> LineEvent {
+    match result.outcome {
+        wire::Outcome::Locked => LineEvent::ErpLocked,
+        wire::Outcome::Failed => LineEvent::ErpLockFailed {
+            reason: result
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no reason given".to_owned()),
+        },
+        wire::Outcome::AlreadyShipped => LineEvent::ErpAlreadyShipped,
+    }
+}
+
+/// Applies an ERP's results (from a delivery's response or a callback) to one interception,
+/// first marking it delivered when `delivered` is set. Tells the buyer "stopped" only when the
+/// shop has ERP locking on and an item was locked. Returns a receipt per result.
+pub fn apply_in_tx(
+    tx: &mut Tx<'_>,
+    app: &AppState,
+    shop_id: &ShopId,
+    interception_id: &InterceptionId,
+    delivered: bool,
+    results: &[wire::ItemResult],
+    now: Now,
+) -> Result<Vec<wire::ResultReceipt>, StoreError> {
+    let unknown = |r: &wire::ItemResult| wire::ResultReceipt {
+        sub_order_id: r.sub_order_id.clone(),
+        status: wire::ResultStatus::Unknown,
+    };
+    let Some(first) = tx.interception(shop_id, interception_id)? else {
+        return Ok(results.iter().map(unknown).collect());
+    };
+    // Lock the order first, as every other writer of its lines does, then read the lines again.
+    let Some(order) = tx.lock_order(shop_id, &first.order_id)? else {
+        return Err(StoreError::Corrupt(format!(
+            "interception {interception_id} has no order"
+        )));
+    };
+    let mut interception = tx.interception(shop_id, interception_id)?.unwrap_or(first);
+    let mut events: Vec<(SubOrderId, LineEvent)> = Vec::new();
+    if delivered {
+        events.extend(
+            interception
+                .lines
+                .iter()
+                .map(|l| (l.sub_order_id.clone(), LineEvent::DeliveredToErp)),
+        );
+    }
+    let mut receipts = Vec::new();
+    let mut result_events = Vec::new();
+    for result in results {
+        let known = SubOrderId::parse(&result.sub_order_id)
+            .ok()
+            .filter(|id| interception.lines.iter().any(|l| &l.sub_order_id == id));
+        match known {
+            Some(id) => result_events.push((id, erp_event(result))),
+            None => receipts.push(unknown(result)),
+        }
+    }
+    // Receipts are for the results, not for the delivery marks that come first.
+    let delivery_marks = events.len();
+    events.extend(result_events);
+    let (transitions, outcomes) =
+        apply_events(tx, shop_id, &mut interception, &events, now.business)?;
+    for (outcome, (_, event)) in outcomes
+        .iter()
+        .skip(delivery_marks)
+        .zip(events.iter().skip(delivery_marks))
+    {
+        let changed = outcome.applied == Applied::Changed;
+        if !changed {
+            // A late, repeated or contradictory result changes nothing but is kept in the item's
+            // history, as the ERP protocol promises.
+            if let Some(line) = interception
+                .lines
+                .iter()
+                .find(|l| l.sub_order_id == outcome.sub_order_id)
+            {
+                let why = match &outcome.applied {
+                    Applied::Refused(reason) => reason.as_str(),
+                    _ => "repeats the current state",
+                };
+                let note = Transition {
+                    from: line.state,
+                    to: line.state,
+                    event: event.name().to_owned(),
+                    detail: Some(match event.detail() {
+                        Some(detail) => format!("recorded, state unchanged ({why}): {detail}"),
+                        None => format!("recorded, state unchanged ({why})"),
+                    }),
+                    at: now.business,
+                };
+                tx.update_line(shop_id, &interception.id, line, &note)?;
+            }
+        }
+        receipts.push(wire::ResultReceipt {
+            sub_order_id: outcome.sub_order_id.to_string(),
+            status: if changed {
+                wire::ResultStatus::Applied
+            } else {
+                wire::ResultStatus::Recorded
+            },
+        });
+    }
+    if transitions.is_empty() {
+        return Ok(receipts);
+    }
+    let record = tx.settings(shop_id)?;
+    if transitions.iter().any(|t| !t.to.is_active()) {
+        refresh_memo(tx, shop_id, &record.settings, &order.id)?;
+    }
+    if shiphold_domain::tells_success(&record.settings, &transitions) {
+        // The message names the items locked by this report, not earlier ones.
+        let locked: Vec<SubOrderId> = outcomes
+            .iter()
+            .skip(delivery_marks)
+            .filter(|o| o.applied == Applied::Changed && o.state == LineState::Locked)
+            .map(|o| o.sub_order_id.clone())
+            .collect();
+        let locale = interception_locale(tx, shop_id, &order, interception_id)?;
+        let ctx = MessageContext::load(tx, shop_id, &record, app.message_channel(), now)?;
+        send_buyer_message(
+            tx,
+            &ctx,
+            &order,
+            Outgoing {
+                kind: TemplateKind::LockSuccess,
+                locale,
+                interception_id: Some(interception_id.clone()),
+                items: titles(&order, locked),
+                card: None,
+            },
+        )?;
+    }
+    Ok(receipts)
+}
+
+/// A signed callback as it arrived: the Standard Webhooks headers and the raw body they sign.
+pub struct SignedCallback {
+    /// The request's headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    pub headers: HeaderMap,
+    /// The body, exactly as received.
+    pub body: Bytes,
+}
+
+/// Applies an ERP's signed results. Verification, the replay guard and the changes share one
+/// transaction, so a refused or failed request changes nothing and can be sent again.
+pub async fn callback(
+    app: &AppState,
+    shop: ShopId,
+    request: SignedCallback,
+) -> Result<CallbackReceipt, ServiceError> {
+    let now = app.now();
+    let app2 = app.clone();
+    let receipt = app
+        .store()
+        .write(move |tx| -> Result<CallbackReceipt, ServiceError> {
+            let record = tx.settings(&shop)?;
+            let secret = record
+                .erp_secret
+                .as_deref()
+                .and_then(|s| Secret::parse(s).ok())
+                .ok_or(ServiceError::NotFound("shop with a linked ERP"))?;
+            let (verified, callback) =
+                receive_callback(&request.headers, &request.body, &[secret], now.wall)
+                    .map_err(ServiceError::Callback)?;
+            if callback.shop_id != shop.as_str() {
+                return Err(ServiceError::CallbackMismatch(
+                    "the body's shop_id does not match the shop in the URL",
+                ));
+            }
+            if !tx.remember_webhook(&shop, &verified.webhook_id, now.business)? {
+                return Ok(CallbackReceipt {
+                    replayed: true,
+                    results: Vec::new(),
+                });
+            }
+            let interception_id = InterceptionId::parse(&callback.interception_id)
+                .map_err(|_| ServiceError::NotFound("interception"))?;
+            if tx.interception(&shop, &interception_id)?.is_none() {
+                return Err(ServiceError::NotFound("interception"));
+            }
+            let results = apply_in_tx(
+                tx,
+                &app2,
+                &shop,
+                &interception_id,
+                false,
+                &callback.results,
+                now,
+            )?;
+            audit(
+                tx,
+                &shop,
+                now.business,
+                "erp",
+                "erp.results",
+                interception_id.as_str(),
+                serde_json::Value::Null,
+                serde_json::to_value(&callback.results).unwrap_or_default(),
+            )?;
+            Ok(CallbackReceipt {
+                replayed: false,
+                results,
+            })
+        })
+        .await?;
+    app.wake_worker();
+    Ok(receipt)
+}
+
+/// How a delivery's outbox entry is completed, in the same transaction as the answer's effects.
+pub struct Completion {
+    /// The entry.
+    pub entry_id: i64,
+    /// The lease token that proves the claim.
+    pub lease_token: String,
+    /// The attempt to record.
+    pub attempt: shiphold_storage::AttemptRecord,
+}
+
+/// An ERP accepted `interception.requested`: marks its items delivered, applies the results in
+/// the answer, and completes the outbox entry, all in one transaction (one commit fewer per
+/// message, and no window in which one is recorded without the other). `false` when the lease
+/// was lost meanwhile.
+pub async fn delivered(
+    app: &AppState,
+    shop: ShopId,
+    interception_id: InterceptionId,
+    results: Vec<wire::ItemResult>,
+    completion: Completion,
+) -> Result<bool, ServiceError> {
+    let (now, app2) = (app.now(), app.clone());
+    let completed = app
+        .store()
+        .write(move |tx| -> Result<bool, ServiceError> {
+            apply_in_tx(tx, &app2, &shop, &interception_id, true, &results, now)?;
+            Ok(tx.complete(
+                completion.entry_id,
+                &completion.lease_token,
+                now.wall,
+                &completion.attempt,
+            )?)
+        })
+        .await?;
+    app.wake_worker();
+    Ok(completed)
+}

@@ -1,0 +1,117 @@
+//! The one error type of the application layer: what went wrong in a use case, in the domain's
+//! words. No HTTP in it; the edge (`problem.rs`) turns each variant into a problem document.
+
+use shiphold_domain::{EventWindowId, Missing, Refusal, ReleaseRefusal, ValidationError};
+use shiphold_erp_adapter::ReceiveError;
+use shiphold_storage::StoreError;
+
+use super::Role;
+
+/// Why a use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such object in the caller's shop; another shop's objects answer exactly this.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The caller lacks the role the use case needs.
+    #[error("this API key lacks the '{0}' role")]
+    Forbidden(Role),
+    /// Values that are invalid, each field named.
+    #[error("{0}")]
+    Invalid(ValidationError),
+    /// Enabling needs these first.
+    #[error("interception cannot be enabled until these are set: {}", missing_fields(.0))]
+    SetupIncomplete(Vec<Missing>),
+    /// The shop has not enabled interception.
+    #[error("the shop has not enabled interception; an admin enables it in the settings")]
+    InterceptionDisabled,
+    /// No event window is active (and, in test mode, the buyer is not a test buyer).
+    #[error("{}", if *.test_mode {
+        "no event window is active and the buyer is not one of the shop's test buyers"
+    } else {
+        "cards and interceptions are accepted only while an event window is active"
+    })]
+    OutsideEventWindow {
+        /// Whether the shop is in test mode.
+        test_mode: bool,
+    },
+    /// None of the items asked for can be intercepted.
+    #[error("none of the items can be intercepted; each item says why")]
+    NothingToIntercept(Vec<Refusal>),
+    /// None of the items asked for can be released.
+    #[error("no item of the interception can be released")]
+    NothingToRelease(Vec<ReleaseRefusal>),
+    /// The order update is older than the stored order.
+    #[error("the stored order has version {stored_version}; send a higher version to change it")]
+    StaleUpdate {
+        /// The stored order's version.
+        stored_version: i64,
+    },
+    /// An event window overlaps another.
+    #[error("the window overlaps event window {0}")]
+    WindowOverlap(EventWindowId),
+    /// The card's link has expired.
+    #[error("the card's link has expired; ask customer service for a new one")]
+    CardExpired,
+    /// Customer service revoked the card.
+    #[error("customer service has withdrawn this card")]
+    CardRevoked,
+    /// The ERP endpoint is not allowed by the endpoint policy.
+    #[error("{0}")]
+    EndpointNotAllowed(String),
+    /// The change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// An ERP callback whose signature or body was refused.
+    #[error(transparent)]
+    Callback(ReceiveError),
+    /// An ERP callback that verified but does not fit its URL.
+    #[error("{0}")]
+    CallbackMismatch(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn missing_fields(missing: &[Missing]) -> String {
+    missing
+        .iter()
+        .map(|m| m.field())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl From<ValidationError> for ServiceError {
+    fn from(errors: ValidationError) -> Self {
+        Self::Invalid(errors)
+    }
+}
+
+impl From<shiphold_domain::FieldError> for ServiceError {
+    fn from(error: shiphold_domain::FieldError) -> Self {
+        Self::Invalid(error.into())
+    }
+}
+
+impl From<shiphold_domain::DecideError> for ServiceError {
+    fn from(error: shiphold_domain::DecideError) -> Self {
+        use shiphold_domain::DecideError;
+        match error {
+            DecideError::NotEnabled => Self::InterceptionDisabled,
+            DecideError::OutsideEventWindow { test_mode } => Self::OutsideEventWindow { test_mode },
+            // A card token names its buyer; a mismatch is a card that does not exist for them.
+            DecideError::NotTheBuyer => Self::NotFound("card"),
+            DecideError::Invalid(v) => Self::Invalid(v),
+            DecideError::NothingToIntercept { refusals } => Self::NothingToIntercept(refusals),
+        }
+    }
+}
+
+impl From<shiphold_domain::CardError> for ServiceError {
+    fn from(error: shiphold_domain::CardError) -> Self {
+        match error {
+            shiphold_domain::CardError::Expired => Self::CardExpired,
+            shiphold_domain::CardError::Revoked => Self::CardRevoked,
+        }
+    }
+}

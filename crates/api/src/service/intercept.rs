@@ -1,0 +1,198 @@
+//! Interception: the one path that both methods take — a buyer's card submission (method 1)
+//! and customer service intercepting a whole order (method 2). The domain decides; this applies
+//! the decision in one transaction: lines, memo and flag, the ERP message, the buyer's
+//! acknowledgement and the audit entry, all or nothing.
+
+use std::collections::BTreeSet;
+
+use shiphold_domain::{
+    CardId, DecideError, DecisionInput, Interception, InterceptionId, Line, Method, OrderId,
+    Refusal, RefusalReason, Requester, ShopId, SubOrderId, active_at, decide,
+};
+use shiphold_messaging::{Locale, TemplateKind};
+use shiphold_storage::Tx;
+
+use super::messages::{MessageContext, Outgoing, send_buyer_message, titles};
+use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox};
+use crate::state::{AppState, Now};
+
+/// What an interception request asks for, once its caller is known.
+pub(crate) struct InterceptRequest {
+    pub shop_id: ShopId,
+    pub order_id: OrderId,
+    pub requester: Requester,
+    pub method: Method,
+    pub chosen: Option<Vec<SubOrderId>>,
+    pub locale: Locale,
+    pub actor: String,
+}
+
+/// An interception, and whether this request created it (a repeated card submission answers
+/// with the interception the first one made).
+#[derive(Debug)]
+pub struct Intercepted {
+    /// The interception.
+    pub interception: Interception,
+    /// Items asked for and not intercepted, with why.
+    pub refused: Vec<Refusal>,
+    /// Whether this request created it.
+    pub created: bool,
+}
+
+/// Method 2: customer service intercepts every item of the order that can be intercepted.
+pub async fn intercept_order(
+    app: &AppState,
+    caller: &Caller,
+    order_id: OrderId,
+    locale: Parsed<Locale>,
+) -> Result<Intercepted, ServiceError> {
+    caller.require(Role::Agent)?;
+    let locale = locale?;
+    let request = InterceptRequest {
+        shop_id: caller.shop_id.clone(),
+        order_id,
+        requester: Requester::Agent(caller.actor()),
+        method: Method::Direct,
+        chosen: None,
+        locale,
+        actor: caller.actor(),
+    };
+    let now = app.now();
+    let app2 = app.clone();
+    let outcome = app
+        .store()
+        .write(move |tx| in_tx(tx, &app2, request, now))
+        .await?;
+    app.intercepted(&outcome);
+    Ok(outcome)
+}
+
+/// Decides and applies an interception in the caller's transaction.
+pub(crate) fn in_tx(
+    tx: &mut Tx<'_>,
+    app: &AppState,
+    request: InterceptRequest,
+    now: Now,
+) -> Result<Intercepted, ServiceError> {
+    let shop = &request.shop_id;
+    // Locking the order serialises requests for it, so a double tap creates one interception.
+    let mut order = tx
+        .lock_order(shop, &request.order_id)?
+        .ok_or(ServiceError::NotFound("order"))?;
+    let record = tx.settings(shop)?;
+    let windows = tx.windows(shop)?;
+    let active_lines = tx.active_lines_for_order(shop, &order.id)?;
+    let active_set: BTreeSet<SubOrderId> = active_lines
+        .iter()
+        .map(|(_, l)| l.sub_order_id.clone())
+        .collect();
+    let input = DecisionInput {
+        settings: &record.settings,
+        order: &order,
+        active_window: active_at(&windows, now.business),
+        now: now.business,
+        requester: request.requester.clone(),
+        method: request.method.clone(),
+        chosen: request.chosen.clone(),
+        active_lines: active_set,
+        new_id: InterceptionId::generate(),
+    };
+    let decision = match decide(input) {
+        Ok(d) => d,
+        Err(DecideError::NothingToIntercept { refusals }) => {
+            // A card submitted again (a double tap, a retry after a lost answer) finds its own
+            // items intercepted: answer with that interception instead of an error.
+            if let Method::Card { card_id } = &request.method
+                && let Some(existing) =
+                    same_card_interception(tx, shop, card_id, &refusals, &active_lines)?
+            {
+                return Ok(Intercepted {
+                    interception: existing,
+                    refused: Vec::new(),
+                    created: false,
+                });
+            }
+            return Err(ServiceError::NothingToIntercept(refusals));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    tx.insert_interception(shop, &decision.interception)?;
+    order.memo = decision.memo.clone();
+    tx.set_order_memo(shop, &order.id, &order.memo)?;
+    if decision.notify_erp {
+        erp_outbox::requested(tx, shop, &order, &decision.interception, now)?;
+    }
+    if decision.acknowledge_buyer {
+        let ctx = MessageContext::load(tx, shop, &record, app.message_channel(), now)?;
+        let ids = decision
+            .interception
+            .lines
+            .iter()
+            .map(|l| l.sub_order_id.clone());
+        send_buyer_message(
+            tx,
+            &ctx,
+            &order,
+            Outgoing {
+                kind: TemplateKind::Acknowledgement,
+                locale: request.locale,
+                interception_id: Some(decision.interception.id.clone()),
+                items: titles(&order, ids),
+                card: None,
+            },
+        )?;
+    }
+    audit(
+        tx,
+        shop,
+        now.business,
+        &request.actor,
+        "interception.create",
+        decision.interception.id.as_str(),
+        serde_json::Value::Null,
+        serde_json::json!({
+            "order_id": order.id,
+            "items": decision.interception.lines.iter().map(|l| l.sub_order_id.as_str()).collect::<Vec<_>>(),
+            "memo_note": order.memo.note,
+            "flag": order.memo.flag,
+        }),
+    )?;
+    Ok(Intercepted {
+        interception: decision.interception,
+        refused: decision.refusals,
+        created: true,
+    })
+}
+
+fn same_card_interception(
+    tx: &mut Tx<'_>,
+    shop: &ShopId,
+    card_id: &CardId,
+    refusals: &[Refusal],
+    active: &[(InterceptionId, Line)],
+) -> Result<Option<Interception>, ServiceError> {
+    if refusals.is_empty()
+        || refusals
+            .iter()
+            .any(|r| r.reason != RefusalReason::AlreadyIntercepted)
+    {
+        return Ok(None);
+    }
+    let mut ids: Vec<&InterceptionId> = refusals
+        .iter()
+        .filter_map(|r| {
+            active
+                .iter()
+                .find(|(_, l)| l.sub_order_id == r.sub_order_id)
+                .map(|(id, _)| id)
+        })
+        .collect();
+    ids.dedup();
+    let [only] = ids.as_slice() else {
+        return Ok(None);
+    };
+    let Some(existing) = tx.interception(shop, only)? else {
+        return Ok(None);
+    };
+    Ok(matches!(&existing.method, Method::Card { card_id: c } if c == card_id).then_some(existing))
+}

@@ -1,0 +1,91 @@
+//! What happens to intercepted sub-orders after the decision: events applied through the
+//! domain's state machine and recorded, and the order's memo note recomputed from what is
+//! still active.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use shiphold_domain::{
+    Interception, InterceptionSettings, LineEvent, LineState, MemoState, OrderId, ShopId,
+    SubOrderId, Transition, memo_after,
+};
+use shiphold_storage::{StoreError, Tx};
+
+/// What one event did to one intercepted sub-order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The state changed.
+    Changed,
+    /// A repeat of the current state: nothing changed.
+    Unchanged,
+    /// The state machine refused the event, with why.
+    Refused(String),
+}
+
+/// The outcome of applying one event to one intercepted sub-order.
+#[derive(Debug, Clone)]
+pub struct LineOutcome {
+    /// The sub-order.
+    pub sub_order_id: SubOrderId,
+    /// What happened.
+    pub applied: Applied,
+    /// The state afterwards.
+    pub state: LineState,
+}
+
+/// Applies events to the lines of one interception and records each change; refused events
+/// are reported, not applied, so late or contradictory reports never corrupt state.
+pub fn apply_events(
+    tx: &mut Tx<'_>,
+    shop_id: &ShopId,
+    interception: &mut Interception,
+    events: &[(SubOrderId, LineEvent)],
+    now: DateTime<Utc>,
+) -> Result<(Vec<Transition>, Vec<LineOutcome>), StoreError> {
+    let mut transitions = Vec::new();
+    let mut outcomes = Vec::new();
+    for (sub_order_id, event) in events {
+        let Some(line) = interception
+            .lines
+            .iter_mut()
+            .find(|l| &l.sub_order_id == sub_order_id)
+        else {
+            continue;
+        };
+        let applied = match line.apply(event, now) {
+            Ok(Some(transition)) => {
+                tx.update_line(shop_id, &interception.id, line, &transition)?;
+                transitions.push(transition);
+                Applied::Changed
+            }
+            Ok(None) => Applied::Unchanged,
+            Err(error) => {
+                tracing::info!(interception = %interception.id, sub_order = %sub_order_id, %error, "event refused by the state machine");
+                Applied::Refused(error.to_string())
+            }
+        };
+        outcomes.push(LineOutcome {
+            sub_order_id: sub_order_id.clone(),
+            applied,
+            state: line.state,
+        });
+    }
+    Ok((transitions, outcomes))
+}
+
+/// Recomputes an order's memo note and flag from its active lines and stores them.
+pub fn refresh_memo(
+    tx: &mut Tx<'_>,
+    shop_id: &ShopId,
+    settings: &InterceptionSettings,
+    order_id: &OrderId,
+) -> Result<MemoState, StoreError> {
+    let active: BTreeSet<SubOrderId> = tx
+        .active_lines_for_order(shop_id, order_id)?
+        .into_iter()
+        .map(|(_, line)| line.sub_order_id)
+        .collect();
+    let memo = memo_after(settings.memo_text.as_ref(), settings.flag, &active);
+    tx.set_order_memo(shop_id, order_id, &memo)?;
+    Ok(memo)
+}

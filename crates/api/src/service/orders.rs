@@ -1,0 +1,177 @@
+//! Orders: intake from the merchant's or the marketplace's systems (create or update, ordered by
+//! version, idempotent), and reading orders and their buyer messages back.
+
+use shiphold_domain::{
+    BuyerId, IntakeDecision, IntakeError, Interception, Order, OrderId, decide_intake,
+};
+use shiphold_storage::{MessageRecord, OrderFilter, Page, Tx};
+
+use super::lines::{apply_events, refresh_memo};
+use super::{Caller, Parsed, Role, ServiceError};
+use crate::state::AppState;
+
+/// An order with its interceptions, as read back.
+#[derive(Debug)]
+pub struct OrderRead {
+    /// The order.
+    pub order: Order,
+    /// Every interception of it.
+    pub interceptions: Vec<Interception>,
+}
+
+/// What intake did with an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    /// A new order.
+    Created,
+    /// A newer version replaced the stored one.
+    Updated,
+    /// The same version and content again: nothing changed.
+    Replayed,
+}
+
+fn read_in_tx(
+    tx: &mut Tx<'_>,
+    caller: &Caller,
+    order_id: &OrderId,
+) -> Result<OrderRead, ServiceError> {
+    let order = tx
+        .order(&caller.shop_id, order_id)?
+        .ok_or(ServiceError::NotFound("order"))?;
+    let interceptions = tx.interceptions_for_order(&caller.shop_id, order_id)?;
+    Ok(OrderRead {
+        order,
+        interceptions,
+    })
+}
+
+/// Creates or updates an order. Reports of shipped or refunded items close their lines.
+pub async fn put_order(
+    app: &AppState,
+    caller: &Caller,
+    incoming: Parsed<Order>,
+) -> Result<(Intake, OrderRead), ServiceError> {
+    caller.require(Role::Integration)?;
+    let incoming = incoming?;
+    let (caller, now) = (caller.clone(), app.now());
+    app.store()
+        .write(move |tx| -> Result<(Intake, OrderRead), ServiceError> {
+            let shop = caller.shop_id.clone();
+            let mut incoming = incoming;
+            let stored = tx.lock_order(&shop, &incoming.id)?;
+            let active = tx.active_lines_for_order(&shop, &incoming.id)?;
+            let (created, by_interception) =
+                match decide_intake(stored.as_ref(), &incoming, &active) {
+                    Ok(IntakeDecision::Replay) => {
+                        return Ok((Intake::Replayed, read_in_tx(tx, &caller, &incoming.id)?));
+                    }
+                    Ok(IntakeDecision::Accept { created, events }) => (created, events),
+                    Err(IntakeError::Stale { stored_version }) => {
+                        return Err(ServiceError::StaleUpdate { stored_version });
+                    }
+                    Err(IntakeError::BuyerChanged) => {
+                        return Err(shiphold_domain::FieldError::new(
+                            "buyer_id",
+                            "immutable",
+                            "an order's buyer cannot change",
+                        )
+                        .into());
+                    }
+                    Err(IntakeError::InterceptedItemRemoved { sub_order_id }) => {
+                        return Err(shiphold_domain::FieldError::new(
+                            "sub_orders",
+                            "intercepted_item_removed",
+                            format!(
+                                "sub-order '{sub_order_id}' is intercepted and cannot be removed"
+                            ),
+                        )
+                        .into());
+                    }
+                };
+            // The memo note is Shiphold's, not the merchant's: intake keeps it.
+            incoming.memo = stored.map(|o| o.memo).unwrap_or_default();
+            tx.save_order(&shop, &incoming, now.business)?;
+            let mut touched = false;
+            for (interception_id, events) in by_interception {
+                if let Some(mut interception) = tx.interception(&shop, &interception_id)? {
+                    let (transitions, _) =
+                        apply_events(tx, &shop, &mut interception, &events, now.business)?;
+                    touched |= !transitions.is_empty();
+                }
+            }
+            if touched {
+                let settings = tx.settings(&shop)?.settings;
+                refresh_memo(tx, &shop, &settings, &incoming.id)?;
+            }
+            let read = read_in_tx(tx, &caller, &incoming.id)?;
+            Ok((
+                if created {
+                    Intake::Created
+                } else {
+                    Intake::Updated
+                },
+                read,
+            ))
+        })
+        .await
+}
+
+/// Reads an order with its interceptions.
+pub async fn get_order(
+    app: &AppState,
+    caller: &Caller,
+    order_id: OrderId,
+) -> Result<OrderRead, ServiceError> {
+    let caller = caller.clone();
+    app.store()
+        .read(move |tx| read_in_tx(tx, &caller, &order_id))
+        .await
+}
+
+/// A page of orders, newest first, optionally of one buyer.
+pub async fn list_orders(
+    app: &AppState,
+    caller: &Caller,
+    buyer_id: Option<BuyerId>,
+    page: Page,
+) -> Result<(Vec<OrderRead>, Option<String>), ServiceError> {
+    let shop = caller.shop_id.clone();
+    app.store()
+        .read(move |tx| -> Result<_, ServiceError> {
+            let result = tx.orders(
+                &shop,
+                &OrderFilter {
+                    buyer_id,
+                    ..Default::default()
+                },
+                &page,
+            )?;
+            let mut items = Vec::new();
+            for order in result.items {
+                let interceptions = tx.interceptions_for_order(&shop, &order.id)?;
+                items.push(OrderRead {
+                    order,
+                    interceptions,
+                });
+            }
+            Ok((items, result.next))
+        })
+        .await
+}
+
+/// The messages sent to an order's buyer, with their delivery status.
+pub async fn order_messages(
+    app: &AppState,
+    caller: &Caller,
+    order_id: OrderId,
+) -> Result<Vec<MessageRecord>, ServiceError> {
+    let shop = caller.shop_id.clone();
+    app.store()
+        .read(move |tx| -> Result<_, ServiceError> {
+            if tx.order(&shop, &order_id)?.is_none() {
+                return Err(ServiceError::NotFound("order"));
+            }
+            Ok(tx.messages_for_order(&shop, &order_id)?)
+        })
+        .await
+}

@@ -1,0 +1,109 @@
+//! Release: customer service undoes an interception for chosen items (or all still active),
+//! because the buyer wants the goods after all. The items may ship again, the memo note comes
+//! off, and the ERP and the buyer are told.
+
+use shiphold_domain::{
+    Interception, InterceptionId, ReleaseRefusal, SubOrderId, Transition, decide_release,
+};
+use shiphold_messaging::TemplateKind;
+
+use super::lines::{apply_events, refresh_memo};
+use super::messages::{MessageContext, Outgoing, interception_locale, send_buyer_message, titles};
+use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox};
+use crate::state::AppState;
+
+/// An interception after a release, with its items' history.
+#[derive(Debug)]
+pub struct Released {
+    /// The interception.
+    pub interception: Interception,
+    /// Every recorded change of its items.
+    pub history: Vec<(SubOrderId, Transition)>,
+    /// Items asked for and not released, with why.
+    pub refused: Vec<ReleaseRefusal>,
+}
+
+/// Releases `chosen` items of an interception, or every active one when `None`.
+pub async fn release(
+    app: &AppState,
+    caller: &Caller,
+    id: InterceptionId,
+    chosen: Parsed<Option<Vec<SubOrderId>>>,
+) -> Result<Released, ServiceError> {
+    caller.require(Role::Agent)?;
+    let chosen = chosen?;
+    let (shop, actor, now, app2) = (
+        caller.shop_id.clone(),
+        caller.actor(),
+        app.now(),
+        app.clone(),
+    );
+    let released = app
+        .store()
+        .write(move |tx| -> Result<Released, ServiceError> {
+            let first = tx
+                .interception(&shop, &id)?
+                .ok_or(ServiceError::NotFound("interception"))?;
+            let order = tx
+                .lock_order(&shop, &first.order_id)?
+                .ok_or(ServiceError::NotFound("order"))?;
+            // Reload under the order's lock: a result may have changed a line meanwhile.
+            let mut interception = tx
+                .interception(&shop, &id)?
+                .ok_or(ServiceError::NotFound("interception"))?;
+            let decision = decide_release(&interception, chosen.as_deref()).map_err(|e| match e {
+                shiphold_domain::ReleaseError::NoneChosen => ServiceError::from(
+                    shiphold_domain::FieldError::new(
+                        "sub_order_ids",
+                        "required",
+                        "name at least one item, or leave the field out to release all",
+                    ),
+                ),
+                shiphold_domain::ReleaseError::NothingToRelease { refused } => {
+                    ServiceError::NothingToRelease(refused)
+                }
+            })?;
+            let (transitions, _) =
+                apply_events(tx, &shop, &mut interception, &decision.events(), now.business)?;
+            let record = tx.settings(&shop)?;
+            let memo = refresh_memo(tx, &shop, &record.settings, &order.id)?;
+            if record.settings.advanced.active_erp().is_some() {
+                let mut order_now = order.clone();
+                order_now.memo = memo.clone();
+                erp_outbox::released(tx, &shop, &order_now, &id, &decision.release, now)?;
+            }
+            let locale = interception_locale(tx, &shop, &order, &id)?;
+            let ctx = MessageContext::load(tx, &shop, &record, app2.message_channel(), now)?;
+            send_buyer_message(
+                tx,
+                &ctx,
+                &order,
+                Outgoing {
+                    kind: TemplateKind::ReleaseNotice,
+                    locale,
+                    interception_id: Some(id.clone()),
+                    items: titles(&order, decision.release.clone()),
+                    card: None,
+                },
+            )?;
+            audit(
+                tx,
+                &shop,
+                now.business,
+                &actor,
+                "interception.release",
+                id.as_str(),
+                serde_json::Value::Null,
+                serde_json::json!({ "items": decision.release, "memo_note": memo.note, "flag": memo.flag, "transitions": transitions.len() }),
+            )?;
+            let history = tx.line_history(&shop, &id)?;
+            Ok(Released {
+                interception,
+                history,
+                refused: decision.refused,
+            })
+        })
+        .await?;
+    app.wake_worker();
+    Ok(released)
+}

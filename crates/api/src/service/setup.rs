@@ -1,0 +1,284 @@
+//! The three-step set-up of a shop: memo settings, enable, advanced settings (ERP link, card
+//! expiry, single-item choice, test mode, message templates), and the audit trail of changes.
+
+use serde_json::{Value, json};
+use shiphold_domain::{
+    BuyerId, CardExpiry, ErpLink, FieldError, Flag, MemoText, TERMS_VERSION, TermsAcceptance,
+};
+use shiphold_erp_adapter::{EndpointPolicy, Secret};
+use shiphold_messaging::{Locale, TemplateKind};
+use shiphold_storage::{AuditRecord, Page, PageOf, SettingsRecord};
+
+use super::messages::template_set;
+use super::{Caller, Parsed, Role, ServiceError, audit};
+use crate::state::AppState;
+
+/// The settings (admin or agent).
+pub async fn get(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+    caller.require_any(&[Role::Admin, Role::Agent])?;
+    let shop = caller.shop_id.clone();
+    Ok(app.store().read(move |tx| tx.settings(&shop)).await?)
+}
+
+/// What audit entries show of settings: never the secret.
+fn audit_view(record: &SettingsRecord) -> Value {
+    let mut v = serde_json::to_value(&record.settings).unwrap_or(Value::Null);
+    v["erp_secret"] = json!(if record.erp_secret.is_some() {
+        "***"
+    } else {
+        ""
+    });
+    v["templates"] = record.templates.clone();
+    v
+}
+
+/// Loads the settings under lock, lets `change` edit them, and saves them with an audit entry.
+async fn change<F>(
+    app: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    change: F,
+) -> Result<SettingsRecord, ServiceError>
+where
+    F: FnOnce(&mut SettingsRecord) -> Result<(), ServiceError> + Send + 'static,
+{
+    caller.require(Role::Admin)?;
+    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now().business);
+    app.store()
+        .write(move |tx| -> Result<SettingsRecord, ServiceError> {
+            tx.lock_settings(&shop)?;
+            let mut record = tx.settings(&shop)?;
+            let before = audit_view(&record);
+            change(&mut record)?;
+            let saved = tx.save_settings(&shop, &record, now)?;
+            audit(
+                tx,
+                &shop,
+                now,
+                &actor,
+                action,
+                "settings",
+                before,
+                audit_view(&saved),
+            )?;
+            Ok(saved)
+        })
+        .await
+}
+
+/// Step 1: sets the memo text and flag, and accepts the current terms when `accept_terms`.
+pub async fn set_memo(
+    app: &AppState,
+    caller: &Caller,
+    memo_and_flag: Parsed<(Option<MemoText>, Flag)>,
+    accept_terms: bool,
+) -> Result<SettingsRecord, ServiceError> {
+    caller.require(Role::Admin)?;
+    let (memo, flag) = memo_and_flag?;
+    let terms = accept_terms.then(|| TermsAcceptance {
+        version: TERMS_VERSION.into(),
+        accepted_by: caller.actor(),
+        accepted_at: app.now().business,
+    });
+    change(app, caller, "settings.memo", move |record| {
+        record
+            .settings
+            .set_memo(memo, flag, terms)
+            .map_err(|e| ServiceError::SetupIncomplete(e.missing))
+    })
+    .await
+}
+
+/// Step 2: enables interception; refused with every missing precondition listed.
+pub async fn enable(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+    change(app, caller, "settings.enable", |record| {
+        record
+            .settings
+            .enable()
+            .map_err(|e| ServiceError::SetupIncomplete(e.missing))
+    })
+    .await
+}
+
+/// Disables interception.
+pub async fn disable(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+    change(app, caller, "settings.disable", |record| {
+        record.settings.disable();
+        Ok(())
+    })
+    .await
+}
+
+/// Step 3: what changes of the advanced settings; `None` keeps a value.
+#[derive(Debug, Default)]
+pub struct AdvancedChange {
+    /// How long a card's link stays usable.
+    pub card_expiry: Option<CardExpiry>,
+    /// Whether buyers may choose single items.
+    pub single_item_choice: Option<bool>,
+    /// Whether test buyers may use cards outside event windows.
+    pub test_mode: Option<bool>,
+    /// The test buyers; replaces the list.
+    pub test_buyers: Option<Vec<BuyerId>>,
+}
+
+/// Step 3: card expiry, single-item choice and test mode.
+pub async fn set_advanced(
+    app: &AppState,
+    caller: &Caller,
+    change_to: Parsed<AdvancedChange>,
+) -> Result<SettingsRecord, ServiceError> {
+    caller.require(Role::Admin)?;
+    let change_to = change_to?;
+    if change_to
+        .test_buyers
+        .as_ref()
+        .is_some_and(|b| b.len() > shiphold_domain::AdvancedSettings::MAX_TEST_BUYERS)
+    {
+        return Err(FieldError::new("test_buyers", "too_many", "at most 100 test buyers").into());
+    }
+    change(app, caller, "settings.advanced", move |record| {
+        let adv = &mut record.settings.advanced;
+        if let Some(e) = change_to.card_expiry {
+            adv.card_expiry = e;
+        }
+        if let Some(v) = change_to.single_item_choice {
+            adv.single_item_choice = v;
+        }
+        if let Some(v) = change_to.test_mode {
+            adv.test_mode = v;
+        }
+        if let Some(b) = change_to.test_buyers {
+            adv.test_buyers = b;
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn policy(app: &AppState) -> EndpointPolicy {
+    EndpointPolicy {
+        allow_insecure: app.config().allow_insecure_endpoints,
+    }
+}
+
+/// Settings after a change that may have made a signing secret, shown once.
+#[derive(Debug)]
+pub struct WithSecret {
+    /// The settings.
+    pub record: SettingsRecord,
+    /// The new `whsec_` secret, when one was made.
+    pub new_secret: Option<String>,
+}
+
+/// Step 3: links the ERP; the first link generates the signing secret.
+pub async fn set_erp(
+    app: &AppState,
+    caller: &Caller,
+    endpoint: String,
+    locking: bool,
+) -> Result<WithSecret, ServiceError> {
+    caller.require(Role::Admin)?;
+    policy(app)
+        .check_url(&endpoint)
+        .map_err(|e| ServiceError::EndpointNotAllowed(e.to_string()))?;
+    let fresh = Secret::generate().to_whsec();
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let made_in_tx = made.clone();
+    let secret = fresh.clone();
+    let record = change(app, caller, "settings.erp", move |record| {
+        record.settings.advanced.erp = Some(ErpLink {
+            endpoint,
+            locking,
+            active: true,
+            disabled_reason: None,
+        });
+        if record.erp_secret.is_none() {
+            record.erp_secret = Some(secret);
+            made_in_tx.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    })
+    .await?;
+    let new_secret = made
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .then_some(fresh);
+    Ok(WithSecret { record, new_secret })
+}
+
+/// Removes the ERP link and its secret.
+pub async fn remove_erp(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+    change(app, caller, "settings.erp.remove", |record| {
+        record.settings.advanced.erp = None;
+        record.erp_secret = None;
+        Ok(())
+    })
+    .await
+}
+
+/// Replaces the ERP signing secret; the new one is shown once.
+pub async fn rotate_secret(app: &AppState, caller: &Caller) -> Result<WithSecret, ServiceError> {
+    let secret = Secret::generate().to_whsec();
+    let stored = secret.clone();
+    let record = change(app, caller, "settings.erp.rotate_secret", move |record| {
+        if record.settings.advanced.erp.is_none() {
+            return Err(ServiceError::Conflict("no ERP is linked".into()));
+        }
+        record.erp_secret = Some(stored);
+        Ok(())
+    })
+    .await?;
+    Ok(WithSecret {
+        record,
+        new_secret: Some(secret),
+    })
+}
+
+/// Overrides one buyer-message template; checked against its placeholders when saved.
+pub async fn set_template(
+    app: &AppState,
+    caller: &Caller,
+    template: Parsed<(TemplateKind, Locale)>,
+    text: String,
+) -> Result<SettingsRecord, ServiceError> {
+    caller.require(Role::Admin)?;
+    let (kind, locale) = template?;
+    change(app, caller, "settings.template", move |record| {
+        let mut set = template_set(record);
+        set.set_text(kind, locale, &text)
+            .map_err(|e| FieldError::new("text", "invalid_template", e.to_string()))?;
+        record.templates = serde_json::to_value(&set)
+            .map_err(|e| shiphold_storage::StoreError::Corrupt(e.to_string()))?;
+        Ok(())
+    })
+    .await
+}
+
+/// Removes a template override; the default applies again.
+pub async fn remove_template(
+    app: &AppState,
+    caller: &Caller,
+    template: Parsed<(TemplateKind, Locale)>,
+) -> Result<SettingsRecord, ServiceError> {
+    caller.require(Role::Admin)?;
+    let (kind, locale) = template?;
+    change(app, caller, "settings.template.remove", move |record| {
+        let mut set = template_set(record);
+        set.remove(kind, locale);
+        record.templates = serde_json::to_value(&set)
+            .map_err(|e| shiphold_storage::StoreError::Corrupt(e.to_string()))?;
+        Ok(())
+    })
+    .await
+}
+
+/// A page of the audit trail, newest first (admin).
+pub async fn audit_trail(
+    app: &AppState,
+    caller: &Caller,
+    page: Page,
+) -> Result<PageOf<AuditRecord>, ServiceError> {
+    caller.require(Role::Admin)?;
+    let shop = caller.shop_id.clone();
+    Ok(app.store().read(move |tx| tx.audit(&shop, &page)).await?)
+}
