@@ -4,6 +4,7 @@
 //! The server binary builds an [`AppState`] from its configuration, serves [`router`] and runs
 //! [`jobs::spawn`] until shutdown.
 
+mod app;
 pub mod auth;
 pub mod config;
 pub mod extract;
@@ -11,11 +12,12 @@ pub mod jobs;
 pub mod openapi;
 pub mod problem;
 mod routes;
+pub mod schema;
 pub mod service;
 mod state;
 mod views;
 
+pub use app::{Auth, RouteInfo, route_table, router};
 pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig};
 pub use problem::ApiError;
-pub use routes::{Auth, RouteInfo, route_table, router};
 pub use state::{AppState, BusinessClock, Now, WallClock};

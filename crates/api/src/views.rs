@@ -19,14 +19,14 @@ pub(crate) struct LineView {
     #[schema(value_type = String)]
     sub_order_id: SubOrderId,
     quantity: u32,
-    #[schema(value_type = crate::openapi::mirror::LineState)]
+    #[schema(value_type = crate::schema::mirror::LineState)]
     state: LineState,
     /// Whether the item is still intercepted.
     active: bool,
     updated_at: DateTime<Utc>,
     /// Every change of the item's state; only when one interception is read.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<crate::openapi::mirror::Transition>>)]
+    #[schema(value_type = Option<Vec<crate::schema::mirror::Transition>>)]
     history: Option<Vec<Transition>>,
 }
 
@@ -38,9 +38,9 @@ pub(crate) struct InterceptionView {
     #[schema(value_type = String)]
     order_id: OrderId,
     buyer_id: String,
-    #[schema(value_type = crate::openapi::mirror::Method)]
+    #[schema(value_type = crate::schema::mirror::Method)]
     method: Method,
-    #[schema(value_type = crate::openapi::mirror::Requester)]
+    #[schema(value_type = crate::schema::mirror::Requester)]
     requested_by: Requester,
     created_at: DateTime<Utc>,
     active: bool,

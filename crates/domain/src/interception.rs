@@ -136,6 +136,70 @@ impl fmt::Display for LineState {
     }
 }
 
+/// What kind of thing happened to an intercepted sub-order, as its history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The interception was requested: the history's first entry.
+    Requested,
+    /// The ERP accepted the interception message.
+    DeliveredToErp,
+    /// The ERP reported the sub-order locked.
+    ErpLocked,
+    /// The ERP reported it could not lock the sub-order.
+    ErpLockFailed,
+    /// The ERP reported the sub-order had already shipped.
+    ErpAlreadyShipped,
+    /// Customer service released the sub-order.
+    Released,
+    /// Order intake reported the sub-order refunded or the order closed.
+    Refunded,
+    /// Order intake reported the sub-order shipped.
+    Shipped,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Requested,
+        EventKind::DeliveredToErp,
+        EventKind::ErpLocked,
+        EventKind::ErpLockFailed,
+        EventKind::ErpAlreadyShipped,
+        EventKind::Released,
+        EventKind::Refunded,
+        EventKind::Shipped,
+    ];
+
+    /// The kind's name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Requested => "requested",
+            EventKind::DeliveredToErp => "delivered_to_erp",
+            EventKind::ErpLocked => "erp_locked",
+            EventKind::ErpLockFailed => "erp_lock_failed",
+            EventKind::ErpAlreadyShipped => "erp_already_shipped",
+            EventKind::Released => "released",
+            EventKind::Refunded => "refunded",
+            EventKind::Shipped => "shipped",
+        }
+    }
+
+    /// Parses a kind's name.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+            .ok_or_else(|| FieldError::new("event", "invalid", format!("unknown event '{raw}'")))
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Something that happened to an intercepted item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -160,17 +224,22 @@ pub enum LineEvent {
 }
 
 impl LineEvent {
+    /// The event's kind, as the history records it.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            LineEvent::DeliveredToErp => EventKind::DeliveredToErp,
+            LineEvent::ErpLocked => EventKind::ErpLocked,
+            LineEvent::ErpLockFailed { .. } => EventKind::ErpLockFailed,
+            LineEvent::ErpAlreadyShipped => EventKind::ErpAlreadyShipped,
+            LineEvent::Released => EventKind::Released,
+            LineEvent::Refunded => EventKind::Refunded,
+            LineEvent::Shipped => EventKind::Shipped,
+        }
+    }
+
     /// The event's name, for history and errors.
     pub fn name(&self) -> &'static str {
-        match self {
-            LineEvent::DeliveredToErp => "delivered_to_erp",
-            LineEvent::ErpLocked => "erp_locked",
-            LineEvent::ErpLockFailed { .. } => "erp_lock_failed",
-            LineEvent::ErpAlreadyShipped => "erp_already_shipped",
-            LineEvent::Released => "released",
-            LineEvent::Refunded => "refunded",
-            LineEvent::Shipped => "shipped",
-        }
+        self.kind().as_str()
     }
 
     /// The event that an intake status change means for an intercepted item, if any.
@@ -219,8 +288,8 @@ pub struct Transition {
     pub from: LineState,
     /// The state after.
     pub to: LineState,
-    /// The event's name.
-    pub event: String,
+    /// What happened.
+    pub event: EventKind,
     /// The event's detail (an ERP's reason), if any.
     pub detail: Option<String>,
     /// When.
@@ -264,7 +333,7 @@ impl Line {
         let transition = Transition {
             from: self.state,
             to: next,
-            event: event.name().to_owned(),
+            event: event.kind(),
             detail: event.detail().map(str::to_owned),
             at,
         };

@@ -23,9 +23,9 @@ pub use ids::{
 };
 pub use intake::{IntakeDecision, IntakeError, decide_intake};
 pub use interception::{
-    DecideError, Decision, DecisionInput, Interception, Line, LineEvent, LineState, MemoState,
-    Method, Refusal, RefusalReason, Requester, Transition, TransitionError, check_item, check_open,
-    decide, memo_after, tells_success,
+    DecideError, Decision, DecisionInput, EventKind, Interception, Line, LineEvent, LineState,
+    MemoState, Method, Refusal, RefusalReason, Requester, Transition, TransitionError, check_item,
+    check_open, decide, memo_after, tells_success,
 };
 pub use order::{Money, Order, OrderVersion, ShippingStatus, SubOrder};
 pub use release::{

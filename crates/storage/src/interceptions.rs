@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use shiphold_domain::{
-    Card, CardId, Interception, InterceptionId, Line, LineState, Method, OrderId, Requester,
-    ShopId, SubOrderId, Transition,
+    Card, CardId, EventKind, Interception, InterceptionId, Line, LineState, Method, OrderId,
+    Requester, ShopId, SubOrderId, Transition,
 };
 
 use crate::error::StoreError;
@@ -27,9 +27,6 @@ pub struct InterceptionFilter {
     /// Only those created at or after this time.
     pub created_after: Option<DateTime<Utc>>,
 }
-
-/// The event name recorded for a line's first transition (into `requested`).
-pub const REQUESTED_EVENT: &str = "requested";
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = cards)]
@@ -261,7 +258,7 @@ impl Tx<'_> {
     }
 
     /// Stores a new interception with its lines, and records each line's first transition
-    /// (`requested` → `requested`, event [`REQUESTED_EVENT`], at the line's `updated_at`).
+    /// (`requested` → `requested`, event `requested`, at the line's `updated_at`).
     pub fn insert_interception(
         &mut self,
         shop: &ShopId,
@@ -305,7 +302,7 @@ impl Tx<'_> {
             let first = Transition {
                 from: LineState::Requested,
                 to: line.state,
-                event: REQUESTED_EVENT.to_owned(),
+                event: EventKind::Requested,
                 detail: None,
                 at: line.updated_at,
             };
@@ -328,7 +325,7 @@ impl Tx<'_> {
                 sub_order_id: sub_order.as_str(),
                 from_state: transition.from.as_str(),
                 to_state: transition.to.as_str(),
-                event: &transition.event,
+                event: transition.event.as_str(),
                 detail: transition.detail.as_deref(),
                 at: ms(transition.at),
             })
@@ -376,7 +373,9 @@ impl Tx<'_> {
                     Transition {
                         from: parse_state(&r.from_state, "line_transitions.from_state")?,
                         to: parse_state(&r.to_state, "line_transitions.to_state")?,
-                        event: r.event,
+                        event: EventKind::parse(&r.event).map_err(|e| {
+                            StoreError::corrupt(format!("line_transitions.event: {e}"))
+                        })?,
                         detail: r.detail,
                         at: from_ms(r.at, "line_transitions.at")?,
                     },

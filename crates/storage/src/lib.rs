@@ -20,7 +20,7 @@ mod store;
 
 pub use error::{Source, StoreError};
 pub use idempotency::IdemBegin;
-pub use interceptions::{InterceptionFilter, REQUESTED_EVENT};
+pub use interceptions::InterceptionFilter;
 pub use messages::{MessageChannel, MessageRecord, MessageStatus};
 pub use orders::OrderFilter;
 pub use outbox::{

@@ -128,12 +128,16 @@ impl Tx<'_> {
         }
     }
 
-    /// Like [`Tx::order`], and locks the order's row until the transaction ends (PostgreSQL:
+    /// Like [`Tx::order`], and holds the order's row for update until the transaction ends (PostgreSQL:
     /// `FOR UPDATE`), so that concurrent requests on one order run one after the other and
     /// each sees what the previous one committed. On SQLite the write transaction already
     /// holds the database's write lock. Call it first in a `write`, before reading anything
     /// that depends on the order (its lines, its memo).
-    pub fn lock_order(&mut self, shop: &ShopId, id: &OrderId) -> Result<Option<Order>, StoreError> {
+    pub fn order_for_update(
+        &mut self,
+        shop: &ShopId,
+        id: &OrderId,
+    ) -> Result<Option<Order>, StoreError> {
         if let DbConnection::Pg(c) = &mut *self.conn {
             let found = orders::table
                 .find((shop.as_str(), id.as_str()))

@@ -328,11 +328,11 @@ impl Tx<'_> {
         row.map_or_else(|| Ok(SettingsRecord::default()), SettingsRow::into_record)
     }
 
-    /// Locks the shop's row until the transaction ends, so that concurrent settings changes
+    /// Holds the shop's row for update until the transaction ends, so that concurrent settings changes
     /// of one shop run one after the other. On SQLite the write transaction already holds the
     /// database's write lock, so this only checks that the shop exists. `NotFound` if it
     /// does not.
-    pub fn lock_settings(&mut self, shop: &ShopId) -> Result<(), StoreError> {
+    pub fn settings_for_update(&mut self, shop: &ShopId) -> Result<(), StoreError> {
         let query = shops::table.find(shop.as_str()).select(shops::id);
         let found = match &mut *self.conn {
             DbConnection::Pg(c) => query.for_update().first::<String>(c).optional()?,

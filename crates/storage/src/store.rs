@@ -254,7 +254,7 @@ impl Store {
     /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so writers queue for the write
     /// lock up front (instead of failing with "database is locked" when a reader upgrades); this
     /// also serializes every write closure. On PostgreSQL it is READ COMMITTED, serialized per
-    /// object by the row locks that `Tx::lock_order` and `Tx::lock_settings` take.
+    /// object by the row locks that `Tx::order_for_update` and `Tx::settings_for_update` take.
     /// Nothing slow (network calls) belongs inside `f`.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where

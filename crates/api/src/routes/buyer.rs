@@ -12,18 +12,20 @@ use shiphold_domain::{FieldError, SubOrderId};
 use shiphold_messaging::Locale;
 use utoipa::ToSchema;
 
-use super::{Auth, Table, json, parse_sub_order_ids};
+use super::{json, parse_sub_order_ids};
 use crate::extract::{JsonBody, Path};
 use crate::problem::ApiError;
 use crate::service::cards::{self, BuyerCard};
 use crate::state::AppState;
 use crate::views::{InterceptionView, MessageView, intercepted, interception_view, message_view};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .get("/c/{token}", Auth::Token, page)
-        .get("/v1/buyer/cards/{token}", Auth::Token, show)
-        .post("/v1/buyer/cards/{token}/interceptions", Auth::Token, submit)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(page))
+        .routes(routes!(show))
+        .routes(routes!(submit))
 }
 
 /// An item of the card's order, and whether the buyer may choose it.
@@ -96,9 +98,9 @@ fn card_view(card: BuyerCard) -> BuyerCardView {
     ),
     responses(
         (status = 200, description = "The card.", body = BuyerCardView),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 410, response = crate::openapi::CardGone),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 410, response = crate::schema::CardGone),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn show(
@@ -150,14 +152,14 @@ fn buyer_locale(body: Option<&str>, headers: &HeaderMap) -> Result<Locale, ApiEr
     responses(
         (status = 201, description = "The interception.", body = InterceptionView),
         (status = 200, description = "The interception an earlier submission of this card made.", body = InterceptionView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::InterceptionClosed),
-        (status = 410, response = crate::openapi::CardGone),
-        (status = 422, response = crate::openapi::NothingToIntercept),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 409, response = crate::schema::InterceptionClosed),
+        (status = 410, response = crate::schema::CardGone),
+        (status = 422, response = crate::schema::NothingToIntercept),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn submit(
@@ -190,7 +192,7 @@ async fn submit(
     ),
     responses(
         (status = 200, description = "The card page.", content_type = "text/html", body = String),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 404, response = crate::schema::NotFound),
     ),
 )]
 async fn page(Path(token): Path<String>) -> Response {

@@ -9,17 +9,19 @@ use serde::{Deserialize, Serialize};
 use shiphold_domain::{Card, CardId, OrderId};
 use utoipa::ToSchema;
 
-use super::{Auth, Table, json, parse_locale};
+use super::{json, parse_locale};
 use crate::extract::{MaybeJson, Path};
 use crate::problem::ApiError;
 use crate::service::{Caller, cards};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .post("/v1/orders/{order_id}/cards", Auth::Key, create)
-        .get("/v1/cards/{card_id}", Auth::Key, show)
-        .post("/v1/cards/{card_id}/revoke", Auth::Key, revoke)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(create))
+        .routes(routes!(show))
+        .routes(routes!(revoke))
 }
 
 /// Options of a new card; the body may be left out.
@@ -90,15 +92,15 @@ struct CreatedCard {
     request_body = Option<CreateBody>,
     responses(
         (status = 201, description = "The card and its link, shown once.", body = CreatedCard),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::InterceptionClosedOrKeyInUse),
-        (status = 422, response = crate::openapi::ValidationFailedOrKeyReused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 409, response = crate::schema::InterceptionClosedOrKeyInUse),
+        (status = 422, response = crate::schema::ValidationFailedOrKeyReused),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn create(
@@ -132,9 +134,9 @@ async fn create(
     ),
     responses(
         (status = 200, description = "The card.", body = CardView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn show(
@@ -162,10 +164,10 @@ async fn show(
     ),
     responses(
         (status = 200, description = "The revoked card.", body = CardView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn revoke(

@@ -7,13 +7,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{Auth, Table};
+use crate::state::AppState;
 
 const PAGE: &str = include_str!("../../assets/console.html");
 
-pub(super) fn routes(table: Table) -> Table {
-    table.get("/console", Auth::Public, page)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(page))
 }
 
 /// The text between the page's only `<open>` and `</close>` tags.

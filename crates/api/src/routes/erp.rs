@@ -10,22 +10,20 @@ use shiphold_domain::ShopId;
 use shiphold_erp_adapter::CallbackReceipt;
 use utoipa::ToSchema;
 
-use super::{Auth, Listing, PageQuery, Table, json};
+use super::{Listing, PageQuery, json};
 use crate::extract::{Path, Query};
 use crate::problem::ApiError;
 use crate::service::erp_results::{self, SignedCallback};
 use crate::service::{Caller, outbox};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .post("/v1/erp/shops/{shop_id}/results", Auth::Signature, callback)
-        .get("/v1/erp/dead-letters", Auth::Key, dead_letters)
-        .post(
-            "/v1/erp/dead-letters/{entry_id}/redrive",
-            Auth::Key,
-            redrive,
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(callback))
+        .routes(routes!(dead_letters))
+        .routes(routes!(redrive))
 }
 
 #[utoipa::path(
@@ -42,11 +40,11 @@ pub(super) fn routes(table: Table) -> Table {
     request_body(content = shiphold_erp_adapter::ResultsCallback, description = "The results, signed with the shop's secret (Standard Webhooks v1). See docs/erp-protocol.md."),
     responses(
         (status = 200, description = "What Shiphold did with each result.", body = CallbackReceipt),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 /// Applies an ERP's signed results. Verification, the replay guard and the changes share one
@@ -98,10 +96,10 @@ struct Redriven {
     ),
     responses(
         (status = 200, description = "A page of dead letters.", body = Listing<DeadLetterView>),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn dead_letters(
@@ -146,10 +144,10 @@ async fn dead_letters(
     ),
     responses(
         (status = 200, description = "The entry is queued again.", body = Redriven),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn redrive(

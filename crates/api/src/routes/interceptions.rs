@@ -10,28 +10,22 @@ use shiphold_domain::{InterceptionId, LineState, OrderId, SubOrderId};
 use shiphold_storage::InterceptionFilter;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Auth, Listing, PageQuery, Table, json, parse_locale, parse_sub_order_ids, parse_time};
+use super::{Listing, PageQuery, json, parse_locale, parse_sub_order_ids, parse_time};
 use crate::extract::{MaybeJson, Path, Query};
 use crate::problem::{ApiError, ItemProblem};
 use crate::service::{Caller, intercept, interceptions, release};
 use crate::state::AppState;
 use crate::views::{InterceptionView, intercepted, interception_view};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .post(
-            "/v1/orders/{order_id}/interceptions",
-            Auth::Key,
-            intercept_order,
-        )
-        .get("/v1/interceptions", Auth::Key, list)
-        .get("/v1/interceptions/{interception_id}", Auth::Key, show)
-        .post(
-            "/v1/interceptions/{interception_id}/release",
-            Auth::Key,
-            release,
-        )
-        .get("/v1/risk", Auth::Key, risk)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(intercept_order))
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(release))
+        .routes(routes!(risk))
 }
 
 /// Options of a direct interception; the body may be left out.
@@ -58,15 +52,15 @@ struct DirectBody {
     responses(
         (status = 201, description = "The interception.", body = InterceptionView),
         (status = 200, description = "An earlier answer, replayed for the same idempotency key.", body = InterceptionView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::InterceptionClosedOrKeyInUse),
-        (status = 422, response = crate::openapi::NothingToInterceptOrKeyReused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 409, response = crate::schema::InterceptionClosedOrKeyInUse),
+        (status = 422, response = crate::schema::NothingToInterceptOrKeyReused),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn intercept_order(
@@ -113,9 +107,9 @@ struct ListQuery {
     ),
     responses(
         (status = 200, description = "A page of interceptions.", body = Listing<InterceptionView>),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn list(
@@ -175,9 +169,9 @@ async fn list(
     ),
     responses(
         (status = 200, description = "The interception.", body = InterceptionView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn show(
@@ -215,15 +209,15 @@ struct ReleaseBody {
     request_body = Option<ReleaseBody>,
     responses(
         (status = 200, description = "The interception after the release.", body = InterceptionView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::ReleaseRefused),
-        (status = 422, response = crate::openapi::ValidationFailedOrKeyReused),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 409, response = crate::schema::ReleaseRefused),
+        (status = 422, response = crate::schema::ValidationFailedOrKeyReused),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn release(
@@ -256,7 +250,7 @@ struct RiskItem {
     order_id: OrderId,
     #[schema(value_type = String)]
     sub_order_id: SubOrderId,
-    #[schema(value_type = crate::openapi::mirror::LineState)]
+    #[schema(value_type = crate::schema::mirror::LineState)]
     state: LineState,
     intercepted_at: DateTime<Utc>,
     age_hours: i64,
@@ -277,8 +271,8 @@ struct RiskList {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Every item at risk.", body = RiskList),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn risk(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

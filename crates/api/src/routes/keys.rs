@@ -8,17 +8,18 @@ use shiphold_domain::ApiKeyId;
 use shiphold_storage::ApiKeyRecord;
 use utoipa::ToSchema;
 
-use super::{Auth, Table, json};
+use super::json;
 use crate::extract::{JsonBody, Path};
 use crate::problem::ApiError;
 use crate::service::{Caller, keys};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .get("/v1/api-keys", Auth::Key, list)
-        .post("/v1/api-keys", Auth::Key, create)
-        .delete("/v1/api-keys/{key_id}", Auth::Key, revoke)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
 /// A new API key.
@@ -92,13 +93,13 @@ struct CreatedView {
     request_body = CreateBody,
     responses(
         (status = 201, description = "The key, with its secret shown once.", body = CreatedView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn create(
@@ -127,9 +128,9 @@ async fn create(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Every key of the shop, revoked ones included.", body = KeyList),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -151,10 +152,10 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response,
     params(("key_id" = String, Path, description = "The key's id.")),
     responses(
         (status = 200, description = "The key is revoked.", body = Revoked),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn revoke(

@@ -6,6 +6,8 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::Path;
 use crate::problem::{ApiError, ProblemKind};
@@ -13,7 +15,7 @@ use crate::state::{AppState, Metrics};
 
 pub(crate) mod buyer;
 pub(crate) mod cards;
-mod common;
+pub(crate) mod common;
 pub(crate) mod console;
 pub(crate) mod erp;
 pub(crate) mod health;
@@ -25,96 +27,30 @@ pub(crate) mod windows;
 
 pub(crate) use common::*;
 
-/// How a route authenticates its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
-    /// None: operator endpoints and documentation.
-    Public,
-    /// A shop's API key (`Authorization: Bearer shk_…`).
-    Key,
-    /// A card token in the path (the buyer's link).
-    Token,
-    /// A Standard Webhooks signature with the shop's secret (ERP callbacks).
-    Signature,
+/// Every route of the API, each declared once: its handler's `#[utoipa::path]` gives the
+/// method and path to both the router and the OpenAPI document.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(problem_page))
+        .merge(settings::routes())
+        .merge(keys::routes())
+        .merge(windows::routes())
+        .merge(orders::routes())
+        .merge(cards::routes())
+        .merge(interceptions::routes())
+        .merge(buyer::routes())
+        .merge(console::routes())
+        .merge(erp::routes())
 }
 
-/// One route: its method, path template and authentication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteInfo {
-    /// `GET`, `POST`, `PUT` or `DELETE`.
-    pub method: &'static str,
-    /// The path template (`/v1/orders/{order_id}`).
-    pub path: &'static str,
-    /// How callers authenticate.
-    pub auth: Auth,
-}
-
-/// The router being built and the list of what it serves, kept together so the list cannot
-/// drift from the routes (tests use it to demand a tenancy case for every route).
-pub(crate) struct Table {
-    router: Router<AppState>,
-    entries: Vec<RouteInfo>,
-}
-
-macro_rules! method {
-    ($name:ident, $axum:ident, $verb:literal) => {
-        pub(crate) fn $name<H, T>(mut self, path: &'static str, auth: Auth, handler: H) -> Self
-        where
-            H: axum::handler::Handler<T, AppState>,
-            T: 'static,
-        {
-            self.router = self.router.route(path, axum::routing::$axum(handler));
-            self.entries.push(RouteInfo {
-                method: $verb,
-                path,
-                auth,
-            });
-            self
-        }
-    };
-}
-
-impl Table {
-    fn new() -> Self {
-        Self {
-            router: Router::new(),
-            entries: Vec::new(),
-        }
-    }
-    method!(get, get, "GET");
-    method!(post, post, "POST");
-    method!(put, put, "PUT");
-    method!(delete, delete, "DELETE");
-}
-
-fn table() -> Table {
-    let table = Table::new()
-        .get("/healthz", Auth::Public, health::healthz)
-        .get("/readyz", Auth::Public, health::readyz)
-        .get("/metrics", Auth::Public, health::metrics)
-        .get("/problems/{slug}", Auth::Public, problem_page)
-        .get("/openapi.json", Auth::Public, crate::openapi::serve);
-    let table = settings::routes(table);
-    let table = keys::routes(table);
-    let table = windows::routes(table);
-    let table = orders::routes(table);
-    let table = cards::routes(table);
-    let table = interceptions::routes(table);
-    let table = buyer::routes(table);
-    let table = console::routes(table);
-    erp::routes(table)
-}
-
-/// Every route the server answers, in the order they are registered.
-pub fn route_table() -> Vec<RouteInfo> {
-    table().entries
-}
-
-/// Every route of the server.
-pub fn router(state: AppState) -> Router {
+/// Adds what every route shares: the problem answers for unknown routes and methods, the
+/// idempotency middleware, status counting, request tracing and the body limit.
+pub(crate) fn finish(router: Router<AppState>, state: AppState) -> Router {
     let limit = state.config().body_limit;
-    table()
-        .router
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -159,7 +95,7 @@ async fn count_status(State(state): State<AppState>, request: Request, next: Nex
     params(("slug" = String, Path, description = "The last segment of a problem `type`, e.g. `not-found`.")),
     responses(
         (status = 200, description = "What the problem type means, as plain text.", content_type = "text/plain", body = String),
-        (status = 404, response = crate::openapi::NotFound),
+        (status = 404, response = crate::schema::NotFound),
     ),
 )]
 pub(crate) async fn problem_page(Path(slug): Path<String>) -> Response {

@@ -11,20 +11,21 @@ use shiphold_domain::{
 };
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Auth, Listing, PageQuery, Table, json};
+use super::{Listing, PageQuery, json};
 use crate::extract::{JsonBody, Path, Query};
 use crate::problem::ApiError;
 use crate::service::Caller;
 use crate::service::orders::{self, Intake, OrderRead};
 use crate::state::AppState;
 use crate::views::{MessageView, message_view};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .get("/v1/orders", Auth::Key, list)
-        .get("/v1/orders/{order_id}", Auth::Key, show)
-        .put("/v1/orders/{order_id}", Auth::Key, upsert)
-        .get("/v1/orders/{order_id}/messages", Auth::Key, messages)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(show, upsert))
+        .routes(routes!(messages))
 }
 
 /// An order as the merchant's or marketplace's systems report it.
@@ -129,10 +130,10 @@ struct SubOrderView {
     quantity: u32,
     /// In minor units.
     amount: i64,
-    #[schema(value_type = crate::openapi::mirror::ShippingStatus)]
+    #[schema(value_type = crate::schema::mirror::ShippingStatus)]
     shipping_status: ShippingStatus,
     /// The state of the item's latest interception line, if it was ever intercepted.
-    #[schema(value_type = Option<crate::openapi::mirror::LineState>)]
+    #[schema(value_type = Option<crate::schema::mirror::LineState>)]
     interception_state: Option<LineState>,
     interception_id: Option<String>,
 }
@@ -148,12 +149,12 @@ struct OrderView {
     /// The memo as the warehouse reads it: the merchant's memo and Shiphold's note.
     seller_memo: String,
     /// The flag as the warehouse sees it.
-    #[schema(value_type = crate::openapi::mirror::Flag)]
+    #[schema(value_type = crate::schema::mirror::Flag)]
     flag: Flag,
     /// Shiphold's note alone, present while an item is intercepted.
     interception_note: Option<String>,
     /// The merchant's own flag, restored when nothing is intercepted.
-    #[schema(value_type = crate::openapi::mirror::Flag)]
+    #[schema(value_type = crate::schema::mirror::Flag)]
     seller_flag: Flag,
     sub_orders: Vec<SubOrderView>,
 }
@@ -210,14 +211,14 @@ fn order_view(read: &OrderRead) -> OrderView {
     responses(
         (status = 201, description = "The order was created.", body = OrderView),
         (status = 200, description = "The order was updated, or the same body was sent again.", body = OrderView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::StaleUpdate),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::StaleUpdate),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn upsert(
@@ -247,9 +248,9 @@ async fn upsert(
     ),
     responses(
         (status = 200, description = "The order.", body = OrderView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn show(
@@ -287,9 +288,9 @@ struct ListQuery {
     ),
     responses(
         (status = 200, description = "A page of orders.", body = Listing<OrderView>),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn list(
@@ -331,9 +332,9 @@ struct MessageList {
     ),
     responses(
         (status = 200, description = "Every message of the order.", body = MessageList),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn messages(

@@ -13,34 +13,26 @@ use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::SettingsRecord;
 use utoipa::ToSchema;
 
-use super::{Auth, Listing, PageQuery, Table, json};
+use super::{Listing, PageQuery, json};
 use crate::extract::{JsonBody, Path, Query};
 use crate::problem::ApiError;
 use crate::service::Caller;
 use crate::service::setup::{self, AdvancedChange, WithSecret};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .get("/v1/settings", Auth::Key, show)
-        .put("/v1/settings/memo", Auth::Key, set_memo)
-        .post("/v1/settings/enable", Auth::Key, enable)
-        .post("/v1/settings/disable", Auth::Key, disable)
-        .put("/v1/settings/advanced", Auth::Key, set_advanced)
-        .put("/v1/settings/erp", Auth::Key, set_erp)
-        .delete("/v1/settings/erp", Auth::Key, remove_erp)
-        .post("/v1/settings/erp/rotate-secret", Auth::Key, rotate_secret)
-        .put(
-            "/v1/settings/templates/{kind}/{locale}",
-            Auth::Key,
-            set_template,
-        )
-        .delete(
-            "/v1/settings/templates/{kind}/{locale}",
-            Auth::Key,
-            remove_template,
-        )
-        .get("/v1/audit", Auth::Key, audit_trail)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(show))
+        .routes(routes!(set_memo))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(set_advanced))
+        .routes(routes!(set_erp, remove_erp))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(set_template, remove_template))
+        .routes(routes!(audit_trail))
 }
 
 /// The shop's settings and what enabling still needs.
@@ -49,7 +41,7 @@ struct SettingsView {
     /// The note written into an intercepted order's seller memo.
     memo_text: Option<String>,
     /// The flag set on intercepted orders.
-    #[schema(value_type = crate::openapi::mirror::Flag)]
+    #[schema(value_type = crate::schema::mirror::Flag)]
     flag: Flag,
     terms: TermsView,
     /// Whether interception is on.
@@ -170,9 +162,9 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, record: &SettingsRecor
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The settings.", body = SettingsView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -210,14 +202,14 @@ struct MemoBody {
     request_body = MemoBody,
     responses(
         (status = 200, description = "The settings after the change.", body = SettingsView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::SetupIncomplete),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::SetupIncomplete),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn set_memo(
@@ -249,10 +241,10 @@ async fn set_memo(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Interception is enabled.", body = SettingsView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::SetupIncomplete),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::SetupIncomplete),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -269,9 +261,9 @@ async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Respons
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Interception is disabled.", body = SettingsView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn disable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -304,13 +296,13 @@ struct AdvancedBody {
     request_body = AdvancedBody,
     responses(
         (status = 200, description = "The settings after the change.", body = SettingsView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn set_advanced(
@@ -386,13 +378,13 @@ enum ErpLinked {
     request_body = ErpBody,
     responses(
         (status = 200, description = "The settings; with `signing_secret` when one was generated.", body = ErpLinked),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ErpEndpointInvalid),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::ErpEndpointInvalid),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn set_erp(
@@ -433,9 +425,9 @@ fn with_secret(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The settings after the change.", body = SettingsView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn remove_erp(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -452,10 +444,10 @@ async fn remove_erp(State(state): State<AppState>, caller: Caller) -> Result<Res
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The settings and the new secret.", body = ErpSecretView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::Conflict),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn rotate_secret(
@@ -503,13 +495,13 @@ fn template_path(kind: &str, locale: &str) -> Result<(TemplateKind, Locale), Val
     request_body = TemplateBody,
     responses(
         (status = 200, description = "The settings after the change.", body = SettingsView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn set_template(
@@ -536,10 +528,10 @@ async fn set_template(
     ),
     responses(
         (status = 200, description = "The settings after the change.", body = SettingsView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn remove_template(
@@ -580,10 +572,10 @@ struct AuditView {
     ),
     responses(
         (status = 200, description = "A page of audit entries.", body = Listing<AuditView>),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn audit_trail(

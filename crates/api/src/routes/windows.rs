@@ -9,19 +9,18 @@ use shiphold_domain::window::parse_time_zone;
 use shiphold_domain::{EventWindow, EventWindowId, ValidationError, active_at};
 use utoipa::ToSchema;
 
-use super::{Auth, Table, json, parse_time};
+use super::{json, parse_time};
 use crate::extract::{JsonBody, Path};
 use crate::problem::ApiError;
 use crate::service::{Caller, windows};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(super) fn routes(table: Table) -> Table {
-    table
-        .get("/v1/event-windows", Auth::Key, list)
-        .post("/v1/event-windows", Auth::Key, create)
-        .get("/v1/event-windows/{window_id}", Auth::Key, show)
-        .put("/v1/event-windows/{window_id}", Auth::Key, update)
-        .delete("/v1/event-windows/{window_id}", Auth::Key, remove)
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
 }
 
 /// An event window as written. Times are RFC 3339 with an offset.
@@ -133,14 +132,14 @@ async fn save(
     request_body = WindowBody,
     responses(
         (status = 201, description = "The window.", body = WindowView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 409, response = crate::openapi::WindowOverlap),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::WindowOverlap),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn create(
@@ -165,15 +164,15 @@ async fn create(
     request_body = WindowBody,
     responses(
         (status = 200, description = "The window.", body = WindowView),
-        (status = 400, response = crate::openapi::MalformedRequest),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 415, response = crate::openapi::UnsupportedMediaType),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::WindowOverlap),
-        (status = 422, response = crate::openapi::ValidationFailed),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 409, response = crate::schema::WindowOverlap),
+        (status = 422, response = crate::schema::ValidationFailed),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn update(
@@ -196,8 +195,8 @@ async fn update(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Every window of the shop.", body = WindowList),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -226,9 +225,9 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response,
     ),
     responses(
         (status = 200, description = "The window.", body = WindowView),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn show(
@@ -253,10 +252,10 @@ async fn show(
     ),
     responses(
         (status = 204, description = "The window is deleted."),
-        (status = 401, response = crate::openapi::Unauthenticated),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
     ),
 )]
 async fn remove(

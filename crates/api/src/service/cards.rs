@@ -79,7 +79,7 @@ pub async fn create(
         .store()
         .write(move |tx| -> Result<(Card, String), ServiceError> {
             let order = tx
-                .lock_order(&shop, &order_id)?
+                .order_for_update(&shop, &order_id)?
                 .ok_or(ServiceError::NotFound("order"))?;
             let record = tx.settings(&shop)?;
             let windows = tx.windows(&shop)?;

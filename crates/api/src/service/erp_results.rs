@@ -46,8 +46,8 @@ pub fn apply_in_tx(
     let Some(first) = tx.interception(shop_id, interception_id)? else {
         return Ok(results.iter().map(unknown).collect());
     };
-    // Lock the order first, as every other writer of its lines does, then read the lines again.
-    let Some(order) = tx.lock_order(shop_id, &first.order_id)? else {
+    // Hold the order for update first, as every writer of its lines does, then read them again.
+    let Some(order) = tx.order_for_update(shop_id, &first.order_id)? else {
         return Err(StoreError::Corrupt(format!(
             "interception {interception_id} has no order"
         )));
@@ -99,7 +99,7 @@ pub fn apply_in_tx(
                 let note = Transition {
                     from: line.state,
                     to: line.state,
-                    event: event.name().to_owned(),
+                    event: event.kind(),
                     detail: Some(match event.detail() {
                         Some(detail) => format!("recorded, state unchanged ({why}): {detail}"),
                         None => format!("recorded, state unchanged ({why})"),

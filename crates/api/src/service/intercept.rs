@@ -75,9 +75,9 @@ pub(crate) fn in_tx(
     now: Now,
 ) -> Result<Intercepted, ServiceError> {
     let shop = &request.shop_id;
-    // Locking the order serialises requests for it, so a double tap creates one interception.
+    // Holding the order for update serialises requests for it: a double tap makes one interception.
     let mut order = tx
-        .lock_order(shop, &request.order_id)?
+        .order_for_update(shop, &request.order_id)?
         .ok_or(ServiceError::NotFound("order"))?;
     let record = tx.settings(shop)?;
     let windows = tx.windows(shop)?;

@@ -58,7 +58,7 @@ pub async fn put_order(
         .write(move |tx| -> Result<(Intake, OrderRead), ServiceError> {
             let shop = caller.shop_id.clone();
             let mut incoming = incoming;
-            let stored = tx.lock_order(&shop, &incoming.id)?;
+            let stored = tx.order_for_update(&shop, &incoming.id)?;
             let active = tx.active_lines_for_order(&shop, &incoming.id)?;
             let (created, by_interception) =
                 match decide_intake(stored.as_ref(), &incoming, &active) {

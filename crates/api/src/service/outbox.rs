@@ -80,7 +80,7 @@ pub async fn switch_off_erp(app: &AppState, shop: ShopId) -> Result<(), ServiceE
     let now = app.now().business;
     app.store()
         .write(move |tx| -> Result<(), ServiceError> {
-            tx.lock_settings(&shop)?;
+            tx.settings_for_update(&shop)?;
             let mut record = tx.settings(&shop)?;
             let before = serde_json::to_value(&record.settings.advanced.erp).unwrap_or_default();
             if let Some(erp) = record.settings.advanced.erp.as_mut() {

@@ -45,9 +45,9 @@ pub async fn release(
                 .interception(&shop, &id)?
                 .ok_or(ServiceError::NotFound("interception"))?;
             let order = tx
-                .lock_order(&shop, &first.order_id)?
+                .order_for_update(&shop, &first.order_id)?
                 .ok_or(ServiceError::NotFound("order"))?;
-            // Reload under the order's lock: a result may have changed a line meanwhile.
+            // Reload with the order held for update: a result may have changed a line meanwhile.
             let mut interception = tx
                 .interception(&shop, &id)?
                 .ok_or(ServiceError::NotFound("interception"))?;

@@ -46,7 +46,7 @@ where
     let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now().business);
     app.store()
         .write(move |tx| -> Result<SettingsRecord, ServiceError> {
-            tx.lock_settings(&shop)?;
+            tx.settings_for_update(&shop)?;
             let mut record = tx.settings(&shop)?;
             let before = audit_view(&record);
             change(&mut record)?;

@@ -28,7 +28,7 @@ pub async fn save(
         .write(move |tx| -> Result<(), ServiceError> {
             // The settings row serialises window changes of one shop, so two overlapping windows
             // cannot both pass the check.
-            tx.lock_settings(&shop)?;
+            tx.settings_for_update(&shop)?;
             let existing = tx.window(&shop, &window.id)?;
             if !create && existing.is_none() {
                 return Err(ServiceError::NotFound("event window"));

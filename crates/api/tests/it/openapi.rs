@@ -17,7 +17,7 @@ fn document() -> Value {
 }
 
 fn operation<'a>(doc: &'a Value, route: &RouteInfo) -> &'a Value {
-    let op = &doc["paths"][route.path][route.method.to_ascii_lowercase()];
+    let op = &doc["paths"][route.path.as_str()][route.method.to_ascii_lowercase()];
     assert!(
         op.is_object(),
         "{} {} is served but missing from the OpenAPI document: annotate its handler with \

@@ -230,9 +230,10 @@ async fn shop_a_cannot_reach_shop_b() {
             .await;
 
         let mut last = Vec::new();
-        for route in route_table().into_iter().filter(|r| r.auth == Auth::Key) {
+        let routes = route_table();
+        for route in routes.iter().filter(|r| r.auth == Auth::Key) {
             let case = cases
-                .remove(&(route.method, route.path))
+                .remove(&(route.method, route.path.as_str()))
                 .unwrap_or_else(|| {
                     panic!(
                         "no tenancy case for {} {}: add one to this table",

@@ -275,7 +275,7 @@ fn success_is_told_only_with_erp_locking() {
     let locked = Transition {
         from: LineState::DeliveredToErp,
         to: LineState::Locked,
-        event: "erp_locked".into(),
+        event: EventKind::ErpLocked,
         detail: None,
         at: t0(),
     };

@@ -162,7 +162,7 @@ backend_tests! {
         let (s, n) = (shop.clone(), next.clone());
         let saved = store
             .write(move |tx| {
-                tx.lock_settings(&s)?;
+                tx.settings_for_update(&s)?;
                 tx.save_settings(&s, &n, t0())
             })
             .await
@@ -180,7 +180,7 @@ backend_tests! {
         let (s, fresh) = (shop.clone(), loaded.clone());
         let second = store.write(move |tx| tx.save_settings(&s, &fresh, t0())).await.unwrap();
         assert_eq!(second.version, 2);
-        let missing = store.write(|tx| tx.lock_settings(&shop_id("nope"))).await;
+        let missing = store.write(|tx| tx.settings_for_update(&shop_id("nope"))).await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
 
         // Five audit entries, read newest first two at a time.

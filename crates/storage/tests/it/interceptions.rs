@@ -143,18 +143,18 @@ backend_tests! {
         assert_eq!(stored.lines[0].state, LineState::Locked);
         assert_eq!(stored.lines[1].state, LineState::Released);
         assert_eq!(stored.lines[0].updated_at, t0() + Duration::minutes(2));
-        let steps: Vec<(String, &str, &str, String)> = history
+        let steps: Vec<(String, &str, &str, &str)> = history
             .iter()
-            .map(|(sub, t)| (sub.to_string(), t.from.as_str(), t.to.as_str(), t.event.clone()))
+            .map(|(sub, t)| (sub.to_string(), t.from.as_str(), t.to.as_str(), t.event.as_str()))
             .collect();
         assert_eq!(
             steps,
             vec![
-                ("a".into(), "requested", "requested", "requested".into()),
-                ("b".into(), "requested", "requested", "requested".into()),
-                ("a".into(), "requested", "delivered_to_erp", "delivered_to_erp".into()),
-                ("a".into(), "delivered_to_erp", "locked", "erp_locked".into()),
-                ("b".into(), "requested", "released", "released".into()),
+                ("a".into(), "requested", "requested", "requested"),
+                ("b".into(), "requested", "requested", "requested"),
+                ("a".into(), "requested", "delivered_to_erp", "delivered_to_erp"),
+                ("a".into(), "delivered_to_erp", "locked", "erp_locked"),
+                ("b".into(), "requested", "released", "released"),
             ]
         );
         assert_eq!(active.len(), 1);
@@ -165,7 +165,7 @@ backend_tests! {
         let missing = store
             .write(move |tx| {
                 let line = Line::requested(SubOrderId::parse("zz").unwrap(), 1, t0());
-                let t = shiphold_domain::Transition { from: LineState::Requested, to: LineState::Released, event: "released".into(), detail: None, at: t0() };
+                let t = shiphold_domain::Transition { from: LineState::Requested, to: LineState::Released, event: shiphold_domain::EventKind::Released, detail: None, at: t0() };
                 tx.update_line(&s, &InterceptionId::parse("icp_1").unwrap(), &line, &t)
             })
             .await;
@@ -241,7 +241,7 @@ backend_tests! {
                 store
                     .write(move |tx| {
                         let order_id = OrderId::parse("o1").unwrap();
-                        let order = tx.lock_order(&shop, &order_id)?.ok_or(StoreError::NotFound)?;
+                        let order = tx.order_for_update(&shop, &order_id)?.ok_or(StoreError::NotFound)?;
                         if !tx.active_lines_for_order(&shop, &order_id)?.is_empty() {
                             return Ok::<_, StoreError>(false);
                         }

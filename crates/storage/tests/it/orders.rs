@@ -30,7 +30,7 @@ backend_tests! {
         let (s, o) = (shop.clone(), second.clone());
         store.write(move |tx| tx.save_order(&s, &o, t0() + Duration::seconds(1))).await.unwrap();
         let s = shop.clone();
-        let loaded = store.read(move |tx| tx.lock_order(&s, &OrderId::parse("o1").unwrap())).await.unwrap();
+        let loaded = store.read(move |tx| tx.order_for_update(&s, &OrderId::parse("o1").unwrap())).await.unwrap();
         assert_eq!(loaded.as_ref(), Some(&second));
 
         let memo = MemoState { note: Some("STOP [c]".into()), flag: Some(Flag::Purple) };
