@@ -218,70 +218,9 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// [`Tx::idempotency_begin`] in a transaction of its own, committed before it returns.
-    pub async fn idempotency_begin(
-        &self,
-        shop: &ShopId,
-        key: &str,
-        scope: &str,
-        request_hash: &str,
-        now: DateTime<Utc>,
-        lock_for: Duration,
-    ) -> Result<IdemBegin, StoreError> {
-        let (shop, key, scope, hash) = (
-            shop.clone(),
-            key.to_owned(),
-            scope.to_owned(),
-            request_hash.to_owned(),
-        );
-        self.write(move |tx| tx.idempotency_begin(&shop, &key, &scope, &hash, now, lock_for))
-            .await
-    }
-
-    /// [`Tx::idempotency_finish`] in a transaction of its own.
-    pub async fn idempotency_finish(
-        &self,
-        shop: &ShopId,
-        key: &str,
-        scope: &str,
-        status: u16,
-        body: Vec<u8>,
-        content_type: Option<String>,
-    ) -> Result<bool, StoreError> {
-        let (shop, key, scope) = (shop.clone(), key.to_owned(), scope.to_owned());
-        self.write(move |tx| {
-            tx.idempotency_finish(&shop, &key, &scope, status, &body, content_type.as_deref())
-        })
-        .await
-    }
-
-    /// [`Tx::idempotency_abandon`] in a transaction of its own.
-    pub async fn idempotency_abandon(
-        &self,
-        shop: &ShopId,
-        key: &str,
-        scope: &str,
-    ) -> Result<bool, StoreError> {
-        let (shop, key, scope) = (shop.clone(), key.to_owned(), scope.to_owned());
-        self.write(move |tx| tx.idempotency_abandon(&shop, &key, &scope))
-            .await
-    }
-
     /// [`Tx::purge_idempotency`] in a transaction of its own.
     pub async fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write(move |tx| tx.purge_idempotency(before)).await
-    }
-
-    /// [`Tx::remember_webhook`] in a transaction of its own.
-    pub async fn remember_webhook(
-        &self,
-        shop: &ShopId,
-        webhook_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let (shop, id) = (shop.clone(), webhook_id.to_owned());
-        self.write(move |tx| tx.remember_webhook(&shop, &id, now))
-            .await
     }
 
     /// [`Tx::purge_webhooks`] in a transaction of its own.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 use shiphold_domain::ShopId;
 
 use crate::error::StoreError;
@@ -272,12 +272,6 @@ struct IdRow {
     id: i64,
 }
 
-#[derive(QueryableByName)]
-struct DueRow {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    due: Option<i64>,
-}
-
 /// "No earlier entry of the same key is still pending": the head-of-line rule.
 const HEAD_OF_LINE: &str = "NOT EXISTS (SELECT 1 FROM outbox p
       WHERE p.shop_id = o.shop_id AND p.topic = o.topic AND p.ordering_key = o.ordering_key
@@ -304,17 +298,6 @@ fn claim_sql(postgres: bool) -> String {
            AND (o.lease_until IS NULL OR o.lease_until <= {now2})
            AND {HEAD_OF_LINE}
          ORDER BY o.id LIMIT {limit}{lock}"
-    )
-}
-
-/// The earliest time a head-of-line entry of a topic becomes claimable. Parameter: topic.
-fn next_due_sql(postgres: bool) -> String {
-    let topic = if postgres { "$1" } else { "?" };
-    format!(
-        "SELECT MIN(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.available_at
-                         THEN o.lease_until ELSE o.available_at END) AS due
-         FROM outbox o
-         WHERE o.topic = {topic} AND o.status = 'pending' AND {HEAD_OF_LINE}"
     )
 }
 
@@ -648,20 +631,6 @@ impl Tx<'_> {
         Ok(counts)
     }
 
-    /// When the next entry of `topic` becomes claimable (maybe in the past), if any is pending.
-    /// Entries held back by an earlier entry of their key do not count.
-    pub fn next_due(&mut self, topic: Topic) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let rows = match &mut *self.conn {
-            DbConnection::Pg(c) => diesel::sql_query(next_due_sql(true))
-                .bind::<Text, _>(topic.as_str())
-                .load::<DueRow>(c)?,
-            DbConnection::Sqlite(c) => diesel::sql_query(next_due_sql(false))
-                .bind::<Text, _>(topic.as_str())
-                .load::<DueRow>(c)?,
-        };
-        from_ms_opt(rows.into_iter().next().and_then(|r| r.due), "outbox.due")
-    }
-
     /// Deletes delivered entries (and their attempts) finished before `before`; returns how many.
     pub fn purge_outbox(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         let done = outbox::table
@@ -735,25 +704,9 @@ impl Store {
             .await
     }
 
-    /// See [`Tx::redrive`].
-    pub async fn redrive(
-        &self,
-        shop: &ShopId,
-        id: i64,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let shop = shop.clone();
-        self.write(move |tx| tx.redrive(&shop, id, now)).await
-    }
-
     /// See [`Tx::outbox_counts`].
     pub async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<Vec<OutboxCount>, StoreError> {
         self.read(move |tx| tx.outbox_counts(now)).await
-    }
-
-    /// See [`Tx::next_due`].
-    pub async fn next_due(&self, topic: Topic) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.read(move |tx| tx.next_due(topic)).await
     }
 
     /// See [`Tx::purge_outbox`].

@@ -6,7 +6,7 @@ use chrono::Duration;
 use shiphold_storage::{IdemBegin, ShopRecord, StoreError};
 
 use crate::backend_tests;
-use crate::support::{new_shop, shop_id, t0};
+use crate::support::{StoreExt, new_shop, shop_id, t0};
 
 const LOCK: StdDuration = StdDuration::from_secs(10);
 

@@ -9,7 +9,7 @@ use shiphold_domain::ShopId;
 use shiphold_storage::{AttemptRecord, NewOutboxEntry, OutboxStatus, Page, Store, StoreError};
 
 use crate::backend_tests;
-use crate::support::{new_shop, t0};
+use crate::support::{StoreExt, new_shop, t0};
 
 const LEASE: StdDuration = StdDuration::from_secs(30);
 
@@ -57,14 +57,12 @@ backend_tests! {
         assert_eq!(entry.payload, serde_json::json!({"message": "msg_1"}));
         assert_eq!((entry.shop_id.as_str(), entry.topic.as_str(), entry.ordering_key.as_str()), ("s1", "erp", "o1"));
         assert!(claim_ids(store, "w2", t0()).await.is_empty(), "a leased entry is not handed out twice");
-        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), Some(t0() + Duration::seconds(30)), "due when the lease ends");
 
         // Retry: back in line at next_at, with the attempt recorded.
         assert!(!store.retry(id, "stale-token", t0() + Duration::seconds(5), attempt("retry", t0())).await.unwrap());
         assert!(store.retry(id, &entry.lease_token, t0() + Duration::seconds(5), attempt("retry", t0())).await.unwrap());
         assert!(!store.complete(id, &entry.lease_token, t0(), attempt("delivered", t0())).await.unwrap(), "the token was used up");
         assert!(claim_ids(store, "w1", t0() + Duration::seconds(4)).await.is_empty());
-        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), Some(t0() + Duration::seconds(5)));
         let again = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0() + Duration::seconds(5)).await.unwrap();
         assert_eq!((again.len(), again[0].attempts), (1, 2));
         assert_ne!(again[0].lease_token, entry.lease_token);
@@ -72,7 +70,6 @@ backend_tests! {
         // Dead letter, listed, then re-driven with the same message id.
         assert!(store.dead_letter(id, &again[0].lease_token, attempt("dead", t0() + Duration::seconds(5))).await.unwrap());
         assert!(claim_ids(store, "w1", t0() + Duration::hours(1)).await.is_empty());
-        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), None);
         let s = shop.clone();
         let dead = store.read(move |tx| tx.dead_letters(&s, Some(shiphold_storage::Topic::Erp), &Page::default())).await.unwrap();
         assert_eq!(dead.items.len(), 1);
@@ -146,7 +143,6 @@ backend_tests! {
         // Retrying a1 keeps a2 behind it.
         store.retry(a1.id, &a1.lease_token, t0() + Duration::minutes(1), attempt("retry", t0())).await.unwrap();
         assert!(claim_ids(store, "w2", t0()).await.is_empty());
-        assert_eq!(store.next_due(shiphold_storage::Topic::Erp).await.unwrap(), Some(t0() + Duration::minutes(1)), "a2 does not count while blocked");
         let a1 = store.claim(shiphold_storage::Topic::Erp, "w2", LEASE, 10, t0() + Duration::minutes(1)).await.unwrap();
         assert_eq!(a1.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["a1"]);
         store.complete(a1[0].id, &a1[0].lease_token, t0(), attempt("delivered", t0())).await.unwrap();

@@ -6,7 +6,7 @@ use shiphold_domain::{
     BuyerId, Flag, ItemId, MemoState, Money, Order, OrderId, ShippingStatus, ShopId, SubOrder,
     SubOrderId,
 };
-use shiphold_storage::{ShopRecord, Store, StoreOptions};
+use shiphold_storage::{ShopRecord, Store, StoreError, StoreOptions};
 use shiphold_testkit::TestDatabase;
 
 /// The variable that points the suite at a PostgreSQL server (any database on it; each test
@@ -160,4 +160,114 @@ pub async fn save_order(store: &Store, shop: &ShopId, order: &Order) {
         .write(move |tx| tx.save_order(&shop, &order, t0()))
         .await
         .expect("save order");
+}
+
+/// One-transaction shorthands the tests use; the application runs these steps inside larger
+/// units of work, so the store itself does not offer them.
+pub trait StoreExt {
+    fn idempotency_begin(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        scope: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        lock_for: std::time::Duration,
+    ) -> impl std::future::Future<Output = Result<shiphold_storage::IdemBegin, StoreError>>;
+    fn idempotency_finish(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        scope: &str,
+        status: u16,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>>;
+    fn idempotency_abandon(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        scope: &str,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>>;
+    fn remember_webhook(
+        &self,
+        shop: &ShopId,
+        webhook_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>>;
+    fn redrive(
+        &self,
+        shop: &ShopId,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>>;
+}
+
+impl StoreExt for Store {
+    async fn idempotency_begin(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        scope: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        lock_for: std::time::Duration,
+    ) -> Result<shiphold_storage::IdemBegin, StoreError> {
+        let (shop, key, scope, hash) = (
+            shop.clone(),
+            key.to_owned(),
+            scope.to_owned(),
+            request_hash.to_owned(),
+        );
+        self.write(move |tx| tx.idempotency_begin(&shop, &key, &scope, &hash, now, lock_for))
+            .await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        scope: &str,
+        status: u16,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let (shop, key, scope) = (shop.clone(), key.to_owned(), scope.to_owned());
+        self.write(move |tx| {
+            tx.idempotency_finish(&shop, &key, &scope, status, &body, content_type.as_deref())
+        })
+        .await
+    }
+
+    async fn idempotency_abandon(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        scope: &str,
+    ) -> Result<bool, StoreError> {
+        let (shop, key, scope) = (shop.clone(), key.to_owned(), scope.to_owned());
+        self.write(move |tx| tx.idempotency_abandon(&shop, &key, &scope))
+            .await
+    }
+
+    async fn remember_webhook(
+        &self,
+        shop: &ShopId,
+        webhook_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (shop, id) = (shop.clone(), webhook_id.to_owned());
+        self.write(move |tx| tx.remember_webhook(&shop, &id, now))
+            .await
+    }
+
+    async fn redrive(
+        &self,
+        shop: &ShopId,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let shop = shop.clone();
+        self.write(move |tx| tx.redrive(&shop, id, now)).await
+    }
 }
