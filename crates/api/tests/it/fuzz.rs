@@ -160,3 +160,71 @@ async fn random_bodies_never_cause_a_server_error() {
         eprintln!("sent {sent} random bodies to {} write routes", writes.len());
     });
 }
+
+/// Bad query values and path segments that are not UTF-8 get problem documents, on every route,
+/// like bad bodies do (axum's own extractors answer them with plain text).
+#[tokio::test]
+async fn bad_query_strings_and_path_segments_are_problem_documents() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let mut checked = 0;
+        for route in route_table() {
+            let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+            let mut paths = Vec::new();
+            if route.path.contains('{') {
+                // Every parameter undecodable at once: the route must still answer a problem.
+                let mut bad = String::new();
+                let mut rest = route.path.as_str();
+                while let Some(open) = rest.find('{') {
+                    bad.push_str(&rest[..open]);
+                    bad.push_str("%FF%FE");
+                    rest = &rest[open + rest[open..].find('}').unwrap() + 1..];
+                }
+                bad.push_str(rest);
+                paths.push((bad, None));
+            } else if route.method == "GET" {
+                for query in ["limit=abc", "limit=-1", "limit=99999999999", "cursor=%FF"] {
+                    paths.push((format!("{}?{query}", route.path), Some(query)));
+                }
+            }
+            for (path, query) in paths {
+                let mut req = app.http.request(method.clone(), app.url(&path));
+                if route.auth == Auth::Key {
+                    req = req.bearer_auth(&key);
+                }
+                let response = req.send().await.unwrap();
+                let status = response.status();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let (_, body) = crate::support::read(response).await;
+                assert!(
+                    status.as_u16() < 500,
+                    "{} {path}: {status} {body}",
+                    route.method
+                );
+                if status.is_client_error() {
+                    assert_eq!(
+                        content_type, "application/problem+json",
+                        "{} {path}: {status} {body}",
+                        route.method
+                    );
+                    assert!(
+                        body["type"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("/problems/"))
+                    );
+                }
+                // A limit that does not parse names the parameter.
+                if query == Some("limit=abc") && status.is_client_error() {
+                    assert_eq!(body["errors"][0]["field"], "limit", "{path}: {body}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "only {checked} requests checked");
+    });
+}
