@@ -50,26 +50,11 @@ async fn attempt_delivery(
         .await
         .map_err(|e| dead(format!("gateway URL not usable: {e}")))?;
     match outcome {
-        DeliveryOutcome::Delivered { status, .. } => Ok(Verdict::Delivered {
-            status,
-            completed: false,
-        }),
-        DeliveryOutcome::Retry {
-            retry_after,
-            reason,
-        } => Err(Verdict::Retry {
-            status: None,
-            error: reason,
-            retry_after,
-        }),
-        DeliveryOutcome::Rejected { status, reason } => Err(Verdict::Dead {
-            status: Some(status),
-            error: reason,
-        }),
         DeliveryOutcome::Gone => Err(Verdict::Dead {
             status: Some(410),
             error: "the chat gateway answered 410 Gone".into(),
         }),
+        other => Ok(Verdict::undelivered(other)),
     }
 }
 

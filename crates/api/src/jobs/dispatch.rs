@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use shiphold_erp_adapter::DeliveryOutcome;
 use shiphold_storage::{AttemptRecord, ClaimedEntry, MessageStatus, Topic};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -25,6 +26,35 @@ pub(super) enum Verdict {
     },
     /// Give up: a dead letter an admin may re-drive.
     Dead { status: Option<u16>, error: String },
+}
+
+impl Verdict {
+    /// What an answer that delivered nothing means: a retry when the peer may take it later
+    /// (a timeout, a 5xx, a 429), a dead letter when it refused the message (another 4xx).
+    pub(super) fn undelivered(outcome: DeliveryOutcome) -> Verdict {
+        match outcome {
+            DeliveryOutcome::Retry {
+                retry_after,
+                reason,
+            } => Verdict::Retry {
+                status: None,
+                error: reason,
+                retry_after,
+            },
+            DeliveryOutcome::Rejected { status, reason } => Verdict::Dead {
+                status: Some(status),
+                error: reason,
+            },
+            DeliveryOutcome::Gone => Verdict::Dead {
+                status: Some(410),
+                error: "the peer answered 410 Gone".into(),
+            },
+            DeliveryOutcome::Delivered { status, .. } => Verdict::Delivered {
+                status,
+                completed: false,
+            },
+        }
+    }
 }
 
 /// A dead letter without a status code.

@@ -105,18 +105,6 @@ async fn attempt_delivery(
                 completed: false,
             })
         }
-        DeliveryOutcome::Retry {
-            retry_after,
-            reason,
-        } => Err(Verdict::Retry {
-            status: None,
-            error: reason,
-            retry_after,
-        }),
-        DeliveryOutcome::Rejected { status, reason } => Err(Verdict::Dead {
-            status: Some(status),
-            error: reason,
-        }),
         DeliveryOutcome::Gone => {
             if let Err(error) = outbox::switch_off_erp(state, entry.shop_id.clone()).await {
                 tracing::warn!(%error, "could not switch the ERP link off");
@@ -126,5 +114,6 @@ async fn attempt_delivery(
                 error: "the ERP answered 410 Gone; the ERP link was switched off".into(),
             })
         }
+        other => Ok(Verdict::undelivered(other)),
     }
 }
