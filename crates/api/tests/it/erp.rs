@@ -480,3 +480,54 @@ async fn bad_callbacks_are_refused_and_change_nothing() {
         );
     });
 }
+
+/// Retries run on the wall clock the state was given, not on the system's: with the wall clock
+/// held still a failed delivery waits, and moving it past the schedule sends it at once. (With
+/// the system clock this test would wait the whole minute and time out.) The business clock
+/// stays on the event day throughout.
+#[tokio::test]
+async fn retries_follow_the_injected_wall_clock() {
+    for db in shiphold_testkit::TestDatabase::all() {
+        let app = TestApp::start_with_wall_clock(db, |c| {
+            c.run_jobs = true;
+            c.delivery.retry_schedule = vec![Duration::ZERO, Duration::from_secs(60)];
+        })
+        .await;
+        let wall = app.wall.clone().expect("a controlled wall clock");
+        let (shop, key) = app.ready_shop().await;
+        let shop = shiphold_domain::ShopId::parse(&shop).unwrap();
+        let (sim, _) = link_sim(&app, &key, true, SimMode::Sync, SimRules::default()).await;
+        sim.go_down().await;
+        let id = intercept(&app, &key, "W-1", &["s1"]).await;
+        // The first attempt goes out at once and fails; the retry is due a minute later. (The
+        // ERP message is the only outbox entry of this fresh database: id 1.)
+        wait_for("the first, failed attempt", || async {
+            let shop = shop.clone();
+            let attempts = app
+                .state
+                .store()
+                .read(move |tx| tx.attempts(&shop, 1))
+                .await
+                .unwrap();
+            attempts.iter().any(|a| a.outcome == "retry")
+        })
+        .await;
+        sim.come_up().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            sim.accepted().is_empty(),
+            "retried before the wall clock reached the schedule"
+        );
+        wall.advance(chrono::Duration::seconds(75));
+        assert!(
+            sim.wait_for_accepted(1, Duration::from_secs(20)).await,
+            "not retried after the wall clock passed the schedule"
+        );
+        wait_for("lock", || async {
+            line_states(&app, &key, &id).await == ["locked"]
+        })
+        .await;
+        sim.shutdown().await;
+        app.stop().await;
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use shiphold_api::{ApiConfig, AppState, router};
+use shiphold_api::{ApiConfig, AppState, BusinessClock, WallClock, router};
 use shiphold_domain::ManualClock;
 use shiphold_storage::{Store, StoreOptions};
 use shiphold_testkit::TestDatabase;
@@ -23,6 +23,8 @@ pub struct TestApp {
     pub base: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
+    /// The wall clock, when the test controls it too (see [`TestApp::start_with_wall_clock`]).
+    pub wall: Option<Arc<ManualClock>>,
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
     jobs: Option<tokio::task::JoinHandle<()>>,
@@ -32,6 +34,23 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the API (jobs too, when `config.run_jobs`) on `db`.
     pub async fn start(db: TestDatabase, configure: impl FnOnce(&mut ApiConfig)) -> TestApp {
+        Self::start_with(db, configure, None).await
+    }
+
+    /// Like [`TestApp::start`], with a wall clock (leases, retries, signature timestamps) that
+    /// stands at the real time now and moves only when the test moves it.
+    pub async fn start_with_wall_clock(
+        db: TestDatabase,
+        configure: impl FnOnce(&mut ApiConfig),
+    ) -> TestApp {
+        Self::start_with(db, configure, Some(Arc::new(ManualClock::new(Utc::now())))).await
+    }
+
+    async fn start_with(
+        db: TestDatabase,
+        configure: impl FnOnce(&mut ApiConfig),
+        wall: Option<Arc<ManualClock>>,
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(db.url(), StoreOptions::default())
             .await
@@ -51,7 +70,16 @@ impl TestApp {
         config.delivery.poll_interval = std::time::Duration::from_millis(50);
         configure(&mut config);
         let clock = Arc::new(ManualClock::new(event_time()));
-        let state = AppState::new(store, clock.clone(), config);
+        let state = match &wall {
+            None => AppState::new(store, clock.clone(), config),
+            Some(wall) => AppState::with_clocks(
+                store,
+                BusinessClock::new(clock.clone()),
+                WallClock::new(wall.clone()),
+                11,
+                config,
+            ),
+        };
         let app = router(state.clone());
         tokio::spawn(async move {
             let _ = axum_serve(listener, app).await;
@@ -65,6 +93,7 @@ impl TestApp {
             base,
             state,
             clock,
+            wall,
             http: reqwest::Client::new(),
             shutdown,
             jobs,
