@@ -36,6 +36,8 @@ pub enum ProblemKind {
     IdempotencyKeyInUse,
     /// 422: the same idempotency key was used with another body.
     IdempotencyKeyReused,
+    /// 409: the first answer carried a secret shown once, so it is not replayed.
+    ReplayWithheld,
     /// 413: the body is larger than the limit.
     PayloadTooLarge,
     /// 415: the body is not JSON.
@@ -79,6 +81,7 @@ impl ProblemKind {
             Self::Conflict => "conflict",
             Self::IdempotencyKeyInUse => "idempotency-key-in-use",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::ReplayWithheld => "replay-withheld",
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::SetupIncomplete => "setup-incomplete",
@@ -110,6 +113,7 @@ impl ProblemKind {
             Self::StaleUpdate
             | Self::Conflict
             | Self::IdempotencyKeyInUse
+            | Self::ReplayWithheld
             | Self::SetupIncomplete
             | Self::InterceptionDisabled
             | Self::OutsideEventWindow
@@ -136,6 +140,7 @@ impl ProblemKind {
             Self::Conflict => "The change conflicts with the current state",
             Self::IdempotencyKeyInUse => "A request with this idempotency key is still running",
             Self::IdempotencyKeyReused => "The idempotency key was used with a different request",
+            Self::ReplayWithheld => "The first answer carried a secret and is not replayed",
             Self::PayloadTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "The request body must be JSON",
             Self::SetupIncomplete => "Interception cannot be enabled yet",
@@ -154,7 +159,7 @@ impl ProblemKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 23] = [
+    pub const ALL: [ProblemKind; 24] = [
         Self::MalformedRequest,
         Self::ValidationFailed,
         Self::Unauthenticated,
@@ -164,6 +169,7 @@ impl ProblemKind {
         Self::Conflict,
         Self::IdempotencyKeyInUse,
         Self::IdempotencyKeyReused,
+        Self::ReplayWithheld,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::SetupIncomplete,

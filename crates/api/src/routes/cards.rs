@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use shiphold_domain::{Card, CardId, OrderId};
 use utoipa::ToSchema;
 
-use super::{json, parse_locale};
+use super::{json, parse_locale, shown_once};
 use crate::extract::{MaybeJson, Path};
 use crate::problem::ApiError;
 use crate::service::{Caller, cards};
@@ -112,13 +112,17 @@ async fn create(
     let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
     let locale = parse_locale(body.value.unwrap_or_default().locale.as_deref());
     let created = cards::create(&state, &caller, order_id, locale).await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &CreatedCard {
-            card: card_view(&created.card, state.now().business),
-            link: created.link,
-            message_id: created.message_id,
-        },
+    let what = format!("card {}", created.card.id);
+    Ok(shown_once(
+        json(
+            StatusCode::CREATED,
+            &CreatedCard {
+                card: card_view(&created.card, state.now().business),
+                link: created.link,
+                message_id: created.message_id,
+            },
+        ),
+        what,
     ))
 }
 

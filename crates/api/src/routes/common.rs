@@ -72,11 +72,35 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 /// The header that makes a write safe to retry.
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Marks an answer that carries a secret shown only once (a new API key, a signing secret, a
+/// card link). The idempotency layer never stores such an answer: a replay is refused with a
+/// problem that names what was created, never the secret.
+#[derive(Debug, Clone)]
+pub(crate) struct ShownOnce {
+    /// What the first request created, for the replay's problem (`API key key_…`).
+    pub created: String,
+}
+
+/// Adds [`ShownOnce`] to a response.
+pub(crate) fn shown_once(mut response: Response, created: impl Into<String>) -> Response {
+    response.extensions_mut().insert(ShownOnce {
+        created: created.into(),
+    });
+    response
+}
+
+/// The content type under which a withheld answer's record is stored.
+const WITHHELD: &str = "application/vnd.shiphold.withheld+json";
+
 /// Runs every write under the request's `Idempotency-Key`, if it sent one (the IETF draft's
 /// semantics): the same key and body replay the stored response; the same key with another
-/// body is refused (422); a key whose first request is still running answers 409. Keys belong
-/// to the caller's shop (found from the API key or the card token); requests whose caller is
-/// not known pass through, so the route answers them (401, 404) as usual.
+/// body is refused (422); a key whose first request is still running answers 409.
+///
+/// A key belongs to the credential that sent it — the API key or the card token, by hash — and
+/// to the route's template, so another key of the same shop (with other roles) never receives
+/// an answer meant for this one, and no token is stored in clear. Requests whose credential is
+/// not known pass through, so the route answers them (401, 404) as usual. Answers carrying a
+/// secret ([`ShownOnce`]) are not stored: a replay gets a problem instead.
 pub(crate) async fn idempotency(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -106,6 +130,13 @@ pub(crate) async fn idempotency(
         ))
         .into_response();
     };
+    let Some(template) = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+    else {
+        return next.run(request).await;
+    };
     let bearer = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -113,8 +144,8 @@ pub(crate) async fn idempotency(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_owned());
     let path = request.uri().path().to_owned();
-    let shop_id = match owner(&state, bearer, &path).await {
-        Ok(Some(shop)) => shop,
+    let (shop_id, credential) = match owner(&state, bearer, &path).await {
+        Ok(Some(found)) => found,
         Ok(None) => return next.run(request).await,
         Err(error) => return error.into_response(),
     };
@@ -127,7 +158,7 @@ pub(crate) async fn idempotency(
         )
         .into_response();
     };
-    let scope = format!("{} {}", parts.method, parts.uri.path());
+    let scope = format!("{} {template} {credential}", parts.method);
     let fingerprint = hex::encode(Sha256::digest([scope.as_bytes(), b"\n", &bytes].concat()));
     let begin = idempotency::begin(
         &state,
@@ -149,6 +180,25 @@ pub(crate) async fn idempotency(
             "this Idempotency-Key was used with a different request",
         )
         .into_response(),
+        Ok(IdemBegin::Done {
+            status,
+            body,
+            content_type,
+        }) if content_type.as_deref() == Some(WITHHELD) => {
+            let created = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["created"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "an object".to_owned());
+            ApiError::new(
+                ProblemKind::ReplayWithheld,
+                format!(
+                    "the first request with this Idempotency-Key succeeded ({status}) and created \
+                     {created}; its answer carried a secret that is shown only once, so it is \
+                     not replayed"
+                ),
+            )
+            .into_response()
+        }
         Ok(IdemBegin::Done {
             status,
             body,
@@ -177,13 +227,23 @@ pub(crate) async fn idempotency(
                 Ok(b) => b,
                 Err(error) => return ApiError::internal(error).into_response(),
             };
-            let content_type = parts
-                .headers
-                .get(axum::http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("application/json")
-                .to_owned();
-            let stored = bytes.to_vec();
+            let (stored, content_type) = match parts.extensions.get::<ShownOnce>() {
+                // The secret is never written down: only that it was shown, and what was made.
+                Some(shown) => (
+                    serde_json::to_vec(&serde_json::json!({ "created": shown.created }))
+                        .unwrap_or_default(),
+                    WITHHELD.to_owned(),
+                ),
+                None => (
+                    bytes.to_vec(),
+                    parts
+                        .headers
+                        .get(axum::http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("application/json")
+                        .to_owned(),
+                ),
+            };
             // A 5xx is not a result: let the retry run the request again.
             let outcome = if status.is_server_error() {
                 idempotency::abandon(&state, shop_id, key, scope).await
@@ -207,20 +267,24 @@ pub(crate) async fn idempotency(
     }
 }
 
-/// The shop a write belongs to: the API key's, or the card token's for the buyer's routes.
+/// The shop a write belongs to and its credential's hash: the API key's, or the card token's
+/// for the buyer's routes.
 async fn owner(
     state: &AppState,
     bearer: Option<String>,
     path: &str,
-) -> Result<Option<ShopId>, ApiError> {
+) -> Result<Option<(ShopId, String)>, ApiError> {
     if let Some(token) = bearer.filter(|t| t.starts_with(crate::auth::KEY_PREFIX)) {
-        return Ok(keys::authenticate(state, &token).await?.map(|c| c.shop_id));
+        let caller = keys::authenticate(state, &token).await?;
+        return Ok(caller.map(|c| (c.shop_id, crate::auth::hash_secret(&token))));
     }
     let card_token = path
         .strip_prefix("/v1/buyer/cards/")
         .and_then(|rest| rest.split('/').next());
     match card_token {
-        Some(token) => Ok(cards::token_shop(state, token).await?),
+        Some(token) => Ok(cards::token_shop(state, token)
+            .await?
+            .map(|shop| (shop, crate::auth::hash_secret(token)))),
         None => Ok(None),
     }
 }

@@ -8,7 +8,7 @@ use shiphold_domain::ApiKeyId;
 use shiphold_storage::ApiKeyRecord;
 use utoipa::ToSchema;
 
-use super::json;
+use super::{json, shown_once};
 use crate::extract::{JsonBody, Path};
 use crate::problem::ApiError;
 use crate::service::{Caller, keys};
@@ -110,12 +110,16 @@ async fn create(
     let body = body.value;
     let new_key = keys::parse_new_key(&body.label, &body.roles);
     let created = keys::create(&state, &caller, new_key).await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &CreatedView {
-            key: created.record.into(),
-            api_key: created.secret,
-        },
+    let what = format!("API key {}", created.record.id);
+    Ok(shown_once(
+        json(
+            StatusCode::CREATED,
+            &CreatedView {
+                key: created.record.into(),
+                api_key: created.secret,
+            },
+        ),
+        what,
     ))
 }
 

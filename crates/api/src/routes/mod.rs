@@ -53,7 +53,9 @@ pub(crate) fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
+        // After routing, so that it knows the route's template (never the raw path, which may
+        // hold a card token).
+        .route_layer(middleware::from_fn_with_state(
             state.clone(),
             common::idempotency,
         ))

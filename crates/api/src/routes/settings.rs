@@ -13,7 +13,7 @@ use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::SettingsRecord;
 use utoipa::ToSchema;
 
-use super::{Listing, PageQuery, json};
+use super::{Listing, PageQuery, json, shown_once};
 use crate::extract::{JsonBody, Path, Query};
 use crate::problem::ApiError;
 use crate::service::Caller;
@@ -407,12 +407,15 @@ fn with_secret(
     let Some(secret) = linked.new_secret else {
         return Ok(json(StatusCode::OK, &view));
     };
-    Ok(json(
-        StatusCode::OK,
-        &ErpSecretView {
-            settings: serde_json::to_value(&view).map_err(ApiError::internal)?,
-            signing_secret: secret,
-        },
+    Ok(shown_once(
+        json(
+            StatusCode::OK,
+            &ErpSecretView {
+                settings: serde_json::to_value(&view).map_err(ApiError::internal)?,
+                signing_secret: secret,
+            },
+        ),
+        "a new ERP signing secret",
     ))
 }
 

@@ -602,18 +602,21 @@ async fn idempotency_keys_replay_refuse_reuse_and_guard_in_flight() {
         // A key whose first request is still running.
         let shop_id = shiphold_domain::ShopId::parse(&shop).unwrap();
         let now = app.state.now().wall;
+        let key2 = key.clone();
         app.state
             .store()
             .write(move |tx| {
-                // The fingerprint the server computes for this route and body.
+                // The scope and fingerprint the server computes for this key, route and body.
                 use sha2::Digest;
-                let fingerprint = hex::encode(sha2::Sha256::digest(
-                    b"POST /v1/orders/O-7/interceptions\n{}",
-                ));
+                let scope = format!(
+                    "POST /v1/orders/{{order_id}}/interceptions {}",
+                    hex::encode(sha2::Sha256::digest(key2.as_bytes()))
+                );
+                let fingerprint = hex::encode(sha2::Sha256::digest(format!("{scope}\n{{}}")));
                 tx.idempotency_begin(
                     &shop_id,
                     "k-busy",
-                    "POST /v1/orders/O-7/interceptions",
+                    &scope,
                     &fingerprint,
                     now,
                     Duration::from_secs(60),

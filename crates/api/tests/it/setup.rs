@@ -465,20 +465,17 @@ async fn every_write_honours_an_idempotency_key() {
         let first = create().await.unwrap();
         assert_eq!(first.status(), StatusCode::CREATED);
         let first: serde_json::Value = first.json().await.unwrap();
-        let again = create().await.unwrap();
-        assert_eq!(again.status(), StatusCode::CREATED);
+        // The answer carried the key's secret, shown once: a replay names what was made and
+        // withholds the secret.
+        let (s, again) = crate::support::read(create().await.unwrap()).await;
         assert_eq!(
-            again
-                .headers()
-                .get("idempotent-replayed")
-                .map(|v| v.to_str().unwrap()),
-            Some("true")
+            (s, again["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/replay-withheld")),
+            "{again}"
         );
-        let again: serde_json::Value = again.json().await.unwrap();
-        assert_eq!(
-            first["api_key"], again["api_key"],
-            "the replay answers the same key"
-        );
+        let detail = again["detail"].as_str().unwrap();
+        assert!(detail.contains(first["id"].as_str().unwrap()), "{detail}");
+        assert!(!again.to_string().contains("shk_"), "{again}");
         let (_, keys) = app.call(Method::GET, "/v1/api-keys", &key, None).await;
         assert_eq!(
             keys["items"].as_array().unwrap().len(),
@@ -513,5 +510,69 @@ async fn every_write_honours_an_idempotency_key() {
             (s, b["errors"][0]["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key"))
         );
+    });
+}
+
+/// An Idempotency-Key belongs to the credential that sent it: another key of the same shop that
+/// resends an admin's request with the same key and body gets its own answer (403), never the
+/// admin's, and no stored answer holds a secret.
+#[tokio::test]
+async fn idempotent_answers_never_reach_another_credential_or_leak_a_secret() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, admin) = app.ready_shop().await;
+        let (_, made) = app
+            .call(
+                Method::POST,
+                "/v1/api-keys",
+                &admin,
+                Some(json!({"label": "erp", "roles": ["integration"]})),
+            )
+            .await;
+        let integration = made["api_key"].as_str().unwrap().to_owned();
+        let body = json!({"label": "new admin", "roles": ["admin"]});
+        let send = |key: &str| {
+            app.req(Method::POST, "/v1/api-keys", key)
+                .header("idempotency-key", "same-key")
+                .json(&body)
+                .send()
+        };
+        let (s, first) = crate::support::read(send(&admin).await.unwrap()).await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        let secret = first["api_key"].as_str().unwrap().to_owned();
+        let (s, other) = crate::support::read(send(&integration).await.unwrap()).await;
+        assert_eq!(
+            (s, other["type"].as_str()),
+            (StatusCode::FORBIDDEN, Some("/problems/forbidden")),
+            "{other}"
+        );
+        assert!(!other.to_string().contains(&secret));
+
+        // The same for a rotated signing secret.
+        app.call(
+            Method::PUT,
+            "/v1/settings/erp",
+            &admin,
+            Some(json!({"endpoint": "https://erp.example.com/hook"})),
+        )
+        .await;
+        let rotate = |key: &str| {
+            app.req(Method::POST, "/v1/settings/erp/rotate-secret", key)
+                .header("idempotency-key", "rotate-1")
+                .send()
+        };
+        let (s, rotated) = crate::support::read(rotate(&admin).await.unwrap()).await;
+        assert_eq!(s, StatusCode::OK, "{rotated}");
+        let whsec = rotated["signing_secret"].as_str().unwrap().to_owned();
+        let (s, other) = crate::support::read(rotate(&integration).await.unwrap()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{other}");
+        let (s, replay) = crate::support::read(rotate(&admin).await.unwrap()).await;
+        assert_eq!(
+            (s, replay["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/replay-withheld"))
+        );
+        assert!(!replay.to_string().contains(&whsec));
+        // And the secret was rotated once, not twice: the settings still show one secret.
+        let (_, settings) = app.call(Method::GET, "/v1/settings", &admin, None).await;
+        assert_eq!(settings["advanced"]["erp"]["signing_secret"], "***");
     });
 }
