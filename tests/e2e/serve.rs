@@ -111,3 +111,66 @@ async fn readiness_fails_when_the_database_goes_away() {
     let res = http().get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// `shiphold key create` is the way back into a shop whose keys were lost: the key it prints
+/// works against the running server with the roles asked for; an unknown shop is refused.
+#[tokio::test]
+async fn key_create_gives_an_existing_shop_a_working_key() {
+    let server = Server::start();
+    assert_up(&server).await;
+    let made = run(
+        server.dir(),
+        &["shop", "create", "--name", "Lost Keys"],
+        &[],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let shop = made
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("shop id: "))
+        .expect("shop id")
+        .trim()
+        .to_owned();
+    let out = run(
+        server.dir(),
+        &["key", "create", "--shop", &shop, "--roles", "agent"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let key = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key: "))
+        .expect("the key")
+        .trim()
+        .to_owned();
+    assert!(out.stdout.contains("roles: agent"), "{out:?}");
+    let client = http();
+    let settings = client
+        .get(server.url("/v1/settings"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 200, "an agent may read the settings");
+    let keys = client
+        .get(server.url("/v1/api-keys"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.status(),
+        403,
+        "but not manage keys: it has only the agent role"
+    );
+
+    let unknown = run(
+        server.dir(),
+        &["key", "create", "--shop", "shop_unknown"],
+        &[],
+    );
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    assert!(unknown.stderr.contains("no such shop"), "{unknown:?}");
+    assert!(!unknown.stdout.contains("api key:"), "{unknown:?}");
+}

@@ -44,6 +44,9 @@ enum Command {
     /// Manage shops.
     #[command(subcommand)]
     Shop(ShopCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Print the effective configuration as TOML, secrets masked.
     Config,
 }
@@ -55,6 +58,23 @@ enum ShopCommand {
         /// The shop's display name.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key for an existing shop and print it (shown once): the way back into a
+    /// shop whose keys were lost.
+    Create {
+        /// The shop's id, as `shiphold shop create` printed it.
+        #[arg(long)]
+        shop: String,
+        /// What the key is for.
+        #[arg(long, default_value = "operator key")]
+        label: String,
+        /// Its roles, comma-separated: admin, agent, integration.
+        #[arg(long, value_delimiter = ',', default_value = "admin,agent,integration")]
+        roles: Vec<String>,
     },
 }
 
@@ -93,6 +113,9 @@ fn main() -> ExitCode {
             Command::Serve => serve::run(loaded).await,
             Command::Migrate => migrate(&loaded).await,
             Command::Shop(ShopCommand::Create { name }) => create_shop(&loaded, &name).await,
+            Command::Key(KeyCommand::Create { shop, label, roles }) => {
+                create_key(&loaded, &shop, &label, &roles).await
+            }
             Command::Config => Ok(()),
         }
     });
@@ -184,5 +207,24 @@ async fn create_shop(loaded: &Loaded, name: &str) -> Result<()> {
     println!(
         "This API key will not be shown again: store it now. It has the admin, agent and integration roles."
     );
+    Ok(())
+}
+
+async fn create_key(loaded: &Loaded, shop: &str, label: &str, roles: &[String]) -> Result<()> {
+    let shop = shiphold_domain::ShopId::parse(shop).map_err(|e| anyhow::anyhow!("--shop: {e}"))?;
+    let store = open_store(&loaded.settings, loaded.settings.database.migrate_on_start).await?;
+    let app = shiphold_api::AppState::new(
+        store,
+        std::sync::Arc::new(SystemClock),
+        loaded.settings.api_config(None),
+    );
+    let created = shiphold_api::service::keys::create_for_operator(&app, shop, label, roles)
+        .await
+        .context("could not create the API key")?;
+    println!("api key created");
+    println!("api key id: {}", created.record.id);
+    println!("roles: {}", created.record.roles.join(", "));
+    println!("api key: {}", created.secret);
+    println!("This API key will not be shown again: store it now.");
     Ok(())
 }

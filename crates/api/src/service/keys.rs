@@ -1,7 +1,7 @@
 //! API keys of a shop, for systems: created (the secret shown once, stored hashed), listed,
 //! revoked.
 
-use shiphold_domain::{ApiKeyId, FieldError, ValidationError};
+use shiphold_domain::{ApiKeyId, FieldError, ShopId, ValidationError};
 use shiphold_storage::ApiKeyRecord;
 
 use super::{Caller, Parsed, Role, ServiceError, audit};
@@ -102,12 +102,32 @@ pub async fn list(app: &AppState, caller: &Caller) -> Result<Vec<ApiKeyRecord>, 
     Ok(app.store().read(move |tx| tx.api_keys(&shop)).await?)
 }
 
-/// Revokes a key: it authenticates nothing from now on.
+/// Whether a stored key is an admin key that still works.
+fn active_admin(key: &ApiKeyRecord) -> bool {
+    key.revoked_at.is_none() && key.roles.iter().any(|r| r == Role::Admin.as_str())
+}
+
+/// Revokes a key: it authenticates nothing from now on. The shop's last working admin key is
+/// kept, since without one nobody could manage the shop any more.
 pub async fn revoke(app: &AppState, caller: &Caller, key_id: ApiKeyId) -> Result<(), ServiceError> {
     caller.require(Role::Admin)?;
     let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now().business);
     app.store()
         .write(move |tx| -> Result<(), ServiceError> {
+            // The settings row serialises key changes of one shop, so two admins revoking each
+            // other's keys at once cannot both succeed.
+            tx.settings_for_update(&shop)?;
+            let keys = tx.api_keys(&shop)?;
+            let target = keys
+                .iter()
+                .find(|k| k.id == key_id)
+                .ok_or(ServiceError::NotFound("API key"))?;
+            if active_admin(target) && keys.iter().filter(|k| active_admin(k)).count() == 1 {
+                return Err(ServiceError::Conflict(
+                    "this is the shop's last admin key; create another admin key before revoking it"
+                        .into(),
+                ));
+            }
             if !tx.revoke_api_key(&shop, &key_id, now)? {
                 return Err(ServiceError::NotFound("API key"));
             }
@@ -124,6 +144,51 @@ pub async fn revoke(app: &AppState, caller: &Caller, key_id: ApiKeyId) -> Result
             Ok(())
         })
         .await
+}
+
+/// Makes a new key for an existing shop, for operators (`shiphold key create`): the way back
+/// into a shop whose keys were lost. Only the command line reaches this.
+pub async fn create_for_operator(
+    app: &AppState,
+    shop: ShopId,
+    label: &str,
+    roles: &[String],
+) -> Result<CreatedKey, ServiceError> {
+    let (label, roles) = parse_new_key(label, roles)?;
+    let secret = generate_key();
+    let now = app.now().business;
+    let record = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        shop_id: shop.clone(),
+        label,
+        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        secret_hash: hash_secret(&secret),
+        created_at: now,
+        revoked_at: None,
+    };
+    let stored = record.clone();
+    app.store()
+        .write(move |tx| -> Result<(), ServiceError> {
+            if tx.shop(&shop)?.is_none() {
+                return Err(ServiceError::NotFound("shop"));
+            }
+            tx.insert_api_key(&stored)?;
+            let after =
+                serde_json::json!({"id": stored.id, "label": stored.label, "roles": stored.roles});
+            audit(
+                tx,
+                &shop,
+                now,
+                "operator",
+                "api_key.create",
+                stored.id.as_str(),
+                serde_json::Value::Null,
+                after,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(CreatedKey { record, secret })
 }
 
 /// The caller an API key authenticates, or `None` for an unknown or revoked key.

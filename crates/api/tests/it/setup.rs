@@ -576,3 +576,74 @@ async fn idempotent_answers_never_reach_another_credential_or_leak_a_secret() {
         assert_eq!(settings["advanced"]["erp"]["signing_secret"], "***");
     });
 }
+
+/// The shop's last working admin key cannot be revoked: nobody could manage the shop after it.
+#[tokio::test]
+async fn the_last_admin_key_stays() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, first) = app.ready_shop().await;
+        let (_, keys) = app.call(Method::GET, "/v1/api-keys", &first, None).await;
+        let first_id = keys["items"][0]["id"].as_str().unwrap().to_owned();
+        let (s, b) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/api-keys/{first_id}"),
+                &first,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/conflict")),
+            "{b}"
+        );
+        // An agent key does not count: the admin key is still the last one.
+        app.call(
+            Method::POST,
+            "/v1/api-keys",
+            &first,
+            Some(json!({"label": "cs", "roles": ["agent"]})),
+        )
+        .await;
+        let (s, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/api-keys/{first_id}"),
+                &first,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        // With a second admin key, the first may go; then the second is the last.
+        let (_, second) = app
+            .call(
+                Method::POST,
+                "/v1/api-keys",
+                &first,
+                Some(json!({"label": "admin 2", "roles": ["admin"]})),
+            )
+            .await;
+        let (second_id, second_key) = (
+            second["id"].as_str().unwrap().to_owned(),
+            second["api_key"].as_str().unwrap().to_owned(),
+        );
+        let (s, b) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/api-keys/{first_id}"),
+                &second_key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/api-keys/{second_id}"),
+                &second_key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+    });
+}
