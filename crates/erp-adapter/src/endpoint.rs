@@ -220,14 +220,22 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         return forbidden_v4(v4);
     }
     let seg = ip.segments();
+    let o = ip.octets();
+    if seg[0..4] == [0, 0, 0, 0] && seg[4] == 0xffff && seg[5] == 0 {
+        // IPv4-translated (::ffff:0:0/96, SIIT): the last 32 bits are the IPv4 destination.
+        return forbidden_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    if seg[0] == 0x0064 && seg[1] == 0xff9b && seg[2] == 0x0001 {
+        // Local-use NAT64 (64:ff9b:1::/48): translated by the operator's own gateway into
+        // addresses this policy cannot judge, so never a public destination.
+        return Some("local-use NAT64");
+    }
     if seg[0] == 0x0064 && seg[1] == 0xff9b && seg[2..6] == [0, 0, 0, 0] {
         // NAT64 (64:ff9b::/96)
-        let o = ip.octets();
         return forbidden_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
     }
     if seg[0] == 0x2002 {
         // 6to4 (2002::/16) embeds the IPv4 address in the next 32 bits.
-        let o = ip.octets();
         return forbidden_v4(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
     let kind = if ip.is_unspecified() {
@@ -297,6 +305,11 @@ mod tests {
             "2002:c0a8:0101::1",
             "::7f00:1",
             "2001::1",
+            // IPv4-translated forms of loopback and the metadata address, and local-use NAT64.
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b:1::a9fe:a9fe",
+            "64:ff9b:1::808:808",
         ];
         for a in refused {
             let ip: IpAddr = a.parse().expect("test address");
@@ -311,6 +324,7 @@ mod tests {
             "172.32.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
             "64:ff9b::808:808",
         ];
         for a in allowed {
@@ -353,6 +367,9 @@ mod tests {
             "https://0x7f.1/",
             "https://127.1/",
             "https://[::ffff:7f00:1]/",
+            "https://[::ffff:0:127.0.0.1]/",
+            "https://[::ffff:0:a9fe:a9fe]/",
+            "https://[64:ff9b:1::a9fe:a9fe]/",
         ] {
             assert!(
                 matches!(
