@@ -200,3 +200,29 @@ fn an_unreachable_database_fails_with_one_error_line() {
     assert!(!out.stderr.contains(":pw@"), "the password leaked: {out:?}");
     assert!(!out.stderr.contains("panicked"), "{out:?}");
 }
+
+/// A PostgreSQL password never shows, whichever form it was given in: not in `shiphold config`,
+/// not in the start-up log, not in the error when the database cannot be opened.
+#[test]
+fn database_passwords_are_masked_everywhere() {
+    let dir = TempDir::new("masked");
+    for url in [
+        "postgres://app:hunter2@127.0.0.1:1/shiphold",
+        "postgres://app@127.0.0.1:1/shiphold?password=hunter2",
+        "postgres://app@127.0.0.1:1/shiphold?sslmode=disable&password=hunter2",
+        "host=127.0.0.1 port=1 user=app password=hunter2 dbname=shiphold",
+    ] {
+        let env = [
+            ("SHIPHOLD__DATABASE__URL", url),
+            ("SHIPHOLD__DATABASE__CONNECT_TIMEOUT_SECONDS", "1"),
+            ("SHIPHOLD__LOG__FILTER", "debug"),
+        ];
+        for args in [&["config"][..], &["migrate"][..]] {
+            let out = run(dir.path(), args, &env);
+            assert!(
+                !out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"),
+                "{args:?} with {url}: {out:?}"
+            );
+        }
+    }
+}

@@ -323,3 +323,48 @@ async fn two_servers_on_one_postgres_deliver_each_message_once() {
     }
     sim.shutdown().await;
 }
+
+/// Secrets stay out of the logs even at the most talkative level: the card token (the buyer's
+/// credential) on the card page and buyer API, API keys and the ERP signing secret.
+#[tokio::test]
+async fn debug_logs_hold_no_token_key_or_secret() {
+    use reqwest::Method;
+    let dir = TempDir::new("quiet-secrets");
+    let (_, key) = create_shop(&dir, &[]);
+    let server = Server::builder()
+        .in_dir(dir)
+        .env("SHIPHOLD__LOG__FILTER", "debug")
+        .env("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")
+        .start();
+    let secret = set_up(&server, &key).await;
+    let order = json!({"buyer_id": "b-1", "version": 1, "sub_orders": [
+        {"id": "s1", "item_id": "sku-1", "title": "Kettle", "quantity": 1, "amount": 100, "shipping_status": "awaiting_shipment"}
+    ]});
+    let (s, b) = call(&server, Method::PUT, "/v1/orders/Q-1", &key, Some(order)).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, card) = call(&server, Method::POST, "/v1/orders/Q-1/cards", &key, None).await;
+    assert_eq!(s, 201, "{card}");
+    let link = card["link"].as_str().unwrap().to_owned();
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    let client = http();
+    assert_eq!(client.get(&link).send().await.unwrap().status(), 200);
+    let buyer = server.url(&format!("/v1/buyer/cards/{token}"));
+    assert_eq!(client.get(&buyer).send().await.unwrap().status(), 200);
+    let submit = client
+        .post(format!("{buyer}/interceptions"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submit.status(), 201);
+    let logs = server.logs();
+    assert!(logs.contains("ct_…"), "the requests were logged: {logs}");
+    for (what, value) in [
+        ("the card token", &token[3..]),
+        ("the API key", &key[4..]),
+        ("the signing secret", &secret.to_whsec()[6..]),
+    ] {
+        assert!(!logs.contains(value), "{what} is in the log");
+    }
+    server.stop_and_keep_dir();
+}

@@ -460,15 +460,72 @@ fn range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     }
 }
 
+/// A database URL as it may be shown: every password masked, whichever way it was given — in the
+/// user information (`postgres://u:pw@h/db`), as a query parameter (`?password=pw`,
+/// `&sslpassword=pw`) or in libpq's key=value form (`host=h password=pw`, quoted or not).
 fn mask_url_password(raw: &str) -> String {
     match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            // Only fails for URLs that cannot have a password, which this one just had.
-            let _ = url.set_password(Some(MASK));
+        Ok(mut url) if url.scheme() != "sqlite" => {
+            if url.password().is_some() {
+                // Only fails for URLs that cannot have a password, which this one just had.
+                let _ = url.set_password(Some(MASK));
+            }
+            if url.query_pairs().any(|(k, _)| is_password_key(&k)) {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let masked = is_password_key(&k);
+                        (
+                            k.into_owned(),
+                            if masked {
+                                MASK.to_owned()
+                            } else {
+                                v.into_owned()
+                            },
+                        )
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             url.to_string()
         }
-        _ => raw.to_owned(),
+        Ok(_) => raw.to_owned(),
+        Err(_) => mask_key_value_passwords(raw),
     }
+}
+
+fn is_password_key(key: &str) -> bool {
+    key.to_ascii_lowercase().contains("password")
+}
+
+/// Masks the values of password keys in a `key=value key='quoted value'` string.
+fn mask_key_value_passwords(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = rest.split_at(eq);
+        let key = before
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or("");
+        out.push_str(before);
+        out.push('=');
+        let after = &after[1..];
+        // The value runs to the next unquoted whitespace, or to the closing quote.
+        let end = if let Some(quoted) = after.strip_prefix('\'') {
+            quoted.find('\'').map_or(after.len(), |i| i + 2)
+        } else {
+            after.find(char::is_whitespace).unwrap_or(after.len())
+        };
+        if is_password_key(key) {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&after[..end]);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A list of seconds from a TOML array, or from the environment as `0,5,30` (or one number, which
@@ -749,6 +806,32 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("secret = \"***\""), "{shown}");
+        // Every form a PostgreSQL password can take.
+        for (url, secret) in [
+            ("postgres://app@db/shiphold?password=hunter2", "hunter2"),
+            (
+                "postgres://app@db/shiphold?sslmode=require&sslpassword=keyphrase",
+                "keyphrase",
+            ),
+            ("postgres://app:pw%40x@db/shiphold", "pw%40x"),
+            (
+                "host=db user=app password=hunter2 dbname=shiphold",
+                "hunter2",
+            ),
+            ("host=db password='two words' dbname=shiphold", "two words"),
+        ] {
+            let masked = mask_url_password(url);
+            assert!(!masked.contains(secret), "{url} -> {masked}");
+            assert!(masked.contains(MASK), "{url} -> {masked}");
+        }
+        assert_eq!(
+            mask_key_value_passwords("host=db password=hunter2 dbname=x"),
+            "host=db password=*** dbname=x"
+        );
+        assert_eq!(
+            mask_url_password("sqlite://data/shiphold.db"),
+            "sqlite://data/shiphold.db"
+        );
         // What is printed must load back (with the masks) as a configuration file.
         let back: Settings = toml::from_str(&shown).expect("round trip");
         assert_eq!(back.server.listen, s.server.listen);

@@ -104,10 +104,13 @@ impl Target {
                 url: url.to_owned(),
             })
         } else {
-            Err(StoreError::unavailable(format!(
-                "unsupported database URL scheme in '{}': use sqlite://path or postgres://…",
-                url.split("://").next().unwrap_or(url)
-            )))
+            // Only the scheme is repeated: whatever follows may hold a password.
+            Err(StoreError::unavailable(match url.split_once("://") {
+                Some((scheme, _)) => format!(
+                    "unsupported database URL scheme '{scheme}': use sqlite://path or postgres://…"
+                ),
+                None => "the database URL is not a URL: use sqlite://path or postgres://…".into(),
+            }))
         }
     }
 

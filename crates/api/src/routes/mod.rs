@@ -60,7 +60,15 @@ pub(crate) fn finish(router: Router<AppState>, state: AppState) -> Router {
             common::idempotency,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), count_status))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %loggable_path(request.uri().path()),
+                )
+            }),
+        )
         // Bodies are read by our extractors with their own limit; this guards the rest.
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -114,5 +122,40 @@ pub(crate) async fn problem_page(Path(slug): Path<String>) -> Response {
         )
             .into_response(),
         None => ApiError::not_found("problem type").into_response(),
+    }
+}
+
+/// A request path as it may appear in logs: a card token is the buyer's credential, so every
+/// segment that is one is cut to its prefix, at every log level.
+pub(crate) fn loggable_path(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with(crate::service::cards::TOKEN_PREFIX) {
+                "ct_…"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn card_tokens_never_reach_the_log() {
+        let token = "ct_Zk3-abcdefghijklmnopqrstuvwxyz0123456789ABCDE";
+        for path in [
+            format!("/c/{token}"),
+            format!("/v1/buyer/cards/{token}"),
+            format!("/v1/buyer/cards/{token}/interceptions"),
+        ] {
+            let shown = loggable_path(&path);
+            assert!(!shown.contains(&token[3..]), "{shown}");
+            assert!(shown.contains("ct_…"), "{shown}");
+        }
+        assert_eq!(loggable_path("/v1/orders/O-1"), "/v1/orders/O-1");
     }
 }
