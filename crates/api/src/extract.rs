@@ -234,3 +234,43 @@ where
         }
     }
 }
+
+/// The raw body of a signed ERP callback: JSON only, at most the protocol's 1 MiB whatever the
+/// API's own body limit, kept byte for byte because the signature covers exactly these bytes.
+#[derive(Debug)]
+pub struct SignedBody(pub Bytes);
+
+impl FromRequest<AppState> for SignedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, ApiError> {
+        let media = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        if media != "application/json" && !media.ends_with("+json") {
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "send the callback as JSON with 'Content-Type: application/json'",
+            ));
+        }
+        let limit = shiphold_erp_adapter::MAX_BODY_BYTES;
+        axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map(SignedBody)
+            .map_err(|_| {
+                ApiError::new(
+                    ProblemKind::PayloadTooLarge,
+                    format!("a callback body is at most {limit} bytes (1 MiB)"),
+                )
+            })
+    }
+}

@@ -14,11 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::schema::{
-    CardGone, Conflict, ErpEndpointInvalid, Forbidden, InterceptionClosed,
-    InterceptionClosedOrKeyInUse, MalformedRequest, NotFound, NothingToIntercept,
-    NothingToInterceptOrKeyReused, PayloadTooLarge, Problem, ReleaseRefused, SetupIncomplete,
-    StaleUpdate, Unauthenticated, Unavailable, UnsupportedMediaType, ValidationFailed,
-    ValidationFailedOrKeyReused, WindowOverlap,
+    CallbackRefused, CallbackUnauthenticated, CardGone, Conflict, ErpEndpointInvalid, Forbidden,
+    InterceptionClosed, InterceptionClosedOrKeyInUse, MalformedRequest, NotFound,
+    NothingToIntercept, NothingToInterceptOrKeyReused, PayloadTooLarge, Problem, ReleaseRefused,
+    SetupIncomplete, StaleUpdate, Unauthenticated, Unavailable, UnsupportedMediaType,
+    ValidationFailed, ValidationFailedOrKeyReused, WindowOverlap,
 };
 use crate::state::AppState;
 
@@ -60,6 +60,8 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             NothingToInterceptOrKeyReused,
             ValidationFailedOrKeyReused,
             ReleaseRefused,
+            CallbackUnauthenticated,
+            CallbackRefused,
         )
     ),
     modifiers(&SecuritySchemes),

@@ -24,6 +24,14 @@ pub enum ProblemKind {
     ValidationFailed,
     /// 401: no valid API key, card token or signature.
     Unauthenticated,
+    /// 401: a Standard Webhooks header is missing or unreadable.
+    SignatureMissing,
+    /// 401: no signature matches the shop's secret.
+    SignatureMismatch,
+    /// 401: the signed timestamp is more than 5 minutes from the server's clock.
+    StaleTimestamp,
+    /// 400: a callback's `shop_id` is not the shop in its URL.
+    ShopMismatch,
     /// 403: the key's role may not do this.
     Forbidden,
     /// 404: no such object in the caller's shop.
@@ -75,6 +83,10 @@ impl ProblemKind {
             Self::MalformedRequest => "malformed-request",
             Self::ValidationFailed => "validation-failed",
             Self::Unauthenticated => "unauthenticated",
+            Self::SignatureMissing => "signature-missing",
+            Self::SignatureMismatch => "signature-mismatch",
+            Self::StaleTimestamp => "stale-timestamp",
+            Self::ShopMismatch => "shop-mismatch",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not-found",
             Self::StaleUpdate => "stale-update",
@@ -102,12 +114,15 @@ impl ProblemKind {
     /// The HTTP status.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::MalformedRequest | Self::ShopMismatch => StatusCode::BAD_REQUEST,
             Self::ValidationFailed
             | Self::IdempotencyKeyReused
             | Self::NothingToIntercept
             | Self::EndpointNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated
+            | Self::SignatureMissing
+            | Self::SignatureMismatch
+            | Self::StaleTimestamp => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::StaleUpdate
@@ -134,6 +149,10 @@ impl ProblemKind {
             Self::MalformedRequest => "The request could not be read",
             Self::ValidationFailed => "Some fields are invalid",
             Self::Unauthenticated => "Authentication is required",
+            Self::SignatureMissing => "A signature header is missing",
+            Self::SignatureMismatch => "No signature matches",
+            Self::StaleTimestamp => "The signed timestamp is too far from the server's clock",
+            Self::ShopMismatch => "The body's shop is not the shop in the URL",
             Self::Forbidden => "This key may not do that",
             Self::NotFound => "Not found",
             Self::StaleUpdate => "The update is older than the stored order",
@@ -159,10 +178,14 @@ impl ProblemKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 24] = [
+    pub const ALL: [ProblemKind; 28] = [
         Self::MalformedRequest,
         Self::ValidationFailed,
         Self::Unauthenticated,
+        Self::SignatureMissing,
+        Self::SignatureMismatch,
+        Self::StaleTimestamp,
+        Self::ShopMismatch,
         Self::Forbidden,
         Self::NotFound,
         Self::StaleUpdate,
@@ -398,14 +421,23 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Conflict(_) => Self::new(ProblemKind::Conflict, detail),
             ServiceError::Callback(receive) => {
-                let kind = match receive.status().as_u16() {
-                    401 => ProblemKind::Unauthenticated,
-                    413 => ProblemKind::PayloadTooLarge,
-                    _ => ProblemKind::MalformedRequest,
+                use shiphold_erp_adapter::{ParseError, ReceiveError, VerifyError};
+                let kind = match receive {
+                    ReceiveError::Verify(
+                        VerifyError::MissingHeader(_) | VerifyError::InvalidHeader { .. },
+                    ) => ProblemKind::SignatureMissing,
+                    ReceiveError::Verify(
+                        VerifyError::TimestampTooOld { .. } | VerifyError::TimestampInFuture { .. },
+                    ) => ProblemKind::StaleTimestamp,
+                    ReceiveError::Verify(
+                        VerifyError::NoMatchingSignature | VerifyError::NoSecrets,
+                    ) => ProblemKind::SignatureMismatch,
+                    ReceiveError::Parse(ParseError::TooLarge(_)) => ProblemKind::PayloadTooLarge,
+                    ReceiveError::Parse(_) => ProblemKind::MalformedRequest,
                 };
                 Self::new(kind, detail)
             }
-            ServiceError::CallbackMismatch(_) => Self::new(ProblemKind::MalformedRequest, detail),
+            ServiceError::CallbackMismatch(_) => Self::new(ProblemKind::ShopMismatch, detail),
             ServiceError::Store(store) => store.into(),
         }
     }

@@ -159,6 +159,8 @@ problem_responses! {
     NothingToIntercept => [ValidationFailed, NothingToIntercept], "Some values are invalid, or no requested item can be intercepted (`items` says why for each).";
     NothingToInterceptOrKeyReused => [ValidationFailed, NothingToIntercept, IdempotencyKeyReused], "Some values are invalid, no requested item can be intercepted, or the idempotency key was used with another body.";
     ValidationFailedOrKeyReused => [ValidationFailed, IdempotencyKeyReused], "Some values are invalid, or the idempotency key was used with another body.";
+    CallbackUnauthenticated => [SignatureMissing, SignatureMismatch, StaleTimestamp], "A signature header is missing, no signature matches the shop's secret (also for an unknown shop or one with no ERP linked), or the timestamp is more than 5 minutes from the server's clock.";
+    CallbackRefused => [MalformedRequest, ShopMismatch], "The body is not a results callback (1 to 1,000 results), or its `shop_id` is not the shop in the URL.";
     ReleaseRefused => [InvalidTransition, IdempotencyKeyInUse], "No named item can be released (`items` says why), or a request with the same idempotency key is still running.";
 }
 

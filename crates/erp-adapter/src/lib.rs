@@ -62,9 +62,9 @@ pub mod sim;
 
 pub use endpoint::{EndpointError, EndpointPolicy, forbidden_kind};
 pub use receiver::{
-    MAX_BODY_BYTES, ParseError, ReceiveError, VerifiedRequest, parse_callback,
-    parse_delivery_response, parse_message, receive_callback, receive_message, verify, verify_now,
-    verify_with_tolerance,
+    MAX_BODY_BYTES, MAX_CALLBACK_RESULTS, ParseError, ReceiveError, VerifiedRequest,
+    parse_callback, parse_delivery_response, parse_message, receive_callback, receive_message,
+    verify, verify_now, verify_with_tolerance,
 };
 pub use signature::{
     DEFAULT_TOLERANCE, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,

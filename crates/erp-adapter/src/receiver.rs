@@ -150,8 +150,19 @@ pub fn parse_message(body: &[u8]) -> Result<Message, ParseError> {
 /// ```
 pub fn parse_callback(body: &[u8]) -> Result<ResultsCallback, ParseError> {
     check_size(body)?;
-    serde_json::from_slice(body).map_err(|e| ParseError::Invalid(e.to_string()))
+    let callback: ResultsCallback =
+        serde_json::from_slice(body).map_err(|e| ParseError::Invalid(e.to_string()))?;
+    if callback.results.is_empty() || callback.results.len() > MAX_CALLBACK_RESULTS {
+        return Err(ParseError::Invalid(format!(
+            "`results` must hold 1 to {MAX_CALLBACK_RESULTS} item results, not {}",
+            callback.results.len()
+        )));
+    }
+    Ok(callback)
 }
+
+/// The most item results one callback may carry (§6 of the protocol).
+pub const MAX_CALLBACK_RESULTS: usize = 1_000;
 
 /// Parses the body of an ERP's 2xx answer to a delivery. An empty (or all-whitespace) body is
 /// the same as `{}`: no results yet.

@@ -1,17 +1,15 @@
 //! The ERP's side: the signed callback through which ERPs report results later, and the dead
 //! letters an admin can inspect and send again.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
-use shiphold_domain::ShopId;
 use shiphold_erp_adapter::CallbackReceipt;
 use utoipa::ToSchema;
 
 use super::{Listing, PageQuery, json};
-use crate::extract::{Path, Query};
+use crate::extract::{Path, Query, SignedBody};
 use crate::problem::ApiError;
 use crate::service::erp_results::{self, SignedCallback};
 use crate::service::{Caller, outbox};
@@ -40,10 +38,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     request_body(content = shiphold_erp_adapter::ResultsCallback, description = "The results, signed with the shop's secret (Standard Webhooks v1). See docs/erp-protocol.md."),
     responses(
         (status = 200, description = "What Shiphold did with each result.", body = CallbackReceipt),
-        (status = 400, response = crate::schema::MalformedRequest),
-        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 400, response = crate::schema::CallbackRefused),
+        (status = 401, response = crate::schema::CallbackUnauthenticated),
         (status = 404, response = crate::schema::NotFound),
         (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 503, response = crate::schema::Unavailable),
     ),
 )]
@@ -53,10 +52,9 @@ async fn callback(
     State(state): State<AppState>,
     Path(shop_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    SignedBody(body): SignedBody,
 ) -> Result<Response, ApiError> {
-    let shop = ShopId::parse(&shop_id).map_err(|_| ApiError::not_found("shop"))?;
-    let receipt = erp_results::callback(&state, shop, SignedCallback { headers, body }).await?;
+    let receipt = erp_results::callback(&state, &shop_id, SignedCallback { headers, body }).await?;
     Ok(json(StatusCode::OK, &receipt))
 }
 

@@ -4,7 +4,9 @@
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use shiphold_domain::{InterceptionId, LineEvent, LineState, ShopId, SubOrderId, Transition};
-use shiphold_erp_adapter::{self as wire, CallbackReceipt, Secret, receive_callback};
+use shiphold_erp_adapter::{
+    self as wire, CallbackReceipt, ReceiveError, Secret, VerifyError, receive_callback,
+};
 use shiphold_messaging::TemplateKind;
 use shiphold_storage::{StoreError, Tx};
 
@@ -13,15 +15,21 @@ use super::messages::{MessageContext, Outgoing, interception_locale, send_buyer_
 use super::{ServiceError, audit};
 use crate::state::{AppState, Now};
 
+/// How much of an ERP's `failed` reason is kept.
+pub const MAX_REASON_CHARS: usize = 500;
+
 /// The line event an ERP outcome means.
 pub fn erp_event(result: &wire::ItemResult) -> LineEvent {
     match result.outcome {
         wire::Outcome::Locked => LineEvent::ErpLocked,
+        // The protocol keeps at most 500 characters of a reason.
         wire::Outcome::Failed => LineEvent::ErpLockFailed {
-            reason: result
-                .reason
-                .clone()
-                .unwrap_or_else(|| "no reason given".to_owned()),
+            reason: match result.reason.as_deref().map(str::trim) {
+                Some(reason) if !reason.is_empty() => {
+                    reason.chars().take(MAX_REASON_CHARS).collect()
+                }
+                _ => "no reason given".to_owned(),
+            },
         },
         wire::Outcome::AlreadyShipped => LineEvent::ErpAlreadyShipped,
     }
@@ -159,32 +167,49 @@ pub struct SignedCallback {
     pub body: Bytes,
 }
 
-/// Applies an ERP's signed results. Verification, the replay guard and the changes share one
-/// transaction, so a refused or failed request changes nothing and can be sent again.
+/// Applies an ERP's signed results. The signature is checked before anything is written (an
+/// unsigned request never takes the write lock); the replay guard and the changes then share
+/// one transaction, so a refused or failed request changes nothing and can be sent again. A
+/// shop that does not exist, or has no ERP linked, answers exactly as a wrong signature does,
+/// so the callback tells an unsigned caller nothing about which shops exist.
 pub async fn callback(
     app: &AppState,
-    shop: ShopId,
+    shop: &str,
     request: SignedCallback,
 ) -> Result<CallbackReceipt, ServiceError> {
     let now = app.now();
+    let no_match =
+        || ServiceError::Callback(ReceiveError::Verify(VerifyError::NoMatchingSignature));
+    let shop = ShopId::parse(shop).map_err(|_| no_match())?;
+    let secrets = {
+        let shop = shop.clone();
+        let record = app
+            .store()
+            .read(move |tx| -> Result<_, ServiceError> {
+                Ok(match tx.shop(&shop)? {
+                    Some(_) => Some(tx.settings(&shop)?),
+                    None => None,
+                })
+            })
+            .await?;
+        record
+            .and_then(|r| r.erp_secret)
+            .and_then(|s| Secret::parse(&s).ok())
+            .map(|s| vec![s])
+            .ok_or_else(no_match)?
+    };
+    let (verified, callback) =
+        receive_callback(&request.headers, &request.body, &secrets, now.wall)
+            .map_err(ServiceError::Callback)?;
+    if callback.shop_id != shop.as_str() {
+        return Err(ServiceError::CallbackMismatch(
+            "the body's shop_id does not match the shop in the URL",
+        ));
+    }
     let app2 = app.clone();
     let receipt = app
         .store()
         .write(move |tx| -> Result<CallbackReceipt, ServiceError> {
-            let record = tx.settings(&shop)?;
-            let secret = record
-                .erp_secret
-                .as_deref()
-                .and_then(|s| Secret::parse(s).ok())
-                .ok_or(ServiceError::NotFound("shop with a linked ERP"))?;
-            let (verified, callback) =
-                receive_callback(&request.headers, &request.body, &[secret], now.wall)
-                    .map_err(ServiceError::Callback)?;
-            if callback.shop_id != shop.as_str() {
-                return Err(ServiceError::CallbackMismatch(
-                    "the body's shop_id does not match the shop in the URL",
-                ));
-            }
             if !tx.remember_webhook(&shop, &verified.webhook_id, now.business)? {
                 return Ok(CallbackReceipt {
                     replayed: true,

@@ -531,3 +531,179 @@ async fn retries_follow_the_injected_wall_clock() {
         app.stop().await;
     }
 }
+
+/// The callback keeps every rule the ERP protocol states: 1 to 1,000 results, JSON only, bodies
+/// up to 1 MiB whatever the API's own limit, a `failed` reason cut to 500 characters, and a
+/// distinct problem type for each kind of refusal — the same for an unknown shop as for a wrong
+/// signature.
+#[tokio::test]
+async fn callbacks_keep_the_protocols_limits_and_types() {
+    on_every_backend!(|_| {}, |app| {
+        let (shop, key) = app.ready_shop().await;
+        let (_, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
+            )
+            .await;
+        let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        let id = intercept(&app, &key, "V-1", &["s1"]).await;
+        let send =
+            |shop: &str, body: Vec<u8>, secret: &Secret, webhook_id: &str, ts: i64, json: bool| {
+                let mut headers = reqwest::header::HeaderMap::new();
+                SignedHeaders::sign(std::slice::from_ref(secret), webhook_id, ts, &body)
+                    .apply(&mut headers);
+                app.http
+                    .post(app.url(&format!("/v1/erp/shops/{shop}/results")))
+                    .headers(headers)
+                    .header(
+                        "content-type",
+                        if json {
+                            "application/json"
+                        } else {
+                            "text/plain"
+                        },
+                    )
+                    .body(body)
+                    .send()
+            };
+        let now = chrono::Utc::now();
+        let ts = now.timestamp();
+        let callback = |results: Vec<ItemResult>| {
+            ResultsCallback::new(shop.clone(), id.clone(), results, now).to_body()
+        };
+        let problem = |status: u16, kind: &str| (status, Some(format!("/problems/{kind}")));
+        let check =
+            |(s, b): (StatusCode, Value)| (s.as_u16(), b["type"].as_str().map(str::to_owned));
+
+        let cases: Vec<(&str, Vec<u8>, bool, (u16, Option<String>))> = vec![
+            (
+                "no results",
+                callback(vec![]),
+                true,
+                problem(400, "malformed-request"),
+            ),
+            (
+                "1,001 results",
+                callback(
+                    (0..1001)
+                        .map(|i| ItemResult::locked(format!("x{i}")))
+                        .collect(),
+                ),
+                true,
+                problem(400, "malformed-request"),
+            ),
+            (
+                "text/plain",
+                callback(vec![ItemResult::locked("s1")]),
+                false,
+                problem(415, "unsupported-media-type"),
+            ),
+            (
+                "over 1 MiB",
+                vec![b' '; 1024 * 1024 + 1],
+                true,
+                problem(413, "payload-too-large"),
+            ),
+        ];
+        for (what, body, json, expected) in cases {
+            let got = check(
+                crate::support::read(
+                    send(&shop, body, &secret, &format!("msg_{what}"), ts, json)
+                        .await
+                        .unwrap(),
+                )
+                .await,
+            );
+            assert_eq!(got, expected, "{what}");
+        }
+        let body = callback(vec![ItemResult::locked("s1")]);
+        assert_eq!(
+            check(
+                crate::support::read(
+                    send(&shop, body.clone(), &Secret::generate(), "m1", ts, true)
+                        .await
+                        .unwrap()
+                )
+                .await
+            ),
+            problem(401, "signature-mismatch")
+        );
+        assert_eq!(
+            check(
+                crate::support::read(
+                    send("shp_nobody", body.clone(), &secret, "m2", ts, true)
+                        .await
+                        .unwrap()
+                )
+                .await
+            ),
+            problem(401, "signature-mismatch"),
+            "an unknown shop answers like a wrong signature"
+        );
+        assert_eq!(
+            check(
+                crate::support::read(
+                    send(&shop, body.clone(), &secret, "m3", ts - 600, true)
+                        .await
+                        .unwrap()
+                )
+                .await
+            ),
+            problem(401, "stale-timestamp")
+        );
+        let unsigned = app
+            .http
+            .post(app.url(&format!("/v1/erp/shops/{shop}/results")))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            check(crate::support::read(unsigned).await),
+            problem(401, "signature-missing")
+        );
+        let elsewhere =
+            ResultsCallback::new("shp_other", id.clone(), vec![ItemResult::locked("s1")], now)
+                .to_body();
+        assert_eq!(
+            check(
+                crate::support::read(
+                    send(&shop, elsewhere, &secret, "m4", ts, true)
+                        .await
+                        .unwrap()
+                )
+                .await
+            ),
+            problem(400, "shop-mismatch")
+        );
+        assert_eq!(
+            line_states(&app, &key, &id).await,
+            vec!["requested"],
+            "nothing changed"
+        );
+
+        // A large callback under 1 MiB is taken (the API's own limit is 256 KiB); its long
+        // reason is kept to 500 characters.
+        let reason = "picked ".repeat(50_000);
+        let big = callback(vec![ItemResult::failed("s1", reason.clone())]);
+        assert!(big.len() > 300 * 1024 && big.len() < 1024 * 1024);
+        let (s, b) =
+            crate::support::read(send(&shop, big, &secret, "m5", ts, true).await.unwrap()).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, detail) = app
+            .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+            .await;
+        let last = detail["lines"][0]["history"]
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(last["to"], "lock_failed");
+        assert_eq!(last["detail"].as_str().unwrap().chars().count(), 500);
+    });
+}
