@@ -116,21 +116,22 @@ impl SignedJsonRejection {
         }
     }
 
-    /// The stable problem `type` (see `docs/erp-protocol.md`).
+    /// The stable problem `type`: the same names Shiphold answers callbacks with (see
+    /// `docs/erp-protocol.md`, §6), so both sides of the protocol speak one namespace.
     pub fn problem_type(&self) -> &'static str {
         match self {
-            Self::UnknownShop => "urn:shiphold:erp:unknown-shop",
+            Self::UnknownShop => "/problems/not-found",
             Self::Verify(VerifyError::MissingHeader(_) | VerifyError::InvalidHeader { .. }) => {
-                "urn:shiphold:erp:bad-headers"
+                "/problems/signature-missing"
             }
             Self::Verify(
                 VerifyError::TimestampTooOld { .. } | VerifyError::TimestampInFuture { .. },
-            ) => "urn:shiphold:erp:stale-timestamp",
+            ) => "/problems/stale-timestamp",
             Self::Verify(VerifyError::NoMatchingSignature | VerifyError::NoSecrets) => {
-                "urn:shiphold:erp:bad-signature"
+                "/problems/signature-mismatch"
             }
-            Self::TooLarge => "urn:shiphold:erp:body-too-large",
-            Self::InvalidBody(_) => "urn:shiphold:erp:invalid-body",
+            Self::TooLarge => "/problems/payload-too-large",
+            Self::InvalidBody(_) => "/problems/malformed-request",
         }
     }
 }

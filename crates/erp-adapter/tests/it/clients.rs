@@ -138,7 +138,7 @@ async fn every_kind_of_answer_is_classified_for_the_retry_logic() {
             status: 401,
             reason,
         } => {
-            assert!(reason.contains("bad-signature"), "{reason}");
+            assert!(reason.contains("signature-mismatch"), "{reason}");
         }
         other => panic!("wrong secret: {other:?}"),
     }
@@ -316,7 +316,7 @@ async fn the_callback_client_and_endpoint_agree_on_signatures_replays_and_errors
         .await
         .unwrap_err();
     assert!(
-        matches!(&wrong, CallbackError::Status { status: 401, body } if body.contains("urn:shiphold:erp:bad-signature")),
+        matches!(&wrong, CallbackError::Status { status: 401, body } if body.contains("/problems/signature-mismatch")),
         "{wrong:?}"
     );
     assert!(!wrong.is_retryable());
@@ -412,5 +412,5 @@ async fn the_extractor_uses_the_states_clock_and_refuses_malformed_requests() {
         .expect("answer");
     assert_eq!(r.status(), 400);
     let problem: serde_json::Value = r.json().await.expect("problem json");
-    assert_eq!(problem["type"], "urn:shiphold:erp:invalid-body");
+    assert_eq!(problem["type"], "/problems/malformed-request");
 }
