@@ -669,7 +669,9 @@ pub fn decide(input: DecisionInput<'_>) -> Result<Decision, DecideError> {
         },
         refusals,
         memo,
-        notify_erp: settings.advanced.active_erp().is_some(),
+        // A linked ERP is told even while its link is switched off: the message waits and is
+        // delivered when the link is switched on again.
+        notify_erp: settings.advanced.erp.is_some(),
         acknowledge_buyer: true,
     })
 }

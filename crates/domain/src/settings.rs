@@ -267,7 +267,7 @@ impl AdvancedSettings {
         self.erp.as_ref().is_some_and(|erp| erp.locking)
     }
 
-    /// The ERP link, when messages should be delivered to it.
+    /// The ERP link, when messages can be delivered to it now.
     pub fn active_erp(&self) -> Option<&ErpLink> {
         self.erp.as_ref().filter(|erp| erp.active)
     }

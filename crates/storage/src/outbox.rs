@@ -28,6 +28,10 @@ pub enum OutboxStatus {
     Delivered,
     /// Given up on; an admin may re-drive it.
     Dead,
+    /// Waiting because its peer cannot take it now (the shop's ERP link is switched off);
+    /// released, not re-driven, when the link is on again. It holds its key back like a pending
+    /// entry, so order per key survives the wait.
+    Held,
 }
 
 impl OutboxStatus {
@@ -37,6 +41,7 @@ impl OutboxStatus {
             OutboxStatus::Pending => "pending",
             OutboxStatus::Delivered => "delivered",
             OutboxStatus::Dead => "dead",
+            OutboxStatus::Held => "held",
         }
     }
 
@@ -45,6 +50,7 @@ impl OutboxStatus {
             "pending" => Ok(OutboxStatus::Pending),
             "delivered" => Ok(OutboxStatus::Delivered),
             "dead" => Ok(OutboxStatus::Dead),
+            "held" => Ok(OutboxStatus::Held),
             other => Err(StoreError::corrupt(format!("outbox.status: '{other}'"))),
         }
     }
@@ -187,6 +193,8 @@ pub struct OutboxCount {
     pub leased: i64,
     /// Dead letters.
     pub dead: i64,
+    /// Held until their peer can take them again.
+    pub held: i64,
 }
 
 #[derive(Queryable, Selectable)]
@@ -275,7 +283,7 @@ struct IdRow {
 /// "No earlier entry of the same key is still pending": the head-of-line rule.
 const HEAD_OF_LINE: &str = "NOT EXISTS (SELECT 1 FROM outbox p
       WHERE p.shop_id = o.shop_id AND p.topic = o.topic AND p.ordering_key = o.ordering_key
-        AND p.status = 'pending' AND p.id < o.id)";
+        AND p.status IN ('pending', 'held') AND p.id < o.id)";
 
 /// The claimable entries of a topic. Parameters: topic, now, now, limit.
 fn claim_sql(postgres: bool) -> String {
@@ -417,6 +425,57 @@ impl Tx<'_> {
             ))
             .execute(self.db())?;
         self.finish_attempt(id, updated, attempt)
+    }
+
+    /// Holds a claimed entry until [`Tx::release_held`]: its peer cannot take it now. The claim
+    /// does not count as an attempt, so the retry schedule is whole when the peer is back.
+    /// `Ok(false)` if the lease token is stale.
+    pub fn hold(
+        &mut self,
+        id: i64,
+        lease_token: &str,
+        attempt: &AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let updated = diesel::update(Self::leased(id, lease_token))
+            .set((
+                outbox::status.eq(OutboxStatus::Held.as_str()),
+                outbox::attempts.eq(outbox::attempts - 1),
+                outbox::lease_until.eq(None::<i64>),
+                outbox::lease_token.eq(None::<String>),
+                outbox::last_error.eq(attempt.error.as_deref()),
+            ))
+            .execute(self.db())?;
+        self.finish_attempt(id, updated, attempt)
+    }
+
+    /// Makes the shop's held entries of `topic` due at `now`, in their order; returns how many.
+    pub fn release_held(
+        &mut self,
+        shop: &ShopId,
+        topic: Topic,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        Ok(diesel::update(
+            outbox::table
+                .filter(outbox::shop_id.eq(shop.as_str()))
+                .filter(outbox::topic.eq(topic.as_str()))
+                .filter(outbox::status.eq(OutboxStatus::Held.as_str())),
+        )
+        .set((
+            outbox::status.eq(OutboxStatus::Pending.as_str()),
+            outbox::available_at.eq(ms(now)),
+        ))
+        .execute(self.db())?)
+    }
+
+    /// How many of the shop's entries of `topic` are held.
+    pub fn held_count(&mut self, shop: &ShopId, topic: Topic) -> Result<i64, StoreError> {
+        Ok(outbox::table
+            .filter(outbox::shop_id.eq(shop.as_str()))
+            .filter(outbox::topic.eq(topic.as_str()))
+            .filter(outbox::status.eq(OutboxStatus::Held.as_str()))
+            .select(count_star())
+            .first(self.db())?)
     }
 
     /// Gives up on a claimed entry (dead letter) and records the attempt. `Ok(false)` if the
@@ -603,6 +662,7 @@ impl Tx<'_> {
                         pending: 0,
                         leased: 0,
                         dead: 0,
+                        held: 0,
                     });
                     counts.len() - 1
                 }
@@ -620,6 +680,7 @@ impl Tx<'_> {
             match OutboxStatus::parse(&status)? {
                 OutboxStatus::Pending => counts[i].pending += n,
                 OutboxStatus::Dead => counts[i].dead += n,
+                OutboxStatus::Held => counts[i].held += n,
                 OutboxStatus::Delivered => {}
             }
         }
@@ -690,6 +751,17 @@ impl Store {
         let token = lease_token.to_owned();
         self.write(move |tx| tx.retry(id, &token, next_at, &attempt))
             .await
+    }
+
+    /// See [`Tx::hold`].
+    pub async fn hold(
+        &self,
+        id: i64,
+        lease_token: &str,
+        attempt: AttemptRecord,
+    ) -> Result<bool, StoreError> {
+        let token = lease_token.to_owned();
+        self.write(move |tx| tx.hold(id, &token, &attempt)).await
     }
 
     /// See [`Tx::dead_letter`].

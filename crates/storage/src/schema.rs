@@ -29,6 +29,7 @@ diesel::table! {
         templates -> Text,
         version -> BigInt,
         updated_at -> BigInt,
+        erp_secret_previous -> Nullable<Text>,
     }
 }
 

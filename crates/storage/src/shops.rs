@@ -47,6 +47,9 @@ pub struct SettingsRecord {
     pub settings: InterceptionSettings,
     /// The shop's signing secret for ERP messages and callbacks, if one was made.
     pub erp_secret: Option<String>,
+    /// The secret being rotated out, still signing deliveries and accepted on callbacks until
+    /// the admin drops it.
+    pub erp_secret_previous: Option<String>,
     /// The shop's message-template overrides (the messaging crate's format).
     pub templates: serde_json::Value,
     /// Bumped on every save; 0 while nothing is stored. Saves check it (optimistic lock).
@@ -60,6 +63,7 @@ impl Default for SettingsRecord {
         Self {
             settings: InterceptionSettings::default(),
             erp_secret: None,
+            erp_secret_previous: None,
             templates: serde_json::Value::Object(serde_json::Map::new()),
             version: 0,
             updated_at: None,
@@ -132,6 +136,7 @@ struct SettingsRow {
     templates: String,
     version: i64,
     updated_at: i64,
+    erp_secret_previous: Option<String>,
 }
 
 impl SettingsRow {
@@ -139,6 +144,7 @@ impl SettingsRow {
         Ok(SettingsRecord {
             settings: parse_json(&self.settings, "shop_settings.settings")?,
             erp_secret: self.erp_secret,
+            erp_secret_previous: self.erp_secret_previous,
             templates: parse_json(&self.templates, "shop_settings.templates")?,
             version: self.version,
             updated_at: Some(from_ms(self.updated_at, "shop_settings.updated_at")?),
@@ -362,6 +368,7 @@ impl Tx<'_> {
             templates: json_text(&next.templates)?,
             version: next.version,
             updated_at: ms(now),
+            erp_secret_previous: next.erp_secret_previous.clone(),
         };
         if record.version == 0 {
             // A concurrent first save loses on the primary key: also a Conflict.

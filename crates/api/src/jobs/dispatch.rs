@@ -26,6 +26,9 @@ pub(super) enum Verdict {
     },
     /// Give up: a dead letter an admin may re-drive.
     Dead { status: Option<u16>, error: String },
+    /// Keep it aside until its peer can take it again (the ERP link is switched off); the
+    /// attempt does not count against the retry schedule.
+    Hold { reason: String },
 }
 
 impl Verdict {
@@ -223,6 +226,17 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
         Verdict::Dead { status, error } => {
             tracing::warn!(id = entry.id, topic = %entry.topic, %error, "delivery refused; dead letter");
             bury(state, &entry, started, status, error).await
+        }
+        Verdict::Hold { reason } => {
+            tracing::info!(id = entry.id, topic = %entry.topic, %reason, "held until the link is on again");
+            state
+                .store()
+                .hold(
+                    entry.id,
+                    &entry.lease_token,
+                    attempt(now, started, "held", None, Some(reason)),
+                )
+                .await
         }
     };
     match recorded {

@@ -41,18 +41,20 @@ async fn attempt_delivery(
         return Err(dead("the shop no longer has an ERP linked"));
     };
     if !link.active {
-        return Err(dead(format!(
-            "the ERP link is switched off: {}",
-            link.disabled_reason
-                .as_deref()
-                .unwrap_or("no reason recorded")
-        )));
+        // Kept, not lost: it waits until the admin switches the link on again.
+        return Err(Verdict::Hold {
+            reason: format!(
+                "the ERP link is switched off: {}",
+                link.disabled_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            ),
+        });
     }
-    let secret = record
-        .erp_secret
-        .as_deref()
-        .and_then(|s| Secret::parse(s).ok())
-        .ok_or_else(|| dead("the shop has no signing secret"))?;
+    let secrets = signing_secrets(&record);
+    if secrets.is_empty() {
+        return Err(dead("the shop has no signing secret"));
+    }
     let body = message.to_body();
     let outcome = clients
         .erp
@@ -61,7 +63,7 @@ async fn attempt_delivery(
             &entry.message_id,
             state.now().wall.timestamp(),
             &body,
-            &[secret],
+            &secrets,
         )
         .await
         .map_err(|e| dead(format!("endpoint not allowed: {e}")))?;
@@ -116,4 +118,14 @@ async fn attempt_delivery(
         }
         other => Ok(Verdict::undelivered(other)),
     }
+}
+
+/// The secrets a delivery is signed with: the current one, and during a rotation the previous
+/// one too, so an ERP still on the old secret keeps verifying until the admin drops it.
+pub(crate) fn signing_secrets(record: &shiphold_storage::SettingsRecord) -> Vec<Secret> {
+    [&record.erp_secret, &record.erp_secret_previous]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Secret::parse(s).ok())
+        .collect()
 }

@@ -10,14 +10,13 @@ use shiphold_domain::{
     BuyerId, CardExpiry, FieldError, Flag, MemoText, TERMS_VERSION, ValidationError,
 };
 use shiphold_messaging::{Locale, TemplateKind};
-use shiphold_storage::SettingsRecord;
 use utoipa::ToSchema;
 
 use super::{Listing, PageQuery, json, shown_once};
 use crate::extract::{JsonBody, Path, Query};
 use crate::problem::ApiError;
 use crate::service::Caller;
-use crate::service::setup::{self, AdvancedChange, WithSecret};
+use crate::service::setup::{self, AdvancedChange, Settings, WithSecret};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_advanced))
         .routes(routes!(set_erp, remove_erp))
         .routes(routes!(rotate_secret))
+        .routes(routes!(drop_previous_secret))
         .routes(routes!(set_template, remove_template))
         .routes(routes!(audit_trail))
 }
@@ -96,17 +96,26 @@ struct ErpView {
     endpoint: String,
     /// Whether the buyer is told "stopped" only after the ERP reports the item locked.
     locking: bool,
-    /// False when deliveries were given up; `disabled_reason` says why.
+    /// False when the link was switched off (the ERP answered 410); `disabled_reason` says why.
+    /// `PUT /v1/settings/erp` switches it on again.
     active: bool,
     disabled_reason: Option<String>,
+    /// ERP messages waiting for the link to be switched on again; they are delivered, in order,
+    /// once it is.
+    waiting_messages: i64,
     /// `***` when a signing secret is set; the secret itself is shown only once.
     signing_secret: &'static str,
+    /// `***` while a rotation keeps the previous secret (it still signs deliveries and is
+    /// accepted on callbacks); `DELETE /v1/settings/erp/previous-secret` drops it.
+    previous_signing_secret: &'static str,
     /// Where the ERP posts its signed results.
     callback_url: String,
 }
 
-fn view(state: &AppState, shop: &shiphold_domain::ShopId, record: &SettingsRecord) -> SettingsView {
+fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> SettingsView {
+    let record = &read.record;
     let s = &record.settings;
+    let masked = |secret: &Option<String>| if secret.is_some() { "***" } else { "" };
     SettingsView {
         memo_text: s.memo_text.as_ref().map(|m| m.as_str().to_owned()),
         flag: s.flag,
@@ -132,11 +141,9 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, record: &SettingsRecor
                 locking: e.locking,
                 active: e.active,
                 disabled_reason: e.disabled_reason.clone(),
-                signing_secret: if record.erp_secret.is_some() {
-                    "***"
-                } else {
-                    ""
-                },
+                waiting_messages: read.held_erp_messages,
+                signing_secret: masked(&record.erp_secret),
+                previous_signing_secret: masked(&record.erp_secret_previous),
                 callback_url: format!(
                     "{}/v1/erp/shops/{}/results",
                     state.config().public_base_url.trim_end_matches('/'),
@@ -172,7 +179,7 @@ async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response,
     Ok(settings(&state, &caller, &record))
 }
 
-fn settings(state: &AppState, caller: &Caller, record: &SettingsRecord) -> Response {
+fn settings(state: &AppState, caller: &Caller, record: &Settings) -> Response {
     json(StatusCode::OK, &view(state, &caller.shop_id, record))
 }
 
@@ -438,7 +445,32 @@ async fn remove_erp(State(state): State<AppState>, caller: Caller) -> Result<Res
     Ok(settings(&state, &caller, &record))
 }
 
-/// Replaces the ERP signing secret; the new one is shown once (admin).
+/// Ends a secret rotation: the previous signing secret stops signing deliveries and callbacks
+/// signed with it are refused (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/settings/erp/previous-secret",
+    tag = "settings",
+    operation_id = "drop_previous_erp_secret",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::Conflict),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn drop_previous_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let record = setup::drop_previous_secret(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
+}
+
+/// Rotates the ERP signing secret; the new one is shown once, the old one is kept until
+/// dropped (admin).
 #[utoipa::path(
     post,
     path = "/v1/settings/erp/rotate-secret",

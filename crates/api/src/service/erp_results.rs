@@ -192,11 +192,17 @@ pub async fn callback(
                 })
             })
             .await?;
-        record
-            .and_then(|r| r.erp_secret)
-            .and_then(|s| Secret::parse(&s).ok())
-            .map(|s| vec![s])
-            .ok_or_else(no_match)?
+        // During a rotation callbacks signed with the previous secret are accepted too.
+        let secrets: Vec<Secret> = record
+            .iter()
+            .flat_map(|r| [&r.erp_secret, &r.erp_secret_previous])
+            .flatten()
+            .filter_map(|s| Secret::parse(s).ok())
+            .collect();
+        if secrets.is_empty() {
+            return Err(no_match());
+        }
+        secrets
     };
     let (verified, callback) =
         receive_callback(&request.headers, &request.body, &secrets, now.wall)

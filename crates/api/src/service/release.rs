@@ -67,7 +67,8 @@ pub async fn release(
                 apply_events(tx, &shop, &mut interception, &decision.events(), now.business)?;
             let record = tx.settings(&shop)?;
             let memo = refresh_memo(tx, &shop, &record.settings, &order.id)?;
-            if record.settings.advanced.active_erp().is_some() {
+            // While the link is switched off the message waits (held), as every ERP message does.
+            if record.settings.advanced.erp.is_some() {
                 let mut order_now = order.clone();
                 order_now.memo = memo.clone();
                 erp_outbox::released(tx, &shop, &order_now, &id, &decision.release, now)?;

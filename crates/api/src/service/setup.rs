@@ -2,32 +2,47 @@
 //! expiry, single-item choice, test mode, message templates), and the audit trail of changes.
 
 use serde_json::{Value, json};
+use shiphold_domain::ShopId;
 use shiphold_domain::{
     BuyerId, CardExpiry, ErpLink, FieldError, Flag, MemoText, TERMS_VERSION, TermsAcceptance,
 };
 use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind};
-use shiphold_storage::{AuditRecord, Page, PageOf, SettingsRecord};
+use shiphold_storage::{AuditRecord, Page, PageOf, SettingsRecord, Topic, Tx};
 
 use super::messages::template_set;
 use super::{Caller, Parsed, Role, ServiceError, audit};
 use crate::state::AppState;
 
+/// A shop's settings, and what an admin must know beside them.
+#[derive(Debug)]
+pub struct Settings {
+    /// The settings as stored.
+    pub record: SettingsRecord,
+    /// ERP messages waiting for the ERP link to be switched on again.
+    pub held_erp_messages: i64,
+}
+
+fn read_in_tx(tx: &mut Tx<'_>, shop: &ShopId) -> Result<Settings, ServiceError> {
+    Ok(Settings {
+        record: tx.settings(shop)?,
+        held_erp_messages: tx.held_count(shop, Topic::Erp)?,
+    })
+}
+
 /// The settings (admin or agent).
-pub async fn get(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+pub async fn get(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
     caller.require_any(&[Role::Admin, Role::Agent])?;
     let shop = caller.shop_id.clone();
-    Ok(app.store().read(move |tx| tx.settings(&shop)).await?)
+    app.store().read(move |tx| read_in_tx(tx, &shop)).await
 }
 
 /// What audit entries show of settings: never the secret.
 fn audit_view(record: &SettingsRecord) -> Value {
     let mut v = serde_json::to_value(&record.settings).unwrap_or(Value::Null);
-    v["erp_secret"] = json!(if record.erp_secret.is_some() {
-        "***"
-    } else {
-        ""
-    });
+    let masked = |secret: &Option<String>| json!(if secret.is_some() { "***" } else { "" });
+    v["erp_secret"] = masked(&record.erp_secret);
+    v["erp_secret_previous"] = masked(&record.erp_secret_previous);
     v["templates"] = record.templates.clone();
     v
 }
@@ -38,32 +53,42 @@ async fn change<F>(
     caller: &Caller,
     action: &'static str,
     change: F,
-) -> Result<SettingsRecord, ServiceError>
+) -> Result<Settings, ServiceError>
 where
     F: FnOnce(&mut SettingsRecord) -> Result<(), ServiceError> + Send + 'static,
 {
     caller.require(Role::Admin)?;
-    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now().business);
-    app.store()
-        .write(move |tx| -> Result<SettingsRecord, ServiceError> {
+    let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now());
+    let settings = app
+        .store()
+        .write(move |tx| -> Result<Settings, ServiceError> {
             tx.settings_for_update(&shop)?;
             let mut record = tx.settings(&shop)?;
             let before = audit_view(&record);
+            let was_delivering = record.settings.advanced.active_erp().is_some();
             change(&mut record)?;
-            let saved = tx.save_settings(&shop, &record, now)?;
+            let saved = tx.save_settings(&shop, &record, now.business)?;
+            // A link switched (back) on delivers what waited while it was off, in order; a link
+            // removed lets the waiting messages go to the dead letters, saying why.
+            let delivering = saved.settings.advanced.active_erp().is_some();
+            if (delivering && !was_delivering) || saved.settings.advanced.erp.is_none() {
+                tx.release_held(&shop, Topic::Erp, now.wall)?;
+            }
             audit(
                 tx,
                 &shop,
-                now,
+                now.business,
                 &actor,
                 action,
                 "settings",
                 before,
                 audit_view(&saved),
             )?;
-            Ok(saved)
+            read_in_tx(tx, &shop)
         })
-        .await
+        .await?;
+    app.wake_worker();
+    Ok(settings)
 }
 
 /// Step 1: sets the memo text and flag, and accepts the current terms when `accept_terms`.
@@ -72,7 +97,7 @@ pub async fn set_memo(
     caller: &Caller,
     memo_and_flag: Parsed<(Option<MemoText>, Flag)>,
     accept_terms: bool,
-) -> Result<SettingsRecord, ServiceError> {
+) -> Result<Settings, ServiceError> {
     caller.require(Role::Admin)?;
     let (memo, flag) = memo_and_flag?;
     let terms = accept_terms.then(|| TermsAcceptance {
@@ -90,7 +115,7 @@ pub async fn set_memo(
 }
 
 /// Step 2: enables interception; refused with every missing precondition listed.
-pub async fn enable(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+pub async fn enable(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
     change(app, caller, "settings.enable", |record| {
         record
             .settings
@@ -101,7 +126,7 @@ pub async fn enable(app: &AppState, caller: &Caller) -> Result<SettingsRecord, S
 }
 
 /// Disables interception.
-pub async fn disable(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+pub async fn disable(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
     change(app, caller, "settings.disable", |record| {
         record.settings.disable();
         Ok(())
@@ -127,7 +152,7 @@ pub async fn set_advanced(
     app: &AppState,
     caller: &Caller,
     change_to: Parsed<AdvancedChange>,
-) -> Result<SettingsRecord, ServiceError> {
+) -> Result<Settings, ServiceError> {
     caller.require(Role::Admin)?;
     let change_to = change_to?;
     if change_to
@@ -166,7 +191,7 @@ fn policy(app: &AppState) -> EndpointPolicy {
 #[derive(Debug)]
 pub struct WithSecret {
     /// The settings.
-    pub record: SettingsRecord,
+    pub record: Settings,
     /// The new `whsec_` secret, when one was made.
     pub new_secret: Option<String>,
 }
@@ -207,16 +232,20 @@ pub async fn set_erp(
 }
 
 /// Removes the ERP link and its secret.
-pub async fn remove_erp(app: &AppState, caller: &Caller) -> Result<SettingsRecord, ServiceError> {
+pub async fn remove_erp(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
     change(app, caller, "settings.erp.remove", |record| {
         record.settings.advanced.erp = None;
         record.erp_secret = None;
+        record.erp_secret_previous = None;
         Ok(())
     })
     .await
 }
 
-/// Replaces the ERP signing secret; the new one is shown once.
+/// Rotates the ERP signing secret without downtime: the new one (shown once) becomes current,
+/// the current one is kept as the previous secret — deliveries carry a signature with each and
+/// callbacks signed with either are accepted — until the admin drops it
+/// ([`drop_previous_secret`]). Rotating again replaces the previous secret.
 pub async fn rotate_secret(app: &AppState, caller: &Caller) -> Result<WithSecret, ServiceError> {
     let secret = Secret::generate().to_whsec();
     let stored = secret.clone();
@@ -224,7 +253,7 @@ pub async fn rotate_secret(app: &AppState, caller: &Caller) -> Result<WithSecret
         if record.settings.advanced.erp.is_none() {
             return Err(ServiceError::Conflict("no ERP is linked".into()));
         }
-        record.erp_secret = Some(stored);
+        record.erp_secret_previous = record.erp_secret.replace(stored);
         Ok(())
     })
     .await?;
@@ -234,13 +263,30 @@ pub async fn rotate_secret(app: &AppState, caller: &Caller) -> Result<WithSecret
     })
 }
 
+/// Ends a rotation: the previous signing secret no longer signs deliveries, and callbacks signed
+/// with it are refused.
+pub async fn drop_previous_secret(
+    app: &AppState,
+    caller: &Caller,
+) -> Result<Settings, ServiceError> {
+    change(app, caller, "settings.erp.drop_previous_secret", |record| {
+        if record.erp_secret_previous.take().is_none() {
+            return Err(ServiceError::Conflict(
+                "no previous signing secret is kept: no rotation is in progress".into(),
+            ));
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// Overrides one buyer-message template; checked against its placeholders when saved.
 pub async fn set_template(
     app: &AppState,
     caller: &Caller,
     template: Parsed<(TemplateKind, Locale)>,
     text: String,
-) -> Result<SettingsRecord, ServiceError> {
+) -> Result<Settings, ServiceError> {
     caller.require(Role::Admin)?;
     let (kind, locale) = template?;
     change(app, caller, "settings.template", move |record| {
@@ -259,7 +305,7 @@ pub async fn remove_template(
     app: &AppState,
     caller: &Caller,
     template: Parsed<(TemplateKind, Locale)>,
-) -> Result<SettingsRecord, ServiceError> {
+) -> Result<Settings, ServiceError> {
     caller.require(Role::Admin)?;
     let (kind, locale) = template?;
     change(app, caller, "settings.template.remove", move |record| {

@@ -294,9 +294,32 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             .await;
         assert_eq!(dead["items"].as_array().unwrap().len(), 1);
         let entry = dead["items"][0]["id"].as_str().unwrap().to_owned();
-        // The ERP is back; the admin links it again and re-drives the message, same webhook-id.
+        // While the link is off, new interceptions still queue their ERP message: it waits,
+        // and the admin sees how many wait.
         sim.set_gone(false);
-        let (s, _) = app
+        let waiting = intercept(&app, &key, "G-2", &["s1"]).await;
+        wait_for("the message to wait", || async {
+            let (_, b) = app.call(Method::GET, "/v1/settings", &key, None).await;
+            b["advanced"]["erp"]["waiting_messages"] == 1
+        })
+        .await;
+        assert_eq!(line_states(&app, &key, &waiting).await, ["requested"]);
+        assert_eq!(
+            sim.received().len(),
+            1,
+            "nothing was sent while the link was off"
+        );
+        let (_, dead) = app
+            .call(Method::GET, "/v1/erp/dead-letters", &key, None)
+            .await;
+        assert_eq!(
+            dead["items"].as_array().unwrap().len(),
+            1,
+            "a wait is no dead letter"
+        );
+        // The ERP is back; the admin links it again: what waited is delivered, and the 410'd
+        // message is re-driven with the same webhook-id.
+        let (s, b) = app
             .call(
                 Method::PUT,
                 "/v1/settings/erp",
@@ -305,6 +328,13 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
+        assert_eq!(b["advanced"]["erp"]["active"], true);
+        wait_for("the waiting message delivered", || async {
+            line_states(&app, &key, &waiting).await == ["locked"]
+        })
+        .await;
+        let (_, b) = app.call(Method::GET, "/v1/settings", &key, None).await;
+        assert_eq!(b["advanced"]["erp"]["waiting_messages"], 0);
         let (s, _) = app
             .call(
                 Method::POST,
@@ -318,15 +348,13 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             line_states(&app, &key, &id).await == ["locked"]
         })
         .await;
-        let ids: Vec<_> = sim
+        let first = sim.received()[0].webhook_id.clone();
+        let again = sim
             .received()
             .iter()
-            .map(|r| r.webhook_id.clone())
-            .collect();
-        assert!(
-            ids.len() >= 2 && ids.iter().all(|i| i == &ids[0]),
-            "{ids:?}"
-        );
+            .filter(|r| r.webhook_id == first)
+            .count();
+        assert!(again >= 2, "the re-driven message keeps its webhook-id");
         sim.shutdown().await;
     });
 }
@@ -578,7 +606,8 @@ async fn callbacks_keep_the_protocols_limits_and_types() {
         let check =
             |(s, b): (StatusCode, Value)| (s.as_u16(), b["type"].as_str().map(str::to_owned));
 
-        let cases: Vec<(&str, Vec<u8>, bool, (u16, Option<String>))> = vec![
+        type Answer = (u16, Option<String>);
+        let cases: Vec<(&str, Vec<u8>, bool, Answer)> = vec![
             (
                 "no results",
                 callback(vec![]),
@@ -705,5 +734,104 @@ async fn callbacks_keep_the_protocols_limits_and_types() {
             .unwrap();
         assert_eq!(last["to"], "lock_failed");
         assert_eq!(last["detail"].as_str().unwrap().chars().count(), 500);
+    });
+}
+
+/// A rotation keeps both secrets: deliveries carry a signature with each, so an ERP still on the
+/// old secret keeps verifying, and callbacks signed with either are taken — until the admin
+/// drops the old one.
+#[tokio::test]
+async fn a_rotated_secret_keeps_working_until_it_is_dropped() {
+    on_every_backend!(fast, |app| {
+        let (shop, key) = app.ready_shop().await;
+        // The simulator keeps the first secret throughout: an ERP that has not switched yet.
+        let (sim, old) = link_sim(&app, &key, true, SimMode::Sync, SimRules::default()).await;
+        let (s, b) = app
+            .call(Method::POST, "/v1/settings/erp/rotate-secret", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let new = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            b["settings"]["advanced"]["erp"]["previous_signing_secret"],
+            "***"
+        );
+        let id = intercept(&app, &key, "R-1", &["s1", "s2"]).await;
+        wait_for("locked through the old secret", || async {
+            line_states(&app, &key, &id).await == ["locked", "locked"]
+        })
+        .await;
+        let callback = |secret: &Secret, webhook_id: &str, sub: &str| {
+            let body = ResultsCallback::new(
+                shop.clone(),
+                id.clone(),
+                vec![ItemResult::locked(sub)],
+                chrono::Utc::now(),
+            )
+            .to_body();
+            let mut headers = reqwest::header::HeaderMap::new();
+            SignedHeaders::sign(
+                std::slice::from_ref(secret),
+                webhook_id,
+                chrono::Utc::now().timestamp(),
+                &body,
+            )
+            .apply(&mut headers);
+            app.http
+                .post(app.url(&format!("/v1/erp/shops/{shop}/results")))
+                .headers(headers)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+        };
+        for (secret, webhook_id) in [(&old, "cb-old"), (&new, "cb-new")] {
+            let (s, b) =
+                crate::support::read(callback(secret, webhook_id, "s1").await.unwrap()).await;
+            assert_eq!(s, StatusCode::OK, "{webhook_id}: {b}");
+        }
+
+        // The admin drops the old secret: the old one no longer signs nor is accepted.
+        let (s, b) = app
+            .call(
+                Method::DELETE,
+                "/v1/settings/erp/previous-secret",
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["advanced"]["erp"]["previous_signing_secret"], "");
+        let (s, b) = crate::support::read(callback(&old, "cb-old-2", "s1").await.unwrap()).await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("/problems/signature-mismatch")
+            )
+        );
+        let (s, _) = crate::support::read(callback(&new, "cb-new-2", "s1").await.unwrap()).await;
+        assert_eq!(s, StatusCode::OK);
+        // A delivery now carries the new signature only, which this ERP does not know.
+        intercept(&app, &key, "R-2", &["s1"]).await;
+        wait_for("the refusal", || async {
+            let (_, dead) = app
+                .call(Method::GET, "/v1/erp/dead-letters", &key, None)
+                .await;
+            dead["items"].as_array().is_some_and(|d| d.len() == 1)
+        })
+        .await;
+        let (s, b) = app
+            .call(
+                Method::DELETE,
+                "/v1/settings/erp/previous-secret",
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::CONFLICT, Some("/problems/conflict")),
+            "nothing left to drop"
+        );
+        sim.shutdown().await;
     });
 }

@@ -106,6 +106,11 @@ async fn shop_a_cannot_reach_shop_b() {
             ShopWide("/v1/settings/erp/rotate-secret".into(), None),
         );
         add(
+            "DELETE",
+            "/v1/settings/erp/previous-secret",
+            ShopWide("/v1/settings/erp/previous-secret".into(), None),
+        );
+        add(
             "PUT",
             "/v1/settings/templates/{kind}/{locale}",
             ShopWide(
