@@ -2,6 +2,7 @@
 //! / `Store::read`) that hands a `Tx` to synchronous closures on a blocking thread.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -170,6 +171,12 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
+    /// SQLite writers of this process take turns here, first come first served, before they
+    /// take the database's write lock: queued on SQLite's busy handler instead, which sleeps and
+    /// retries in no order, one writer could starve past the busy timeout while others went
+    /// ahead (a 503 for a request that only had to wait). Other processes on the same file
+    /// still meet the busy timeout.
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -215,7 +222,11 @@ impl Store {
         .await
         .map_err(|e| StoreError::unavailable_from("connecting was interrupted", e))?
         .map_err(StoreError::from)?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            writers: Arc::new(tokio::sync::Mutex::new(())),
+        };
         // Fail at once on a wrong URL or a database that is down, with the driver's reason.
         store.ping().await?;
         Ok(store)
@@ -286,6 +297,10 @@ impl Store {
     {
         let pool = self.pool.clone();
         let backend = self.backend;
+        let _turn = match (backend, mode) {
+            (Backend::Sqlite, Mode::Write) => Some(self.writers.lock().await),
+            _ => None,
+        };
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
             run_transaction(&mut conn, backend, mode, f)

@@ -46,7 +46,11 @@ impl Verdict {
             },
             DeliveryOutcome::Rejected { status, reason } => Verdict::Dead {
                 status: Some(status),
-                error: reason,
+                error: if reason.trim().is_empty() {
+                    format!("refused with HTTP {status} (empty body)")
+                } else {
+                    format!("refused with HTTP {status}: {reason}")
+                },
             },
             DeliveryOutcome::Gone => Verdict::Dead {
                 status: Some(410),

@@ -21,6 +21,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(callback))
         .routes(routes!(dead_letters))
+        .routes(routes!(dead_letter))
         .routes(routes!(redrive))
 }
 
@@ -67,12 +68,62 @@ struct DeadLetterView {
     message_id: String,
     /// Deliveries with one ordering key (an order) go out in order.
     ordering_key: String,
+    /// The order the message is about.
+    order_id: Option<String>,
+    /// The interception it is about, when it is about one.
+    interception_id: Option<String>,
     attempts: i32,
+    /// Why it was given up: the last attempt's error.
     last_error: Option<String>,
+    /// The HTTP status of the last attempt, when the peer answered.
+    last_status: Option<i32>,
     created_at: chrono::DateTime<chrono::Utc>,
     /// The message as it would be sent.
     #[schema(value_type = Object)]
     payload: serde_json::Value,
+    /// Every attempt, oldest first; only when one dead letter is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<AttemptView>>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+struct AttemptView {
+    at: chrono::DateTime<chrono::Utc>,
+    /// `delivered`, `retry`, `held` or `dead`.
+    outcome: String,
+    /// The HTTP status, when the peer answered.
+    status: Option<i32>,
+    error: Option<String>,
+    duration_ms: i64,
+}
+
+fn dead_letter_view(d: outbox::DeadLetter, with_history: bool) -> DeadLetterView {
+    DeadLetterView {
+        id: d.entry.id.to_string(),
+        topic: d.entry.topic.as_str(),
+        message_id: d.entry.message_id,
+        ordering_key: d.entry.ordering_key,
+        order_id: d.order_id,
+        interception_id: d.interception_id,
+        attempts: d.entry.attempts,
+        last_error: d.entry.last_error,
+        last_status: d.last_status,
+        created_at: d.entry.created_at,
+        payload: d.entry.payload,
+        history: with_history.then(|| {
+            d.attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    at: a.at,
+                    outcome: a.outcome,
+                    status: a.status_code,
+                    error: a.error,
+                    duration_ms: a.duration_ms,
+                })
+                .collect()
+        }),
+    }
 }
 
 /// The answer to a redrive.
@@ -110,16 +161,7 @@ async fn dead_letters(
     let items = result
         .items
         .into_iter()
-        .map(|d| DeadLetterView {
-            id: d.id.to_string(),
-            topic: d.topic.as_str(),
-            message_id: d.message_id,
-            ordering_key: d.ordering_key,
-            attempts: d.attempts,
-            last_error: d.last_error,
-            created_at: d.created_at,
-            payload: d.payload,
-        })
+        .map(|d| dead_letter_view(d, false))
         .collect();
     Ok(json(
         StatusCode::OK,
@@ -128,6 +170,36 @@ async fn dead_letters(
             next_cursor: result.next,
         },
     ))
+}
+
+/// One dead letter with every delivery attempt: when, the answer's status, the error (admin).
+#[utoipa::path(
+    get,
+    path = "/v1/erp/dead-letters/{entry_id}",
+    tag = "erp",
+    operation_id = "get_dead_letter",
+    security(("api_key" = [])),
+    params(
+        ("entry_id" = i64, Path, description = "The dead letter's id."),
+    ),
+    responses(
+        (status = 200, description = "The dead letter and its attempts.", body = DeadLetterView),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 404, response = crate::schema::NotFound),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn dead_letter(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(entry_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entry_id: i64 = entry_id
+        .parse()
+        .map_err(|_| ApiError::not_found("dead letter"))?;
+    let found = outbox::get_dead_letter(&state, &caller, entry_id).await?;
+    Ok(json(StatusCode::OK, &dead_letter_view(found, true)))
 }
 
 /// Queues a dead letter for delivery again (admin).

@@ -4,23 +4,103 @@
 
 use chrono::{DateTime, Utc};
 use shiphold_domain::ShopId;
-use shiphold_storage::{MessageStatus, OutboxEntry, Page, PageOf, SettingsRecord};
+use shiphold_storage::{
+    AttemptRecord, MessageStatus, OutboxEntry, OutboxStatus, Page, PageOf, SettingsRecord, Topic,
+    Tx,
+};
 
 use super::{Caller, Role, ServiceError, audit};
 use crate::state::AppState;
+
+/// A message Shiphold gave up delivering, with what it belongs to and why it was given up.
+#[derive(Debug)]
+pub struct DeadLetter {
+    /// The outbox entry.
+    pub entry: OutboxEntry,
+    /// The order the message is about.
+    pub order_id: Option<String>,
+    /// The interception it is about, if any.
+    pub interception_id: Option<String>,
+    /// The HTTP status of the last attempt, when there was an answer.
+    pub last_status: Option<i32>,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// What a payload says it is about: (order, interception).
+fn about(entry: &OutboxEntry) -> (Option<String>, Option<String>) {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    match entry.topic {
+        Topic::Erp => {
+            let data = &entry.payload["message"]["data"];
+            (text(&data["order_id"]), text(&data["interception_id"]))
+        }
+        Topic::Chat => {
+            let message = &entry.payload["message"];
+            (
+                text(&message["order_id"]),
+                text(&message["interception_id"]),
+            )
+        }
+    }
+}
+
+fn dead_letter(
+    tx: &mut Tx<'_>,
+    shop: &ShopId,
+    entry: OutboxEntry,
+) -> Result<DeadLetter, ServiceError> {
+    let attempts = tx.attempts(shop, entry.id)?;
+    let (order_id, interception_id) = about(&entry);
+    Ok(DeadLetter {
+        order_id,
+        interception_id,
+        last_status: attempts.last().and_then(|a| a.status_code),
+        attempts,
+        entry,
+    })
+}
 
 /// A page of the shop's dead letters (admin).
 pub async fn dead_letters(
     app: &AppState,
     caller: &Caller,
     page: Page,
-) -> Result<PageOf<OutboxEntry>, ServiceError> {
+) -> Result<PageOf<DeadLetter>, ServiceError> {
     caller.require(Role::Admin)?;
     let shop = caller.shop_id.clone();
-    Ok(app
-        .store()
-        .read(move |tx| tx.dead_letters(&shop, None, &page))
-        .await?)
+    app.store()
+        .read(move |tx| -> Result<_, ServiceError> {
+            let page = tx.dead_letters(&shop, None, &page)?;
+            let mut items = Vec::with_capacity(page.items.len());
+            for entry in page.items {
+                items.push(dead_letter(tx, &shop, entry)?);
+            }
+            Ok(PageOf {
+                items,
+                next: page.next,
+            })
+        })
+        .await
+}
+
+/// One dead letter with every attempt (admin).
+pub async fn get_dead_letter(
+    app: &AppState,
+    caller: &Caller,
+    entry_id: i64,
+) -> Result<DeadLetter, ServiceError> {
+    caller.require(Role::Admin)?;
+    let shop = caller.shop_id.clone();
+    app.store()
+        .read(move |tx| -> Result<_, ServiceError> {
+            let entry = tx
+                .outbox_entry(&shop, entry_id)?
+                .filter(|e| e.status == OutboxStatus::Dead)
+                .ok_or(ServiceError::NotFound("dead letter"))?;
+            dead_letter(tx, &shop, entry)
+        })
+        .await
 }
 
 /// Queues a dead letter for delivery again (admin).

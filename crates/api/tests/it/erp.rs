@@ -294,6 +294,29 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             .await;
         assert_eq!(dead["items"].as_array().unwrap().len(), 1);
         let entry = dead["items"][0]["id"].as_str().unwrap().to_owned();
+        // A dead letter says why, and what it belongs to.
+        let letter = &dead["items"][0];
+        assert_eq!(letter["last_status"], 410, "{letter}");
+        assert!(
+            letter["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("410")),
+            "{letter}"
+        );
+        assert_eq!(letter["order_id"], "G-1");
+        assert_eq!(letter["interception_id"], id.as_str());
+        let (s, one) = app
+            .call(
+                Method::GET,
+                &format!("/v1/erp/dead-letters/{entry}"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{one}");
+        let history = one["history"].as_array().unwrap();
+        assert_eq!(history.last().unwrap()["status"], 410, "{one}");
+        assert_eq!(history.last().unwrap()["outcome"], "dead");
         // While the link is off, new interceptions still queue their ERP message: it waits,
         // and the admin sees how many wait.
         sim.set_gone(false);

@@ -228,6 +228,11 @@ async fn shop_a_cannot_reach_shop_b() {
             "/v1/erp/dead-letters/{entry_id}/redrive",
             Object("/v1/erp/dead-letters/1/redrive".into(), None),
         );
+        add(
+            "GET",
+            "/v1/erp/dead-letters/{entry_id}",
+            Object("/v1/erp/dead-letters/1".into(), None),
+        );
 
         // The order in B must be unchanged whatever A did; capture it to compare afterwards.
         let (_, before) = app
