@@ -783,6 +783,19 @@ async fn a_rotated_secret_keeps_working_until_it_is_dropped() {
             line_states(&app, &key, &id).await == ["locked", "locked"]
         })
         .await;
+        // The message's memo is the order's memo as the warehouse reads it: the note with every
+        // intercepted sub-order; every item carries its SKU (docs/erp-protocol.md §4).
+        let message = serde_json::to_value(&sim.accepted()[0]).unwrap();
+        let memo = message["data"]["memo"].as_str().unwrap();
+        assert!(memo.ends_with(" [s1, s2]"), "{memo}");
+        assert!(
+            message["data"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["sku_id"].is_string()),
+            "{message}"
+        );
         let callback = |secret: &Secret, webhook_id: &str, sub: &str| {
             let body = ResultsCallback::new(
                 shop.clone(),
