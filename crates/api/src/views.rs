@@ -102,7 +102,11 @@ pub(crate) struct MessageView {
     interception_id: Option<String>,
     created_at: DateTime<Utc>,
     delivered_at: Option<DateTime<Utc>>,
+    /// The last delivery error, also while it is still being retried.
     last_error: Option<String>,
+    /// Delivery attempts to the chat gateway so far; only in an order's message history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<i32>,
 }
 
 pub(crate) fn message_view(m: MessageRecord) -> MessageView {
@@ -118,6 +122,15 @@ pub(crate) fn message_view(m: MessageRecord) -> MessageView {
         created_at: m.created_at,
         delivered_at: m.delivered_at,
         last_error: m.last_error,
+        attempts: None,
+    }
+}
+
+/// A message of an order's history, with its delivery attempts.
+pub(crate) fn order_message_view(m: crate::service::orders::OrderMessage) -> MessageView {
+    MessageView {
+        attempts: m.attempts,
+        ..message_view(m.record)
     }
 }
 

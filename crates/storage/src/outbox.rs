@@ -559,6 +559,25 @@ impl Tx<'_> {
             .transpose()
     }
 
+    /// How many delivery attempts the shop's entries of `topic` with these message ids have had,
+    /// by message id (ids without an entry, or whose entry was purged, are left out).
+    pub fn attempts_by_message(
+        &mut self,
+        shop: &ShopId,
+        topic: Topic,
+        message_ids: &[String],
+    ) -> Result<Vec<(String, i32)>, StoreError> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(outbox::table
+            .filter(outbox::shop_id.eq(shop.as_str()))
+            .filter(outbox::topic.eq(topic.as_str()))
+            .filter(outbox::message_id.eq_any(message_ids))
+            .select((outbox::message_id, outbox::attempts))
+            .load(self.db())?)
+    }
+
     /// The shop's dead letters (of one topic, or all), oldest first.
     pub fn dead_letters(
         &mut self,

@@ -210,6 +210,11 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
             ) {
                 Some(at) => {
                     Metrics::inc(&metrics.deliveries_retried);
+                    if entry.topic == Topic::Chat {
+                        // Still pending, but the order's history says what went wrong so far.
+                        chat::mark(state, &entry, MessageStatus::Pending, Some(error.clone()))
+                            .await;
+                    }
                     tracing::info!(id = entry.id, topic = %entry.topic, attempts = entry.attempts, %error, next = %at, "delivery failed; will retry");
                     state
                         .store()

@@ -17,7 +17,7 @@ use crate::problem::ApiError;
 use crate::service::Caller;
 use crate::service::orders::{self, Intake, OrderRead};
 use crate::state::AppState;
-use crate::views::{MessageView, message_view};
+use crate::views::{MessageView, order_message_view};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -346,7 +346,7 @@ async fn messages(
     let items = orders::order_messages(&state, &caller, order_id)
         .await?
         .into_iter()
-        .map(message_view)
+        .map(order_message_view)
         .collect();
     Ok(json(StatusCode::OK, &MessageList { items }))
 }

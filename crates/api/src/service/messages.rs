@@ -24,7 +24,8 @@ pub struct ChatPayload {
 }
 
 /// The event window whose dates buyer messages quote: the active one, else the next, else the
-/// latest. Without any, today and tomorrow (test mode before any window exists).
+/// latest. Without any, today and tomorrow in China Standard Time (test mode before any window
+/// exists).
 pub fn quoted_dates(windows: &[EventWindow], now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let pick = windows
         .iter()
@@ -38,8 +39,9 @@ pub fn quoted_dates(windows: &[EventWindow], now: DateTime<Utc>) -> (NaiveDate, 
         .or_else(|| windows.iter().max_by_key(|w| w.refunds_off_until));
     match pick {
         Some(w) => (w.event_day(), w.reopen_day()),
+        // No window at all (test mode): today and tomorrow where the marketplace is, not in UTC.
         None => {
-            let today = now.date_naive();
+            let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
             (today, today + Duration::days(1))
         }
     }
@@ -163,10 +165,18 @@ pub fn send_buyer_message(
             message_id: message_id.clone(),
             message: message.clone(),
         };
+        // What an interception tells the buyer must arrive in order (received, then stopped,
+        // released or the refund reminder), so those share the order's key. A card is a message
+        // of its own: one the gateway keeps refusing must not hold the acknowledgement back.
+        let ordering_key = if kind == TemplateKind::Card {
+            format!("{}/{message_id}", order.id)
+        } else {
+            order.id.to_string()
+        };
         tx.enqueue(&NewOutboxEntry {
             shop_id: ctx.shop_id.clone(),
             topic: Topic::Chat,
-            ordering_key: order.id.to_string(),
+            ordering_key,
             message_id,
             payload: serde_json::to_value(&payload)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,

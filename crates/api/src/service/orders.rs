@@ -4,7 +4,7 @@
 use shiphold_domain::{
     BuyerId, IntakeDecision, IntakeError, Interception, Order, OrderId, decide_intake,
 };
-use shiphold_storage::{MessageRecord, OrderFilter, Page, Tx};
+use shiphold_storage::{MessageChannel, MessageRecord, OrderFilter, Page, Topic, Tx};
 
 use super::lines::{apply_events, refresh_memo};
 use super::{Caller, Parsed, Role, ServiceError};
@@ -159,19 +159,44 @@ pub async fn list_orders(
         .await
 }
 
-/// The messages sent to an order's buyer, with their delivery status.
+/// A buyer message as the order's history shows it.
+#[derive(Debug)]
+pub struct OrderMessage {
+    /// The message.
+    pub record: MessageRecord,
+    /// Delivery attempts to the chat gateway so far (`None` for the inbox).
+    pub attempts: Option<i32>,
+}
+
+/// The messages sent to an order's buyer, with their delivery status and attempts.
 pub async fn order_messages(
     app: &AppState,
     caller: &Caller,
     order_id: OrderId,
-) -> Result<Vec<MessageRecord>, ServiceError> {
+) -> Result<Vec<OrderMessage>, ServiceError> {
     let shop = caller.shop_id.clone();
     app.store()
         .read(move |tx| -> Result<_, ServiceError> {
             if tx.order(&shop, &order_id)?.is_none() {
                 return Err(ServiceError::NotFound("order"));
             }
-            Ok(tx.messages_for_order(&shop, &order_id)?)
+            let records = tx.messages_for_order(&shop, &order_id)?;
+            let gateway: Vec<String> = records
+                .iter()
+                .filter(|m| m.channel == MessageChannel::ChatGateway)
+                .map(|m| m.id.clone())
+                .collect();
+            let attempts = tx.attempts_by_message(&shop, Topic::Chat, &gateway)?;
+            Ok(records
+                .into_iter()
+                .map(|record| OrderMessage {
+                    attempts: attempts
+                        .iter()
+                        .find(|(id, _)| *id == record.id)
+                        .map(|(_, n)| *n),
+                    record,
+                })
+                .collect())
         })
         .await
 }

@@ -744,11 +744,21 @@ async fn a_chat_gateway_that_was_down_gets_every_message() {
                     .await;
                 assert_eq!(s, StatusCode::CREATED);
             }
-            // The gateway is down: messages wait, pending.
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            let m = messages(&app, &key, "G-0").await;
-            assert_eq!(m[0]["status"], "pending", "{m:?}");
-            assert_eq!(m[0]["channel"], "chat_gateway");
+            // The gateway is down: messages wait, pending, and say how often and why they failed.
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let m = messages(&app, &key, "G-0").await;
+                assert_eq!(m[0]["status"], "pending", "{m:?}");
+                assert_eq!(m[0]["channel"], "chat_gateway");
+                if m[0]["attempts"].as_i64().unwrap_or(0) >= 2 && m[0]["last_error"].is_string() {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no attempts shown: {m:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
 
             // It comes up; every message arrives, signed, none lost.
             let seen = Arc::new(AtomicUsize::new(0));
@@ -963,5 +973,115 @@ async fn template_overrides_are_checked_when_saved_and_used() {
         app.call(Method::POST, "/v1/orders/T-2/interceptions", &key, None)
             .await;
         assert_eq!(messages(&app, &key, "T-2").await[0]["text"], ACK_ZH);
+    });
+}
+
+/// With a chat gateway, what an interception tells the buyer goes out in order, but a card is a
+/// message of its own: a card the gateway keeps refusing does not hold the acknowledgement back.
+#[tokio::test]
+async fn a_card_message_never_holds_the_acknowledgement_back() {
+    on_every_backend!(
+        |c| {
+            c.chat_gateway = Some(shiphold_api::ChatGatewayConfig {
+                url: "http://127.0.0.1:9/chat".into(),
+                secret: shiphold_erp_adapter::Secret::generate().to_whsec(),
+            });
+        },
+        |app| {
+            let (_, key) = app.ready_shop().await;
+            app.order(&key, "Q-1", "qb", &[("s1", "awaiting_shipment")])
+                .await;
+            card(&app, &key, "Q-1", None).await;
+            let (s, b) = app
+                .call(Method::POST, "/v1/orders/Q-1/interceptions", &key, None)
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            let id = b["id"].as_str().unwrap().to_owned();
+            let (s, _) = app
+                .call(
+                    Method::POST,
+                    &format!("/v1/interceptions/{id}/release"),
+                    &key,
+                    None,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK);
+            // Card, acknowledgement and release notice are queued; the card and the
+            // acknowledgement may go now, the release notice only after the acknowledgement.
+            let claimed = app
+                .state
+                .store()
+                .claim(
+                    shiphold_storage::Topic::Chat,
+                    "test",
+                    Duration::from_secs(30),
+                    10,
+                    chrono::Utc::now(),
+                )
+                .await
+                .unwrap();
+            let kinds: Vec<String> = claimed
+                .iter()
+                .map(|e| {
+                    e.payload["message"]["kind"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_owned()
+                })
+                .collect();
+            assert_eq!(kinds.len(), 2, "{kinds:?}");
+            assert!(kinds.contains(&"card".to_owned()), "{kinds:?}");
+            assert!(kinds.contains(&"acknowledgement".to_owned()), "{kinds:?}");
+        }
+    );
+}
+
+/// In test mode before any event window exists, messages quote today and tomorrow as the
+/// marketplace's days (China Standard Time), not UTC's.
+#[tokio::test]
+async fn without_any_window_the_dates_are_the_marketplaces_days() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.shop("No Window").await;
+        for (method, path, body) in [
+            (
+                Method::PUT,
+                "/v1/settings/memo",
+                Some(json!({"memo_text": "stop", "accept_terms": true})),
+            ),
+            (Method::POST, "/v1/settings/enable", None),
+            (
+                Method::PUT,
+                "/v1/settings/advanced",
+                Some(json!({"test_mode": true, "test_buyers": ["tester"]})),
+            ),
+        ] {
+            let (s, b) = app.call(method, path, &key, body).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+        }
+        // 20:00 UTC on 11 November is already 04:00 on 12 November in Shanghai.
+        app.clock.set(
+            chrono::DateTime::parse_from_rfc3339("2026-11-11T20:00:00Z")
+                .unwrap()
+                .to_utc(),
+        );
+        app.order(&key, "T-1", "tester", &[("s1", "awaiting_shipment")])
+            .await;
+        let (s, b) = app
+            .call(
+                Method::POST,
+                "/v1/orders/T-1/interceptions",
+                &key,
+                Some(json!({"locale": "en"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let text = messages(&app, &key, "T-1").await[0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            text.contains("on 11.12") && text.contains("from 11.13"),
+            "{text}"
+        );
     });
 }
