@@ -64,6 +64,13 @@ impl PartialSchema for Problem {
             .property("detail", string("What happened, for people."))
             .required("detail")
             .property(
+                "request_id",
+                string(
+                    "The request's id, as in its `x-request-id` answer header and the server's \
+                     log: quote it when reporting a problem.",
+                ),
+            )
+            .property(
                 "errors",
                 ArrayBuilder::new()
                     .items(Ref::from_schema_name(mirror::FieldError::name()))

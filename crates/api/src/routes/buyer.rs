@@ -199,14 +199,31 @@ async fn page(Path(token): Path<String>) -> Response {
     if !cards::is_token_shaped(&token) {
         return ApiError::not_found("card").into_response();
     }
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        include_str!("../../assets/card.html"),
-    )
-        .into_response()
+    super::page::serve(CARD_PAGE, &CARD_POLICY)
+}
+
+const CARD_PAGE: &str = include_str!("../../assets/card.html");
+
+/// The card page's policy: the token sits in its URL, so only its own script may run, and only
+/// against this origin.
+static CARD_POLICY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| super::page::policy(CARD_PAGE));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::page::{block, hash_source};
+
+    #[test]
+    fn the_card_page_runs_only_its_own_hashed_script_and_style() {
+        assert_eq!(CARD_PAGE.matches("<script").count(), 1);
+        assert_eq!(CARD_PAGE.matches("<style").count(), 1);
+        assert!(CARD_POLICY.contains(&hash_source(block(CARD_PAGE, "<script>", "</script>"))));
+        assert!(CARD_POLICY.contains(&hash_source(block(CARD_PAGE, "<style>", "</style>"))));
+        assert!(CARD_POLICY.contains("frame-ancestors 'none'"));
+        // Inline handlers and style attributes would be refused by the policy.
+        assert!(!CARD_PAGE.contains(" onclick="), "inline handler");
+        assert!(!CARD_PAGE.contains(" style=\""), "style attribute");
+        assert!(!CARD_PAGE.contains("innerHTML"), "markup from data");
+    }
 }

@@ -3,10 +3,7 @@
 
 use std::sync::LazyLock;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use sha2::{Digest, Sha256};
+use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,33 +15,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::default().routes(routes!(page))
 }
 
-/// The text between the page's only `<open>` and `</close>` tags.
-fn block<'a>(page: &'a str, open: &str, close: &str) -> &'a str {
-    let start = page.find(open).map_or(0, |i| i + open.len());
-    let end = page[start..].find(close).map_or(start, |i| start + i);
-    &page[start..end]
-}
-
-/// A CSP source for exactly this inline block.
-fn hash_source(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    format!(
-        "'sha256-{}'",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    )
-}
-
 /// The page's policy. The key sits in the page, so only the page's own script may run and it may
 /// talk only to this origin; hashes rather than 'unsafe-inline' keep injected markup inert.
-static POLICY: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "default-src 'none'; script-src 'self' {script}; style-src 'self' {style}; \
-         connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
-         frame-ancestors 'none'",
-        script = hash_source(block(PAGE, "<script>", "</script>")),
-        style = hash_source(block(PAGE, "<style>", "</style>")),
-    )
-});
+static POLICY: LazyLock<String> = LazyLock::new(|| super::page::policy(PAGE));
 
 /// The merchant console (HTML). It asks for an API key and keeps it in the tab's sessionStorage.
 #[utoipa::path(
@@ -57,29 +30,13 @@ static POLICY: LazyLock<String> = LazyLock::new(|| {
     ),
 )]
 pub(crate) async fn page() -> Response {
-    let mut response = (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::X_FRAME_OPTIONS, "DENY"),
-        ],
-        PAGE,
-    )
-        .into_response();
-    if let Ok(policy) = HeaderValue::from_str(&POLICY) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
-    response
+    super::page::serve(PAGE, &POLICY)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::page::{block, hash_source};
 
     #[test]
     fn the_page_has_one_script_and_one_style_and_the_policy_names_both() {
@@ -111,14 +68,5 @@ mod tests {
         // Inline handlers and style attributes would be refused by the policy.
         assert!(!PAGE.contains(" onclick="), "inline handler");
         assert!(!PAGE.contains(" style=\""), "style attribute");
-    }
-
-    #[test]
-    fn a_hash_is_the_base64_of_sha256() {
-        // echo -n 'x' | openssl dgst -sha256 -binary | base64
-        assert_eq!(
-            hash_source("x"),
-            "'sha256-LXEWQrcmsEQBYnyp+6wy9chTD7GQPMTbAiWHF5IaSIE='"
-        );
     }
 }

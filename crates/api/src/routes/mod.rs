@@ -3,9 +3,10 @@
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,6 +23,7 @@ pub(crate) mod health;
 pub(crate) mod interceptions;
 pub(crate) mod keys;
 pub(crate) mod orders;
+mod page;
 pub(crate) mod settings;
 pub(crate) mod windows;
 
@@ -60,18 +62,62 @@ pub(crate) fn finish(router: Router<AppState>, state: AppState) -> Router {
             common::idempotency,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), count_status))
+        .layer(middleware::from_fn(problem_request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                tracing::debug_span!(
+                tracing::info_span!(
                     "request",
+                    request_id = %request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
                     method = %request.method(),
                     path = %loggable_path(request.uri().path()),
                 )
             }),
         )
+        // Outermost, so the log line and every answer carry the id: the caller's own, when it
+        // sent one, else a new UUID.
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         // Bodies are read by our extractors with their own limit; this guards the rest.
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// The header that names a request in logs and answers.
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Adds the request's id to every problem document (`request_id`), so that a client quoting an
+/// error can be matched with the server's log line.
+async fn problem_request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == crate::problem::PROBLEM_JSON.as_bytes());
+    let Some(id) = id.filter(|_| is_problem) else {
+        return response;
+    };
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return ApiError::internal("a problem document could not be read back").into_response();
+    };
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("request_id".into(), serde_json::Value::String(id));
+            parts.headers.remove(header::CONTENT_LENGTH);
+            serde_json::to_vec(&map).unwrap_or_else(|_| bytes.to_vec())
+        }
+        _ => bytes.to_vec(),
+    };
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 async fn not_found() -> ApiError {

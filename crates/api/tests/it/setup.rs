@@ -647,3 +647,39 @@ async fn the_last_admin_key_stays() {
         assert_eq!(s, StatusCode::CONFLICT);
     });
 }
+
+/// Every answer carries a request id (the caller's own when it sent one) and every problem
+/// document quotes it, so an error a client reports can be found in the server's log.
+#[tokio::test]
+async fn every_answer_names_its_request() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let mine = app
+            .http
+            .get(app.url("/v1/orders/NOPE"))
+            .bearer_auth(&key)
+            .header("x-request-id", "req-1111")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(mine.headers()["x-request-id"], "req-1111");
+        let (s, b) = crate::support::read(mine).await;
+        assert_eq!(
+            (s, b["request_id"].as_str()),
+            (StatusCode::NOT_FOUND, Some("req-1111"))
+        );
+        let fresh = app.http.get(app.url("/healthz")).send().await.unwrap();
+        let id = fresh.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        let other = app.http.get(app.url("/healthz")).send().await.unwrap();
+        assert_ne!(other.headers()["x-request-id"].to_str().unwrap(), id);
+        // Also on the answers of the fallback and of a refused body.
+        let unknown = app.http.get(app.url("/nowhere")).send().await.unwrap();
+        let header = unknown.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (_, b) = crate::support::read(unknown).await;
+        assert_eq!(b["request_id"].as_str(), Some(header.as_str()));
+    });
+}
