@@ -124,6 +124,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
                 ("pending", c.pending),
                 ("leased", c.leased),
                 ("dead", c.dead),
+                ("held", c.held),
             ] {
                 let _ = writeln!(
                     out,

@@ -332,6 +332,19 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             1,
             "nothing was sent while the link was off"
         );
+        let metrics = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("shiphold_outbox_entries{topic=\"erp\",status=\"held\"} 1"),
+            "{metrics}"
+        );
         let (_, dead) = app
             .call(Method::GET, "/v1/erp/dead-letters", &key, None)
             .await;
