@@ -10,6 +10,20 @@ use serde::de::DeserializeOwned;
 use crate::problem::{ApiError, ProblemKind};
 use crate::state::AppState;
 
+/// Whether a request says its body is JSON (`application/json` or any `+json` type).
+fn sends_json(headers: &axum::http::HeaderMap) -> bool {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || media.ends_with("+json")
+}
+
 /// A JSON body, parsed with the path of the failing field in the error.
 #[derive(Debug)]
 pub struct JsonBody<T> {
@@ -23,18 +37,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let media = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if media != "application/json" && !media.ends_with("+json") {
+        if !sends_json(req.headers()) {
             return Err(ApiError::new(
                 ProblemKind::UnsupportedMediaType,
                 "send the body as JSON with 'Content-Type: application/json'",
@@ -141,18 +144,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for MaybeJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|media| media == "application/json" || media.ends_with("+json"));
+        let is_json = sends_json(req.headers());
         let limit = state.config().body_limit;
         let raw = axum::body::to_bytes(req.into_body(), limit)
             .await
@@ -244,19 +236,7 @@ impl FromRequest<AppState> for SignedBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, ApiError> {
-        let media = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        if media != "application/json" && !media.ends_with("+json") {
+        if !sends_json(req.headers()) {
             return Err(ApiError::new(
                 ProblemKind::UnsupportedMediaType,
                 "send the callback as JSON with 'Content-Type: application/json'",

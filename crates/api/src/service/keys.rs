@@ -62,20 +62,44 @@ pub async fn create(
 ) -> Result<CreatedKey, ServiceError> {
     caller.require(Role::Admin)?;
     let (label, roles) = new_key?;
+    insert_key(
+        app,
+        caller.shop_id.clone(),
+        caller.actor(),
+        label,
+        roles,
+        false,
+    )
+    .await
+}
+
+/// Makes, stores and audits a key; `check_shop` first makes sure the shop exists (operators
+/// name it by hand).
+async fn insert_key(
+    app: &AppState,
+    shop: ShopId,
+    actor: String,
+    label: String,
+    roles: Vec<Role>,
+    check_shop: bool,
+) -> Result<CreatedKey, ServiceError> {
     let secret = generate_key();
     let now = app.now().business;
     let record = ApiKeyRecord {
         id: ApiKeyId::generate(),
-        shop_id: caller.shop_id.clone(),
+        shop_id: shop.clone(),
         label,
         roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
         secret_hash: hash_secret(&secret),
         created_at: now,
         revoked_at: None,
     };
-    let (shop, actor, stored) = (caller.shop_id.clone(), caller.actor(), record.clone());
+    let stored = record.clone();
     app.store()
         .write(move |tx| -> Result<(), ServiceError> {
+            if check_shop && tx.shop(&shop)?.is_none() {
+                return Err(ServiceError::NotFound("shop"));
+            }
             tx.insert_api_key(&stored)?;
             let after =
                 serde_json::json!({"id": stored.id, "label": stored.label, "roles": stored.roles});
@@ -155,40 +179,7 @@ pub async fn create_for_operator(
     roles: &[String],
 ) -> Result<CreatedKey, ServiceError> {
     let (label, roles) = parse_new_key(label, roles)?;
-    let secret = generate_key();
-    let now = app.now().business;
-    let record = ApiKeyRecord {
-        id: ApiKeyId::generate(),
-        shop_id: shop.clone(),
-        label,
-        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        secret_hash: hash_secret(&secret),
-        created_at: now,
-        revoked_at: None,
-    };
-    let stored = record.clone();
-    app.store()
-        .write(move |tx| -> Result<(), ServiceError> {
-            if tx.shop(&shop)?.is_none() {
-                return Err(ServiceError::NotFound("shop"));
-            }
-            tx.insert_api_key(&stored)?;
-            let after =
-                serde_json::json!({"id": stored.id, "label": stored.label, "roles": stored.roles});
-            audit(
-                tx,
-                &shop,
-                now,
-                "operator",
-                "api_key.create",
-                stored.id.as_str(),
-                serde_json::Value::Null,
-                after,
-            )?;
-            Ok(())
-        })
-        .await?;
-    Ok(CreatedKey { record, secret })
+    insert_key(app, shop, "operator".to_owned(), label, roles, true).await
 }
 
 /// The caller an API key authenticates, or `None` for an unknown or revoked key.
