@@ -147,16 +147,6 @@ impl AppState {
         }
     }
 
-    /// The business clock.
-    pub fn business_clock(&self) -> &BusinessClock {
-        &self.inner.business
-    }
-
-    /// The wall clock.
-    pub fn wall_clock(&self) -> &WallClock {
-        &self.inner.wall
-    }
-
     /// A fraction in `[0, max)` that spreads retries of many entries after an outage.
     pub fn jitter(&self, max: f64) -> f64 {
         if max <= 0.0 {

@@ -283,7 +283,8 @@ async fn bury(
         .await
 }
 
-/// Drops the service error's detail to the log and tries again later.
+/// A retry on the schedule for a failure on Shiphold's side (the store could not be read), with
+/// its error kept in the attempt.
 pub(super) fn retry_later(error: impl std::fmt::Display) -> Verdict {
     Verdict::Retry {
         status: None,

@@ -172,6 +172,11 @@ async fn dead_letters(
     ))
 }
 
+/// A dead letter's id from the path; anything else names no dead letter.
+fn dead_letter_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("dead letter"))
+}
+
 /// One dead letter with every delivery attempt: when, the answer's status, the error (admin).
 #[utoipa::path(
     get,
@@ -195,9 +200,7 @@ async fn dead_letter(
     caller: Caller,
     Path(entry_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let entry_id: i64 = entry_id
-        .parse()
-        .map_err(|_| ApiError::not_found("dead letter"))?;
+    let entry_id = dead_letter_id(&entry_id)?;
     let found = outbox::get_dead_letter(&state, &caller, entry_id).await?;
     Ok(json(StatusCode::OK, &dead_letter_view(found, true)))
 }
@@ -225,9 +228,7 @@ async fn redrive(
     caller: Caller,
     Path(entry_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let entry_id: i64 = entry_id
-        .parse()
-        .map_err(|_| ApiError::not_found("dead letter"))?;
+    let entry_id = dead_letter_id(&entry_id)?;
     outbox::redrive(&state, &caller, entry_id).await?;
     Ok(json(StatusCode::OK, &Redriven { redriven: true }))
 }

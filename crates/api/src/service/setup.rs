@@ -59,21 +59,26 @@ where
 {
     caller.require(Role::Admin)?;
     let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now());
-    let settings = app
+    let (settings, released) = app
         .store()
-        .write(move |tx| -> Result<Settings, ServiceError> {
+        .write(move |tx| -> Result<(Settings, usize), ServiceError> {
             tx.settings_for_update(&shop)?;
             let mut record = tx.settings(&shop)?;
             let before = audit_view(&record);
+            let was_linked = record.settings.advanced.erp.is_some();
             let was_delivering = record.settings.advanced.active_erp().is_some();
             change(&mut record)?;
             let saved = tx.save_settings(&shop, &record, now.business)?;
             // A link switched (back) on delivers what waited while it was off, in order; a link
-            // removed lets the waiting messages go to the dead letters, saying why.
+            // removed lets the waiting messages go to the dead letters, saying why. Only these
+            // two changes touch the outbox.
             let delivering = saved.settings.advanced.active_erp().is_some();
-            if (delivering && !was_delivering) || saved.settings.advanced.erp.is_none() {
-                tx.release_held(&shop, Topic::Erp, now.wall)?;
-            }
+            let removed = was_linked && saved.settings.advanced.erp.is_none();
+            let released = if (delivering && !was_delivering) || removed {
+                tx.release_held(&shop, Topic::Erp, now.wall)?
+            } else {
+                0
+            };
             audit(
                 tx,
                 &shop,
@@ -84,10 +89,12 @@ where
                 before,
                 audit_view(&saved),
             )?;
-            read_in_tx(tx, &shop)
+            Ok((read_in_tx(tx, &shop)?, released))
         })
         .await?;
-    app.wake_worker();
+    if released > 0 {
+        app.wake_worker();
+    }
     Ok(settings)
 }
 
