@@ -750,6 +750,21 @@ async fn callbacks_keep_the_protocols_limits_and_types() {
             vec!["requested"],
             "nothing changed"
         );
+        // Signed correctly, for an interception the shop does not have: 404.
+        let unknown = ResultsCallback::new(
+            shop.clone(),
+            "icp_unknown",
+            vec![ItemResult::locked("s1")],
+            now,
+        )
+        .to_body();
+        assert_eq!(
+            check(
+                crate::support::read(send(&shop, unknown, &secret, "m6", ts, true).await.unwrap())
+                    .await
+            ),
+            problem(404, "not-found")
+        );
 
         // A large callback under 1 MiB is taken (the API's own limit is 256 KiB); its long
         // reason is kept to 500 characters.

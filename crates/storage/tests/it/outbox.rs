@@ -44,6 +44,31 @@ async fn claim_ids(store: &Store, worker: &str, at: DateTime<Utc>) -> Vec<String
 }
 
 backend_tests! {
+    async fn a_held_entry_waits_without_an_attempt_and_keeps_its_keys_line(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let first = enqueue(store, &shop, "o1", "msg_1", t0()).await;
+        enqueue(store, &shop, "o1", "msg_2", t0()).await;
+        let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
+        assert_eq!(claimed.len(), 1, "msg_2 waits behind msg_1");
+        assert!(store.hold(first, &claimed[0].lease_token, attempt("held", t0())).await.unwrap());
+        // Held: not claimable, not dead, and its order's later message still waits behind it.
+        assert!(claim_ids(store, "w1", t0() + Duration::hours(1)).await.is_empty());
+        let s = shop.clone();
+        let entry = store.read(move |tx| tx.outbox_entry(&s, first)).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.attempts), (OutboxStatus::Held, 0), "the claim did not count");
+        let s = shop.clone();
+        assert_eq!(store.read(move |tx| tx.held_count(&s, shiphold_storage::Topic::Erp)).await.unwrap(), 1);
+        // Released: due at once, in order.
+        let s = shop.clone();
+        let released = store
+            .write(move |tx| tx.release_held(&s, shiphold_storage::Topic::Erp, t0() + Duration::hours(2)))
+            .await
+            .unwrap();
+        assert_eq!(released, 1);
+        assert_eq!(claim_ids(store, "w1", t0() + Duration::hours(2)).await, vec!["msg_1".to_owned()]);
+    }
+
     async fn outbox_entries_complete_retry_die_and_are_redriven(db: TestDb) {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
