@@ -77,24 +77,30 @@ pub fn decide_intake(
         });
     }
 
+    // Groups are opened in the order each interception's first line comes, whether or not that
+    // line gets an event, and groups left empty are dropped.
     let mut events: Vec<(InterceptionId, Vec<(SubOrderId, LineEvent)>)> = Vec::new();
     for (interception_id, line) in active {
+        let index = match events.iter().position(|(id, _)| id == interception_id) {
+            Some(index) => index,
+            None => {
+                events.push((interception_id.clone(), Vec::new()));
+                events.len() - 1
+            }
+        };
         let Some(sub) = incoming.sub_order(&line.sub_order_id) else {
             continue;
         };
         let Some(event) = LineEvent::from_shipping_status(sub.shipping_status) else {
             continue;
         };
-        match events.iter_mut().find(|(id, _)| id == interception_id) {
-            // A line given twice gets one event: a second would fail on the line the first closed.
-            Some((_, group)) if group.iter().any(|(id, _)| id == &line.sub_order_id) => {}
-            Some((_, group)) => group.push((line.sub_order_id.clone(), event)),
-            None => events.push((
-                interception_id.clone(),
-                vec![(line.sub_order_id.clone(), event)],
-            )),
+        let group = &mut events[index].1;
+        // A line given twice gets one event: a second would fail on the line the first closed.
+        if !group.iter().any(|(id, _)| id == &line.sub_order_id) {
+            group.push((line.sub_order_id.clone(), event));
         }
     }
+    events.retain(|(_, group)| !group.is_empty());
     Ok(IntakeDecision::Accept {
         created: stored.is_none(),
         events,
