@@ -676,10 +676,43 @@ pub fn decide(input: DecisionInput<'_>) -> Result<Decision, DecideError> {
     })
 }
 
-/// Whether the buyer is told "stopped" after these transitions: only when the shop has ERP
-/// locking on and the ERP reported an item locked.
-pub fn tells_success(settings: &InterceptionSettings, transitions: &[Transition]) -> bool {
-    settings.advanced.erp_locking() && transitions.iter().any(|t| t.to == LineState::Locked)
+/// What the buyer is told after an ERP report locked items: see [`lock_news`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockNews {
+    /// Every item of the interception is locked: the product's "the items you chose have been
+    /// stopped" is true as written.
+    AllLocked,
+    /// Only these items (every one locked so far, in the interception's order) are locked; the
+    /// others are still waiting, failed or closed, so the message must name the stopped ones.
+    SomeLocked(Vec<SubOrderId>),
+}
+
+/// Whether the buyer is told "stopped" after a report, and how. Only when the shop has ERP locking
+/// on and the report *changed* a line to locked (a repeated or late report changes nothing and
+/// tells nothing, so the buyer gets one message per real change). `lines` are the interception's
+/// lines after the report.
+pub fn lock_news(
+    settings: &InterceptionSettings,
+    transitions: &[Transition],
+    lines: &[Line],
+) -> Option<LockNews> {
+    if !settings.advanced.erp_locking() || !transitions.iter().any(|t| t.to == LineState::Locked) {
+        return None;
+    }
+    let locked: Vec<SubOrderId> = lines
+        .iter()
+        .filter(|l| l.state == LineState::Locked)
+        .map(|l| l.sub_order_id.clone())
+        .collect();
+    if locked.is_empty() {
+        // A line locked and closed by the same report: nothing is stopped any more.
+        return None;
+    }
+    Some(if locked.len() == lines.len() {
+        LockNews::AllLocked
+    } else {
+        LockNews::SomeLocked(locked)
+    })
 }
 
 #[cfg(test)]

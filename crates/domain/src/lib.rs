@@ -24,8 +24,8 @@ pub use ids::{
 pub use intake::{IntakeDecision, IntakeError, decide_intake};
 pub use interception::{
     DecideError, Decision, DecisionInput, EventKind, Interception, Line, LineEvent, LineState,
-    MemoState, Method, Refusal, RefusalReason, Requester, Transition, TransitionError, check_item,
-    check_open, decide, memo_after, tells_success,
+    LockNews, MemoState, Method, Refusal, RefusalReason, Requester, Transition, TransitionError,
+    check_item, check_open, decide, lock_news, memo_after,
 };
 pub use order::{Money, Order, OrderVersion, ShippingStatus, SubOrder};
 pub use release::{

@@ -2,7 +2,9 @@
 //!
 //! The acknowledgement and lock-success texts are the product's defaults, character for character
 //! (the Chinese ones mix ASCII `,()!` with the full-width `。` exactly as the product writes them);
-//! only the dates became placeholders. The others are written in the same voice.
+//! only the dates became placeholders. The others are written in the same voice; the partial
+//! lock-success text is the lock-success text for the case the product's wording does not fit
+//! (only some of the chosen items were stopped), so it names them.
 
 use std::sync::LazyLock;
 
@@ -35,6 +37,15 @@ pub const fn default_text(kind: TemplateKind, locale: Locale) -> &'static str {
         (TemplateKind::LockSuccess, Locale::En) => {
             "The items you chose have been stopped and won't ship for now. Please request a \
              refund promptly: without a refund they may still ship."
+        }
+        (TemplateKind::PartialLockSuccess, Locale::ZhCn) => {
+            "亲,您选择的商品中,{items}已拦截成功,暂时不发货。请及时申请退款,如未退款有可能继续发货。\
+             其余商品暂未拦截成功,可能继续发货。"
+        }
+        (TemplateKind::PartialLockSuccess, Locale::En) => {
+            "Of the items you chose, these have been stopped and won't ship for now: {items}. \
+             Please request a refund promptly: without a refund they may still ship. The other \
+             items have not been stopped and may ship."
         }
         (TemplateKind::RefundReminder, Locale::ZhCn) => {
             "亲,现在可以申请退款了。您已拦截的商品({items})还未退款,请尽快申请退款,\
@@ -112,6 +123,11 @@ mod tests {
                 "{locale}"
             );
             assert!(uses(TemplateKind::LockSuccess).is_empty(), "{locale}");
+            assert_eq!(
+                uses(TemplateKind::PartialLockSuccess),
+                [P::Items],
+                "{locale}"
+            );
             assert!(
                 uses(TemplateKind::RefundReminder).contains(&P::Items),
                 "{locale}"

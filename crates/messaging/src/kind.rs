@@ -5,15 +5,19 @@ use crate::names::{UnknownName, string_name};
 /// Which buyer message a template produces.
 ///
 /// Text form (`as_str`, serde, `Display`): `card`, `acknowledgement`, `lock_success`,
-/// `refund_reminder`, `release_notice`.
+/// `partial_lock_success`, `refund_reminder`, `release_notice`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TemplateKind {
     /// Carries the interception card link to the buyer (method 1).
     Card,
     /// The interception request was received. This is *not* success: the shipment may still leave.
     Acknowledgement,
-    /// The ERP reported that it locked the items. Sent only when the shop uses ERP locking.
+    /// The ERP reported that it locked every item of the interception. Sent only when the shop
+    /// uses ERP locking.
     LockSuccess,
+    /// The ERP reported that it locked some of the items: the message names the stopped ones
+    /// (`{items}`), as the others may still ship. Sent only when the shop uses ERP locking.
+    PartialLockSuccess,
     /// Refunds have reopened: reminds a buyer whose items were intercepted and not yet refunded.
     RefundReminder,
     /// Customer service released the interception; the goods will ship.
@@ -48,16 +52,17 @@ const CARD: [Placeholder; 9] = [
 
 impl TemplateKind {
     /// Every kind, in a stable order.
-    pub const ALL: [TemplateKind; 5] = [
+    pub const ALL: [TemplateKind; 6] = [
         TemplateKind::Card,
         TemplateKind::Acknowledgement,
         TemplateKind::LockSuccess,
+        TemplateKind::PartialLockSuccess,
         TemplateKind::RefundReminder,
         TemplateKind::ReleaseNotice,
     ];
 
-    const EXPECTED: &'static str =
-        "card, acknowledgement, lock_success, refund_reminder, release_notice";
+    const EXPECTED: &'static str = "card, acknowledgement, lock_success, partial_lock_success, \
+         refund_reminder, release_notice";
 
     /// Parses the text form (exact, lower case).
     pub fn parse(s: &str) -> Result<Self, UnknownName> {
@@ -73,6 +78,7 @@ impl TemplateKind {
             TemplateKind::Card => "card",
             TemplateKind::Acknowledgement => "acknowledgement",
             TemplateKind::LockSuccess => "lock_success",
+            TemplateKind::PartialLockSuccess => "partial_lock_success",
             TemplateKind::RefundReminder => "refund_reminder",
             TemplateKind::ReleaseNotice => "release_notice",
         }
@@ -87,6 +93,7 @@ impl TemplateKind {
             TemplateKind::Card => &CARD,
             TemplateKind::Acknowledgement
             | TemplateKind::LockSuccess
+            | TemplateKind::PartialLockSuccess
             | TemplateKind::RefundReminder
             | TemplateKind::ReleaseNotice => &COMMON,
         }

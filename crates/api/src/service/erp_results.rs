@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use shiphold_domain::{InterceptionId, LineEvent, LineState, ShopId, SubOrderId, Transition};
+use shiphold_domain::{InterceptionId, LineEvent, LockNews, ShopId, SubOrderId, Transition};
 use shiphold_erp_adapter::{
     self as wire, CallbackReceipt, ReceiveError, Secret, VerifyError, receive_callback,
 };
@@ -37,7 +37,9 @@ pub fn erp_event(result: &wire::ItemResult) -> LineEvent {
 
 /// Applies an ERP's results (from a delivery's response or a callback) to one interception,
 /// first marking it delivered when `delivered` is set. Tells the buyer "stopped" only when the
-/// shop has ERP locking on and an item was locked. Returns a receipt per result.
+/// shop has ERP locking on and this report locked an item: with the product's text when every
+/// item of the interception is locked, else naming the stopped items. Returns a receipt per
+/// result.
 pub fn apply_in_tx(
     tx: &mut Tx<'_>,
     app: &AppState,
@@ -133,14 +135,22 @@ pub fn apply_in_tx(
     if transitions.iter().any(|t| !t.to.is_active()) {
         refresh_memo(tx, shop_id, &record.settings, &order.id)?;
     }
-    if shiphold_domain::tells_success(&record.settings, &transitions) {
-        // The message names the items locked by this report, not earlier ones.
-        let locked: Vec<SubOrderId> = outcomes
-            .iter()
-            .skip(delivery_marks)
-            .filter(|o| o.applied == Applied::Changed && o.state == LineState::Locked)
-            .map(|o| o.sub_order_id.clone())
-            .collect();
+    if let Some(news) =
+        shiphold_domain::lock_news(&record.settings, &transitions, &interception.lines)
+    {
+        // Every chosen item stopped: the product's text, which names none. Only some: the text
+        // that names every item stopped so far.
+        let (kind, locked) = match news {
+            LockNews::AllLocked => (
+                TemplateKind::LockSuccess,
+                interception
+                    .lines
+                    .iter()
+                    .map(|l| l.sub_order_id.clone())
+                    .collect(),
+            ),
+            LockNews::SomeLocked(locked) => (TemplateKind::PartialLockSuccess, locked),
+        };
         let locale = interception_locale(tx, shop_id, &order, interception_id)?;
         let ctx = MessageContext::load(tx, shop_id, &record, app.message_channel(), now)?;
         send_buyer_message(
@@ -148,7 +158,7 @@ pub fn apply_in_tx(
             &ctx,
             &order,
             Outgoing {
-                kind: TemplateKind::LockSuccess,
+                kind,
                 locale,
                 interception_id: Some(interception_id.clone()),
                 items: titles(&order, locked),

@@ -165,14 +165,20 @@ async fn results_by_callback_failed_and_already_shipped() {
             line_states(&app, &key, &id).await == ["locked", "lock_failed", "already_shipped"]
         })
         .await;
+        // One of three was locked: the buyer is not told "the items you chose have been
+        // stopped" but which item was.
         let k = kinds(&app, &key, "E-2").await;
-        assert_eq!(k, vec!["acknowledgement", "lock_success"]);
+        assert_eq!(k, vec!["acknowledgement", "partial_lock_success"]);
         let (_, msgs) = app
             .call(Method::GET, "/v1/orders/E-2/messages", &key, None)
             .await;
         let success = msgs["items"][1]["text"].as_str().unwrap();
         assert!(
-            success.starts_with("亲,您选择的商品已拦截成功"),
+            success.starts_with("亲,您选择的商品中,Item s1已拦截成功"),
+            "{success}"
+        );
+        assert!(
+            !success.contains("Item s2") && !success.contains("Item s3"),
             "{success}"
         );
         // already_shipped closes its line, so the memo names only the still intercepted items.
@@ -392,6 +398,106 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             .count();
         assert!(again >= 2, "the re-driven message keeps its webhook-id");
         sim.shutdown().await;
+    });
+}
+
+#[tokio::test]
+async fn the_buyer_hears_once_per_real_lock_and_is_told_which_items_until_all_are() {
+    on_every_backend!(|_| {}, |app| {
+        let (shop, key) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        let id = intercept(&app, &key, "P-1", &["s1", "s2", "s3"]).await;
+        let url = app.url(&format!("/v1/erp/shops/{shop}/results"));
+        let now = chrono::Utc::now();
+        let report = |webhook_id: &'static str, results: Vec<ItemResult>| {
+            let body = ResultsCallback::new(shop.clone(), id.clone(), results, now).to_body();
+            let mut headers = reqwest::header::HeaderMap::new();
+            SignedHeaders::sign(
+                std::slice::from_ref(&secret),
+                webhook_id,
+                now.timestamp(),
+                &body,
+            )
+            .apply(&mut headers);
+            let request = app
+                .http
+                .post(&url)
+                .headers(headers)
+                .header("content-type", "application/json")
+                .body(body);
+            async move {
+                let (s, b) = crate::support::read(request.send().await.unwrap()).await;
+                assert_eq!(s, StatusCode::OK, "{b}");
+                b
+            }
+        };
+        let texts = || async {
+            let (_, msgs) = app
+                .call(Method::GET, "/v1/orders/P-1/messages", &key, None)
+                .await;
+            msgs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    (
+                        m["kind"].as_str().unwrap().to_owned(),
+                        m["text"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+
+        report("msg_p1", vec![ItemResult::locked("s1")]).await;
+        let t = texts().await;
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[1].0, "partial_lock_success");
+        assert!(
+            t[1].1.contains("Item s1") && !t[1].1.contains("Item s2"),
+            "{t:?}"
+        );
+
+        // The same result again under a new webhook id changes nothing, so it tells nothing.
+        let b = report("msg_p2", vec![ItemResult::locked("s1")]).await;
+        assert_eq!(b["results"][0]["status"], "recorded");
+        assert_eq!(texts().await.len(), 2);
+
+        // A second item locked: a new message naming both stopped items.
+        report("msg_p3", vec![ItemResult::locked("s2")]).await;
+        let t = texts().await;
+        assert_eq!(t.len(), 3, "{t:?}");
+        assert_eq!(t[2].0, "partial_lock_success");
+        assert!(
+            t[2].1.contains("Item s1、Item s2") && !t[2].1.contains("Item s3"),
+            "{t:?}"
+        );
+
+        // The last one locked: every chosen item is stopped, and the product's text says so.
+        report(
+            "msg_p4",
+            vec![ItemResult::locked("s3"), ItemResult::locked("s2")],
+        )
+        .await;
+        let t = texts().await;
+        assert_eq!(t.len(), 4, "{t:?}");
+        assert_eq!(t[3].0, "lock_success");
+        assert_eq!(
+            t[3].1,
+            "亲,您选择的商品已拦截成功,暂时不发货。请及时申请退款,如未退款有可能继续发货。"
+        );
+        assert_eq!(
+            line_states(&app, &key, &id).await,
+            ["locked", "locked", "locked"]
+        );
     });
 }
 

@@ -183,8 +183,18 @@ fn a_line_given_twice_gets_one_event() {
 fn groups_come_in_the_order_of_each_interceptions_first_line() {
     // icp_2's first line gets no event (still awaiting), its second does; icp_0's only line
     // comes between them. The groups follow the first lines given: icp_2, then icp_0.
-    let stored = order(1, vec![sub("s1", Awaiting), sub("s3", Awaiting), sub("s4", Awaiting)]);
-    let incoming = order(2, vec![sub("s1", Awaiting), sub("s3", Shipped), sub("s4", Refunded)]);
+    let stored = order(
+        1,
+        vec![
+            sub("s1", Awaiting),
+            sub("s3", Awaiting),
+            sub("s4", Awaiting),
+        ],
+    );
+    let incoming = order(
+        2,
+        vec![sub("s1", Awaiting), sub("s3", Shipped), sub("s4", Refunded)],
+    );
     let lines = [
         active("icp_2", "s1", LineState::Requested),
         active("icp_0", "s3", LineState::Requested),

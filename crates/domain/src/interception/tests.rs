@@ -270,7 +270,7 @@ fn line_records_transitions_but_not_repeats() {
 }
 
 #[test]
-fn success_is_told_only_with_erp_locking() {
+fn success_is_told_only_with_erp_locking_and_names_the_items_when_not_all_are_stopped() {
     let mut settings = enabled();
     let locked = Transition {
         from: LineState::DeliveredToErp,
@@ -279,23 +279,57 @@ fn success_is_told_only_with_erp_locking() {
         detail: None,
         at: t0(),
     };
-    assert!(!tells_success(&settings, std::slice::from_ref(&locked)));
+    let line = |id: &str, state: LineState| Line {
+        state,
+        ..Line::requested(sid(id), 1, t0())
+    };
+    let all = [line("s1", LineState::Locked), line("s2", LineState::Locked)];
+    let news = |settings: &InterceptionSettings, t: &[Transition], lines: &[Line]| {
+        lock_news(settings, t, lines)
+    };
+    assert_eq!(
+        news(&settings, std::slice::from_ref(&locked), &all),
+        None,
+        "no ERP"
+    );
     settings.advanced.erp = Some(crate::settings::ErpLink {
         endpoint: "https://erp.example/hook".into(),
         locking: false,
         active: true,
         disabled_reason: None,
     });
-    assert!(!tells_success(&settings, std::slice::from_ref(&locked)));
+    assert_eq!(
+        news(&settings, std::slice::from_ref(&locked), &all),
+        None,
+        "locking off"
+    );
     if let Some(erp) = settings.advanced.erp.as_mut() {
         erp.locking = true;
     }
-    assert!(tells_success(&settings, std::slice::from_ref(&locked)));
+    assert_eq!(
+        news(&settings, std::slice::from_ref(&locked), &all),
+        Some(LockNews::AllLocked)
+    );
+    // One of three locked: the others failed or still wait, so the stopped one is named.
+    let some = [
+        line("s1", LineState::LockFailed),
+        line("s2", LineState::Locked),
+        line("s3", LineState::DeliveredToErp),
+    ];
+    assert_eq!(
+        news(&settings, std::slice::from_ref(&locked), &some),
+        Some(LockNews::SomeLocked(vec![sid("s2")]))
+    );
+    // A report that locked nothing (a repeat, a failure) tells nothing.
     let failed = Transition {
         to: LineState::LockFailed,
-        ..locked
+        ..locked.clone()
     };
-    assert!(!tells_success(&settings, &[failed]));
+    assert_eq!(news(&settings, &[failed], &some), None);
+    assert_eq!(news(&settings, &[], &all), None);
+    // Locked and then shipped by the same report: nothing is stopped any more.
+    let gone = [line("s1", LineState::ShippedAnyway)];
+    assert_eq!(news(&settings, std::slice::from_ref(&locked), &gone), None);
 }
 
 #[test]

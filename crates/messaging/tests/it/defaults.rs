@@ -114,7 +114,7 @@ fn other_defaults_fill_items_and_link() {
 
 #[test]
 fn no_default_claims_success_except_lock_success() {
-    // The acknowledgement is not success (product.md): only the lock-success text may say so.
+    // The acknowledgement is not success (product.md): only the lock-success texts may say so.
     let ctx = card_context(
         date(2025, 11, 11),
         date(2025, 11, 12),
@@ -127,7 +127,10 @@ fn no_default_claims_success_except_lock_success() {
             let claims = text.contains("拦截成功") || text.contains("have been stopped");
             assert_eq!(
                 claims,
-                kind == TemplateKind::LockSuccess,
+                matches!(
+                    kind,
+                    TemplateKind::LockSuccess | TemplateKind::PartialLockSuccess
+                ),
                 "{kind}/{locale}: {text}"
             );
             assert!(
