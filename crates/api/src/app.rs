@@ -32,8 +32,23 @@ pub struct RouteInfo {
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    let (router, _) = crate::openapi::documented_routes().split_for_parts();
-    crate::routes::finish(router, state)
+    let (router, document) = crate::openapi::documented_routes().split_for_parts();
+    // The writes the routes declare, as "METHOD /template": the idempotency middleware acts on
+    // these only, so another method on the same path gets its 405.
+    let mut writes = std::collections::HashSet::new();
+    for (path, item) in &document.paths.paths {
+        for (method, operation) in [
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ] {
+            if operation.is_some() {
+                writes.insert(format!("{method} {path}"));
+            }
+        }
+    }
+    crate::routes::finish(router, state, writes)
 }
 
 /// Every route the server answers, read from the declaration that also builds the router, so

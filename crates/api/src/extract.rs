@@ -69,6 +69,16 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
                     "unexpected data after the JSON value",
                 ));
             }
+            if let Some(field) = serde_json::from_slice::<serde_json::Value>(raw)
+                .ok()
+                .and_then(|v| array_for_object(&v, "body"))
+            {
+                return Err(ApiError::field(shiphold_domain::FieldError::new(
+                    field,
+                    "invalid",
+                    "expected a JSON object, not an array",
+                )));
+            }
             Ok(value)
         }
         Err(error) => {
@@ -92,6 +102,33 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
                 )),
             }
         }
+    }
+}
+
+/// serde reads a struct from a JSON array of its fields in order (`[null, true]`), which no body
+/// of this API is documented to accept: every body is an object and no array holds arrays. Names
+/// the first array found where an object belongs.
+fn array_for_object(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Array(_) if path == "body" => Some(path.to_owned()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item {
+            Value::Array(_) => Some(format!("{path}[{i}]")),
+            Value::Object(_) => array_for_object(item, &format!("{path}[{i}]")),
+            _ => None,
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let at = if path == "body" {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match item {
+                Value::Array(_) | Value::Object(_) => array_for_object(item, &at),
+                _ => None,
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -167,11 +204,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for MaybeJson<T> {
                 "send the body as JSON with 'Content-Type: application/json'",
             ));
         }
-        let value = parse_json(&raw)?;
-        Ok(Self {
-            value: Some(value),
-            raw,
-        })
+        // JSON `null` is "no options" too, as the documented schema allows it.
+        let value: Option<T> = parse_json(&raw)?;
+        Ok(Self { value, raw })
     }
 }
 
@@ -252,5 +287,74 @@ impl FromRequest<AppState> for SignedBody {
                     format!("a callback body is at most {limit} bytes (1 MiB)"),
                 )
             })
+    }
+}
+
+/// Whole numbers in JSON bodies: an integer, or a number without a fraction (`3.0`), which JSON
+/// Schema counts as an integer too; anything else is refused with the field's name. For
+/// `#[serde(deserialize_with = "whole::number")]` (and `whole::optional`, with `default`).
+pub(crate) mod whole {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    /// The largest magnitude a float holds exactly as an integer (2^53).
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+
+    fn to_int<T: TryFrom<i64>, E: Error>(n: &serde_json::Number) -> Result<T, E> {
+        let whole = match n.as_i64() {
+            Some(i) => Some(i),
+            None => n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+                // Exact: a whole float of at most 2^53 converts without loss.
+                .map(|f| f as i64),
+        };
+        let Some(whole) = whole else {
+            return Err(E::custom(format!("expected a whole number, got {n}")));
+        };
+        T::try_from(whole).map_err(|_| E::custom(format!("{whole} is out of range")))
+    }
+
+    pub(crate) fn number<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+        to_int(&serde_json::Number::deserialize(d)?)
+    }
+
+    pub(crate) fn optional<'de, D: Deserializer<'de>, T: TryFrom<i64>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(|n| to_int(&n))
+            .transpose()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize, Debug)]
+        struct Body {
+            #[serde(deserialize_with = "super::number")]
+            n: u32,
+            #[serde(default, deserialize_with = "super::optional")]
+            o: Option<i64>,
+        }
+
+        fn parse(raw: &str) -> Result<Body, String> {
+            serde_json::from_str(raw).map_err(|e| e.to_string())
+        }
+
+        #[test]
+        fn whole_numbers_and_whole_floats_are_accepted_and_the_rest_refused() {
+            let b = parse(r#"{"n": 133.0, "o": -2}"#).unwrap();
+            assert_eq!((b.n, b.o), (133, Some(-2)));
+            assert_eq!(parse(r#"{"n": 7}"#).unwrap().o, None);
+            assert_eq!(parse(r#"{"n": 7, "o": null}"#).unwrap().o, None);
+            assert!(parse(r#"{"n": 1.5}"#).unwrap_err().contains("whole number"));
+            assert!(parse(r#"{"n": -1}"#).unwrap_err().contains("out of range"));
+            assert!(
+                parse(r#"{"n": 1e300}"#)
+                    .unwrap_err()
+                    .contains("whole number")
+            );
+            assert!(parse(r#"{"n": "1"}"#).is_err());
+        }
     }
 }

@@ -15,9 +15,9 @@ use utoipa_axum::routes;
 
 use crate::schema::{
     CallbackRefused, CallbackUnauthenticated, CardGone, Conflict, ErpEndpointInvalid, Forbidden,
-    InterceptionClosed, InterceptionClosedOrKeyInUse, MalformedRequest, NotFound,
-    NothingToIntercept, NothingToInterceptOrKeyReused, PayloadTooLarge, Problem, ReleaseRefused,
-    SetupIncomplete, StaleUpdate, Unauthenticated, Unavailable, UnsupportedMediaType,
+    InterceptionClosed, InterceptionClosedOrKeyInUse, InterceptionRefused,
+    InterceptionRefusedOrKeyInUse, MalformedRequest, NotFound, OrderConflict, PayloadTooLarge,
+    Problem, ReleaseRefused, SetupIncomplete, Unauthenticated, Unavailable, UnsupportedMediaType,
     ValidationFailed, ValidationFailedOrKeyReused, WindowOverlap,
 };
 use crate::state::AppState;
@@ -38,7 +38,17 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             problem document (`application/problem+json`) with a stable `type`."
     ),
     components(
-        schemas(Problem),
+        // The enums that only path and query parameters use; bodies bring their own.
+        schemas(
+            Problem,
+            crate::schema::mirror::Id,
+            crate::schema::mirror::TemplateKind,
+            crate::schema::mirror::Locale,
+            crate::schema::mirror::TimeZone,
+            crate::schema::mirror::Flag,
+            crate::schema::mirror::LineState,
+            crate::schema::mirror::Role,
+        ),
         responses(
             MalformedRequest,
             Unauthenticated,
@@ -51,13 +61,13 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             SetupIncomplete,
             Conflict,
             WindowOverlap,
-            StaleUpdate,
+            OrderConflict,
             ErpEndpointInvalid,
             CardGone,
             InterceptionClosed,
             InterceptionClosedOrKeyInUse,
-            NothingToIntercept,
-            NothingToInterceptOrKeyReused,
+            InterceptionRefused,
+            InterceptionRefusedOrKeyInUse,
             ValidationFailedOrKeyReused,
             ReleaseRefused,
             CallbackUnauthenticated,
@@ -237,7 +247,7 @@ impl Modify for IdempotencyKeys {
                             "in": "header",
                             "required": false,
                             "description": "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`); the same key with another body answers 422; while the first request runs, 409. Kept at least 24 hours.",
-                            "schema": {"type": "string", "maxLength": 255}
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"}
                         }));
                     }
                     if let Some(responses) = operation

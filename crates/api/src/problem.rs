@@ -115,10 +115,9 @@ impl ProblemKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::MalformedRequest | Self::ShopMismatch => StatusCode::BAD_REQUEST,
-            Self::ValidationFailed
-            | Self::IdempotencyKeyReused
-            | Self::NothingToIntercept
-            | Self::EndpointNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ValidationFailed | Self::IdempotencyKeyReused | Self::EndpointNotAllowed => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unauthenticated
             | Self::SignatureMissing
             | Self::SignatureMismatch
@@ -133,6 +132,7 @@ impl ProblemKind {
             | Self::InterceptionDisabled
             | Self::OutsideEventWindow
             | Self::WindowOverlap
+            | Self::NothingToIntercept
             | Self::InvalidTransition => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -343,9 +343,11 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::not_found("object"),
             StoreError::Conflict(detail) => Self::new(ProblemKind::Conflict, detail),
-            StoreError::InvalidCursor(detail) => {
-                Self::field(FieldError::new("cursor", "invalid", detail))
-            }
+            StoreError::InvalidCursor(_) => Self::field(FieldError::new(
+                "cursor",
+                "invalid",
+                "not a cursor of this list: pass the `next_cursor` of the previous page",
+            )),
             StoreError::Unavailable { message, source } => {
                 tracing::warn!(error = %message, source = ?source, "database unavailable");
                 Self {

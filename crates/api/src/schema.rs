@@ -158,13 +158,13 @@ problem_responses! {
     SetupIncomplete => [SetupIncomplete], "Enabling needs memo text and accepted terms; `errors` lists what is missing.";
     Conflict => [Conflict], "The change conflicts with the current state.";
     WindowOverlap => [WindowOverlap], "The event window overlaps another of the shop's windows.";
-    StaleUpdate => [StaleUpdate], "The stored order has a higher version, or the same version with other content.";
+    OrderConflict => [StaleUpdate, Conflict, IdempotencyKeyInUse], "The stored order has a higher version, or the same version with other content (`stale-update`); the push changes the order's buyer or drops an intercepted item (`conflict`); or a request with the same idempotency key is still running.";
     ErpEndpointInvalid => [ValidationFailed, EndpointNotAllowed], "The body is invalid, or the ERP endpoint is not allowed (not https, or a private address).";
     CardGone => [CardExpired, CardRevoked], "The card expired or was revoked.";
     InterceptionClosed => [InterceptionDisabled, OutsideEventWindow], "The shop has not enabled interception, or no event window is active.";
     InterceptionClosedOrKeyInUse => [InterceptionDisabled, OutsideEventWindow, IdempotencyKeyInUse], "The shop has not enabled interception, no event window is active, or a request with the same idempotency key is still running.";
-    NothingToIntercept => [ValidationFailed, NothingToIntercept], "Some values are invalid, or no requested item can be intercepted (`items` says why for each).";
-    NothingToInterceptOrKeyReused => [ValidationFailed, NothingToIntercept, IdempotencyKeyReused], "Some values are invalid, no requested item can be intercepted, or the idempotency key was used with another body.";
+    InterceptionRefused => [InterceptionDisabled, OutsideEventWindow, NothingToIntercept], "The shop has not enabled interception, no event window is active, or no requested item can be intercepted in its current state (`items` says why for each).";
+    InterceptionRefusedOrKeyInUse => [InterceptionDisabled, OutsideEventWindow, NothingToIntercept, IdempotencyKeyInUse], "The shop has not enabled interception, no event window is active, no item can be intercepted in its current state (`items` says why for each), or a request with the same idempotency key is still running.";
     ValidationFailedOrKeyReused => [ValidationFailed, IdempotencyKeyReused], "Some values are invalid, or the idempotency key was used with another body.";
     CallbackUnauthenticated => [SignatureMissing, SignatureMismatch, StaleTimestamp], "A signature header is missing, no signature matches the shop's secret (also for an unknown shop or one with no ERP linked), or the timestamp is more than 5 minutes from the server's clock.";
     CallbackRefused => [MalformedRequest, ShopMismatch], "The body is not a results callback (1 to 1,000 results), or its `shop_id` is not the shop in the URL.";
@@ -174,9 +174,58 @@ problem_responses! {
 /// Schemas of domain types that travel in responses. The domain crate stays free of
 /// documentation concerns; the tests below hold each stand-in to the domain type's serde form.
 pub(crate) mod mirror {
+    use std::borrow::Cow;
+
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Serialize};
-    use utoipa::ToSchema;
+    use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+    use utoipa::{PartialSchema, ToSchema};
+
+    /// What the domain's ids accept (`shiphold_domain::ids`): 1 to 64 ASCII letters, digits, `-`,
+    /// `_`, `.` and `:`.
+    pub const ID_PATTERN: &str = "^[A-Za-z0-9._:-]{1,64}$";
+
+    /// An id (an order's, a sub-order's, a buyer's, or one that Shiphold made).
+    pub struct Id;
+
+    impl PartialSchema for Id {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "1 to 64 ASCII letters, digits, `-`, `_`, `.` and `:`.",
+                ))
+                .min_length(Some(1))
+                .max_length(Some(shiphold_domain::MAX_ID_LEN))
+                .pattern(Some(ID_PATTERN))
+                .into()
+        }
+    }
+
+    impl ToSchema for Id {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("Id")
+        }
+    }
+
+    /// An IANA time-zone name, as the server knows them.
+    pub struct TimeZone;
+
+    impl PartialSchema for TimeZone {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("An IANA time-zone name, such as `Asia/Shanghai`."))
+                .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+                .into()
+        }
+    }
+
+    impl ToSchema for TimeZone {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("TimeZone")
+        }
+    }
 
     /// One field that failed validation, and why.
     #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -214,6 +263,36 @@ pub(crate) mod mirror {
         Green,
         Blue,
         Purple,
+    }
+
+    /// Which buyer message a template is for (see docs/api.md, "Buyer messages").
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TemplateKind {
+        Card,
+        Acknowledgement,
+        LockSuccess,
+        PartialLockSuccess,
+        RefundReminder,
+        ReleaseNotice,
+    }
+
+    /// A buyer message's language.
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    pub enum Locale {
+        #[serde(rename = "zh-CN")]
+        ZhCn,
+        #[serde(rename = "en")]
+        En,
+    }
+
+    /// What an API key may do.
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role {
+        Admin,
+        Agent,
+        Integration,
     }
 
     /// A sub-order's shipping status, as order intake reports it.
@@ -339,6 +418,60 @@ mod tests {
             }
         }
         assert_eq!(enum_values::<mirror::ShippingStatus>(), spelled(&statuses));
+    }
+
+    #[test]
+    fn the_id_pattern_is_the_domains_rule() {
+        // Every single byte, and the length limits, against the domain's parser; the pattern's
+        // character class is spelled out here once more to compare with.
+        assert_eq!(mirror::ID_PATTERN, "^[A-Za-z0-9._:-]{1,64}$");
+        for b in 0u8..=255 {
+            let s = String::from_utf8_lossy(&[b]).into_owned();
+            let in_class = b.is_ascii_alphanumeric() || b"._:-".contains(&b);
+            assert_eq!(d::OrderId::parse(&s).is_ok(), in_class, "{b:#x}");
+        }
+        assert!(d::OrderId::parse(&"a".repeat(64)).is_ok());
+        assert!(d::OrderId::parse(&"a".repeat(65)).is_err());
+        assert!(d::OrderId::parse("").is_err());
+    }
+
+    #[test]
+    fn every_time_zone_listed_is_accepted() {
+        for tz in chrono_tz::TZ_VARIANTS {
+            assert!(d::parse_time_zone(tz.name()).is_ok(), "{}", tz.name());
+        }
+    }
+
+    #[test]
+    fn template_kinds_locales_and_roles_match_the_server() {
+        let names = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<BTreeSet<_>>();
+        assert_eq!(
+            enum_values::<mirror::TemplateKind>(),
+            names(
+                shiphold_messaging::TemplateKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect()
+            )
+        );
+        assert_eq!(
+            enum_values::<mirror::Locale>(),
+            names(
+                shiphold_messaging::Locale::ALL
+                    .iter()
+                    .map(|l| l.as_str())
+                    .collect()
+            )
+        );
+        assert_eq!(
+            enum_values::<mirror::Role>(),
+            names(
+                crate::service::Role::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect()
+            )
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub use card::{Card, CardError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{FieldError, ValidationError};
 pub use ids::{
-    ApiKeyId, BuyerId, CardId, EventWindowId, InterceptionId, ItemId, OrderId, ShopId, SubOrderId,
+    ApiKeyId, BuyerId, CardId, EventWindowId, InterceptionId, ItemId, MAX_ID_LEN, OrderId, ShopId,
+    SubOrderId,
 };
 pub use intake::{IntakeDecision, IntakeError, decide_intake};
 pub use interception::{

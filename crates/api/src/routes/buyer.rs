@@ -116,8 +116,10 @@ async fn show(
 #[serde(deny_unknown_fields)]
 struct SubmitBody {
     /// The chosen items; the whole order when absent.
+    #[schema(value_type = Option<Vec<crate::schema::mirror::Id>>, min_items = 1)]
     sub_order_ids: Option<Vec<String>>,
     /// The buyer's language (`zh-CN` or `en`); else `Accept-Language`, else Chinese.
+    #[schema(value_type = Option<crate::schema::mirror::Locale>)]
     locale: Option<String>,
 }
 
@@ -156,9 +158,9 @@ fn buyer_locale(body: Option<&str>, headers: &HeaderMap) -> Result<Locale, ApiEr
         (status = 413, response = crate::schema::PayloadTooLarge),
         (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 404, response = crate::schema::NotFound),
-        (status = 409, response = crate::schema::InterceptionClosed),
+        (status = 409, response = crate::schema::InterceptionRefused),
         (status = 410, response = crate::schema::CardGone),
-        (status = 422, response = crate::schema::NothingToIntercept),
+        (status = 422, response = crate::schema::ValidationFailed),
         (status = 503, response = crate::schema::Unavailable),
     ),
 )]

@@ -31,7 +31,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 struct CreateBody {
     /// The language of the message to the buyer: `zh-CN` (default) or `en`.
     #[serde(default)]
-    #[schema(example = "en")]
+    #[schema(example = "en", value_type = Option<crate::schema::mirror::Locale>)]
     locale: Option<String>,
 }
 
@@ -86,8 +86,7 @@ struct CreatedCard {
     operation_id = "create_card",
     security(("api_key" = [])),
     params(
-        ("order_id" = String, Path, description = "The marketplace's order id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`)."),
+        ("order_id" = crate::schema::mirror::Id, Path, description = "The marketplace's order id."),
     ),
     request_body = Option<CreateBody>,
     responses(

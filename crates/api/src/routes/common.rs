@@ -21,6 +21,7 @@ pub(crate) struct PageQuery {
     /// The cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// How many items (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -36,7 +37,8 @@ impl PageQuery {
             .into());
         }
         Ok(Page {
-            after: self.cursor.clone(),
+            // An empty cursor is the first page, as no cursor is.
+            after: self.cursor.clone().filter(|c| !c.is_empty()),
             limit,
         })
     }
@@ -92,6 +94,21 @@ pub(crate) fn shown_once(mut response: Response, created: impl Into<String>) -> 
 /// The content type under which a withheld answer's record is stored.
 const WITHHELD: &str = "application/vnd.shiphold.withheld+json";
 
+/// An `Idempotency-Key` as the API documents it: 1 to 255 visible ASCII characters (`!` to `~`,
+/// no spaces).
+fn valid_idempotency_key(raw: &[u8]) -> Option<String> {
+    let valid = (1..=255).contains(&raw.len()) && raw.iter().all(|b| (b'!'..=b'~').contains(b));
+    valid.then(|| String::from_utf8_lossy(raw).into_owned())
+}
+
+/// What the idempotency middleware needs: the application, and the writes the routes declare
+/// (`"POST /v1/orders/{order_id}/cards"`).
+#[derive(Clone)]
+pub(crate) struct Writes {
+    pub(crate) app: AppState,
+    pub(crate) routes: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
 /// Runs every write under the request's `Idempotency-Key`, if it sent one (the IETF draft's
 /// semantics): the same key and body replay the stored response; the same key with another
 /// body is refused (422); a key whose first request is still running answers 409.
@@ -102,33 +119,13 @@ const WITHHELD: &str = "application/vnd.shiphold.withheld+json";
 /// not known pass through, so the route answers them (401, 404) as usual. Answers carrying a
 /// secret ([`ShownOnce`]) are not stored: a replay gets a problem instead.
 pub(crate) async fn idempotency(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(writes): axum::extract::State<Writes>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    use axum::http::Method;
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return next.run(request).await;
-    }
+    let state = writes.app;
     let Some(raw_key) = request.headers().get(IDEMPOTENCY_KEY).cloned() else {
         return next.run(request).await;
-    };
-    let Some(key) = raw_key
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .map(str::to_owned)
-    else {
-        return ApiError::field(FieldError::new(
-            "Idempotency-Key",
-            "invalid",
-            "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
-        ))
-        .into_response();
     };
     let Some(template) = request
         .extensions()
@@ -137,6 +134,14 @@ pub(crate) async fn idempotency(
     else {
         return next.run(request).await;
     };
+    // Only the writes the routes declare; reads, and methods a path does not have (its 405),
+    // go on untouched.
+    if !writes
+        .routes
+        .contains(&format!("{} {template}", request.method()))
+    {
+        return next.run(request).await;
+    }
     let bearer = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -144,10 +149,20 @@ pub(crate) async fn idempotency(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_owned());
     let path = request.uri().path().to_owned();
+    // The credential first: a request without a known one is answered by its route (401, 404)
+    // whatever key it sent.
     let (shop_id, credential) = match owner(&state, bearer, &path).await {
         Ok(Some(found)) => found,
         Ok(None) => return next.run(request).await,
         Err(error) => return error.into_response(),
+    };
+    let Some(key) = valid_idempotency_key(raw_key.as_bytes()) else {
+        return ApiError::field(FieldError::new(
+            "Idempotency-Key",
+            "invalid",
+            "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+        ))
+        .into_response();
     };
     let (parts, body) = request.into_parts();
     let limit = state.config().body_limit;

@@ -34,6 +34,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 struct DirectBody {
     /// The language of the acknowledgement to the buyer: `zh-CN` (default) or `en`.
     #[serde(default)]
+    #[schema(value_type = Option<crate::schema::mirror::Locale>)]
     locale: Option<String>,
 }
 
@@ -45,8 +46,7 @@ struct DirectBody {
     operation_id = "intercept_order",
     security(("api_key" = [])),
     params(
-        ("order_id" = String, Path, description = "The marketplace's order id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`)."),
+        ("order_id" = crate::schema::mirror::Id, Path, description = "The marketplace's order id."),
     ),
     request_body = Option<DirectBody>,
     responses(
@@ -58,8 +58,8 @@ struct DirectBody {
         (status = 401, response = crate::schema::Unauthenticated),
         (status = 403, response = crate::schema::Forbidden),
         (status = 404, response = crate::schema::NotFound),
-        (status = 409, response = crate::schema::InterceptionClosedOrKeyInUse),
-        (status = 422, response = crate::schema::NothingToInterceptOrKeyReused),
+        (status = 409, response = crate::schema::InterceptionRefusedOrKeyInUse),
+        (status = 422, response = crate::schema::ValidationFailedOrKeyReused),
         (status = 503, response = crate::schema::Unavailable),
     ),
 )]
@@ -81,12 +81,16 @@ async fn intercept_order(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only interceptions with an item in this state.
+    #[param(value_type = Option<crate::schema::mirror::LineState>)]
     state: Option<String>,
     /// Only this order's interceptions.
+    #[param(value_type = Option<crate::schema::mirror::Id>)]
     order_id: Option<String>,
     /// Only those created at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     created_after: Option<String>,
     /// Only those created before this RFC 3339 time.
+    #[param(format = DateTime)]
     created_before: Option<String>,
     /// The cursor from the previous page's `next_cursor`.
     cursor: Option<String>,
@@ -192,6 +196,7 @@ async fn show(
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {
     /// The items to release; all active ones when absent.
+    #[schema(value_type = Option<Vec<crate::schema::mirror::Id>>, min_items = 1)]
     sub_order_ids: Option<Vec<String>>,
 }
 
@@ -204,7 +209,6 @@ struct ReleaseBody {
     security(("api_key" = [])),
     params(
         ("interception_id" = String, Path, description = "The interception's id."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`)."),
     ),
     request_body = Option<ReleaseBody>,
     responses(

@@ -27,11 +27,16 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[schema(as = CreateApiKeyBody)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
-    /// What the key is for, 1 to 100 characters.
-    #[schema(example = "ERP integration")]
+    /// What the key is for, 1 to 100 characters, not only spaces.
+    #[schema(
+        example = "ERP integration",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
     label: String,
     /// At least one of `admin`, `agent`, `integration`.
-    #[schema(example = json!(["integration"]))]
+    #[schema(example = json!(["integration"]), value_type = Vec<crate::schema::mirror::Role>, min_items = 1)]
     roles: Vec<String>,
 }
 

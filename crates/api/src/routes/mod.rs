@@ -50,7 +50,11 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 
 /// Adds what every route shares: the problem answers for unknown routes and methods, the
 /// idempotency middleware, status counting, request tracing and the body limit.
-pub(crate) fn finish(router: Router<AppState>, state: AppState) -> Router {
+pub(crate) fn finish(
+    router: Router<AppState>,
+    state: AppState,
+    writes: std::collections::HashSet<String>,
+) -> Router {
     let limit = state.config().body_limit;
     router
         .fallback(not_found)
@@ -58,7 +62,10 @@ pub(crate) fn finish(router: Router<AppState>, state: AppState) -> Router {
         // After routing, so that it knows the route's template (never the raw path, which may
         // hold a card token).
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            common::Writes {
+                app: state.clone(),
+                routes: std::sync::Arc::new(writes),
+            },
             common::idempotency,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), count_status))

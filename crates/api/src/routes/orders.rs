@@ -32,18 +32,22 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OrderBody {
-    #[schema(example = "buyer-42")]
+    #[schema(example = "buyer-42", value_type = crate::schema::mirror::Id)]
     buyer_id: String,
     /// Orders updates: one lower than the stored version is refused as stale; the same version
     /// with the same content changes nothing.
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 0)]
+    #[serde(deserialize_with = "crate::extract::whole::number")]
     version: i64,
     /// The merchant's own seller memo.
     #[serde(default)]
     seller_memo: String,
     /// The merchant's own flag; `none` when absent.
     #[serde(default)]
+    #[schema(value_type = Option<crate::schema::mirror::Flag>)]
     seller_flag: Option<String>,
+    /// 1 to 200 items.
+    #[schema(min_items = 1, max_items = 200)]
     sub_orders: Vec<SubOrderBody>,
 }
 
@@ -51,18 +55,27 @@ struct OrderBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SubOrderBody {
-    #[schema(example = "so-1")]
+    #[schema(example = "so-1", value_type = crate::schema::mirror::Id)]
     id: String,
-    #[schema(example = "sku-9")]
+    #[schema(example = "sku-9", value_type = crate::schema::mirror::Id)]
     item_id: String,
-    #[schema(example = "Blue kettle")]
+    /// 1 to 200 characters, not only spaces.
+    #[schema(
+        example = "Blue kettle",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     title: String,
+    /// 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "crate::extract::whole::number")]
     quantity: u32,
-    /// In minor units (fen, cents).
-    #[schema(example = 12900)]
+    /// In minor units (fen, cents), not negative.
+    #[schema(example = 12900, minimum = 0)]
+    #[serde(deserialize_with = "crate::extract::whole::number")]
     amount: i64,
-    /// `awaiting_shipment`, `shipped`, `refunded` or `closed`.
-    #[schema(example = "awaiting_shipment")]
+    #[schema(example = "awaiting_shipment", value_type = crate::schema::mirror::ShippingStatus)]
     shipping_status: String,
 }
 
@@ -205,7 +218,7 @@ fn order_view(read: &OrderRead) -> OrderView {
     operation_id = "put_order",
     security(("api_key" = [])),
     params(
-        ("order_id" = String, Path, description = "The marketplace's order id."),
+        ("order_id" = crate::schema::mirror::Id, Path, description = "The marketplace's order id."),
     ),
     request_body = OrderBody,
     responses(
@@ -216,7 +229,7 @@ fn order_view(read: &OrderRead) -> OrderView {
         (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 401, response = crate::schema::Unauthenticated),
         (status = 403, response = crate::schema::Forbidden),
-        (status = 409, response = crate::schema::StaleUpdate),
+        (status = 409, response = crate::schema::OrderConflict),
         (status = 422, response = crate::schema::ValidationFailed),
         (status = 503, response = crate::schema::Unavailable),
     ),
@@ -244,7 +257,7 @@ async fn upsert(
     operation_id = "get_order",
     security(("api_key" = [])),
     params(
-        ("order_id" = String, Path, description = "The marketplace's order id."),
+        ("order_id" = crate::schema::mirror::Id, Path, description = "The marketplace's order id."),
     ),
     responses(
         (status = 200, description = "The order.", body = OrderView),
@@ -268,6 +281,7 @@ async fn show(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only this buyer's orders.
+    #[param(value_type = Option<crate::schema::mirror::Id>)]
     buyer_id: Option<String>,
     /// The cursor from the previous page's `next_cursor`.
     cursor: Option<String>,
@@ -328,7 +342,7 @@ struct MessageList {
     operation_id = "list_order_messages",
     security(("api_key" = [])),
     params(
-        ("order_id" = String, Path, description = "The marketplace's order id."),
+        ("order_id" = crate::schema::mirror::Id, Path, description = "The marketplace's order id."),
     ),
     responses(
         (status = 200, description = "Every message of the order.", body = MessageList),

@@ -187,12 +187,17 @@ fn settings(state: &AppState, caller: &Caller, record: &Settings) -> Response {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemoBody {
-    /// The note for the seller memo (required before enabling); `null` clears it.
-    #[schema(example = "Intercepted by the buyer: do not ship")]
+    /// The note for the seller memo (required before enabling): not blank, at most 1000 bytes of
+    /// UTF-8, no control characters but line breaks; `null` clears it.
+    #[schema(
+        example = "Intercepted by the buyer: do not ship",
+        max_length = 1000,
+        pattern = "^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f\\s][^\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f]*$"
+    )]
     memo_text: Option<String>,
-    /// `none`, `red`, `yellow`, `green`, `blue` or `purple`; `none` when absent.
+    /// `none` when absent.
     #[serde(default)]
-    #[schema(example = "red")]
+    #[schema(example = "red", value_type = Option<crate::schema::mirror::Flag>)]
     flag: Option<String>,
     /// Accepts the current terms of use, recorded with the key and the time.
     #[serde(default)]
@@ -282,14 +287,16 @@ async fn disable(State(state): State<AppState>, caller: Caller) -> Result<Respon
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdvancedBody {
-    /// How long a card's link stays usable, in seconds.
-    #[schema(example = 86400)]
+    /// How long a card's link stays usable, in seconds: 5 minutes to 7 days.
+    #[schema(example = 86400, minimum = 300, maximum = 604_800)]
+    #[serde(default, deserialize_with = "crate::extract::whole::optional")]
     card_expiry_seconds: Option<i64>,
     /// Whether buyers may choose single items on a card.
     single_item_choice: Option<bool>,
     /// Whether test buyers may use cards outside event windows.
     test_mode: Option<bool>,
     /// The buyer ids of test buyers, at most 100; replaces the list.
+    #[schema(value_type = Option<Vec<crate::schema::mirror::Id>>, max_items = 100)]
     test_buyers: Option<Vec<String>>,
 }
 
@@ -347,8 +354,9 @@ async fn set_advanced(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ErpBody {
-    /// The https URL interception messages are POSTed to.
-    #[schema(example = "https://erp.example.com/shiphold")]
+    /// The https URL interception messages are POSTed to; its host must resolve to public
+    /// addresses only.
+    #[schema(example = "https://erp.example.com/shiphold", pattern = "^https://")]
     endpoint: String,
     /// Tell the buyer "stopped" only after the ERP reports the item locked.
     #[serde(default)]
@@ -497,7 +505,11 @@ async fn rotate_secret(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TemplateBody {
-    /// The template text with its `{placeholders}`.
+    /// The template text with its `{placeholders}` (those of its kind only): not blank.
+    #[schema(
+        min_length = 1,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f\\s][^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     text: String,
 }
 
@@ -524,8 +536,8 @@ fn template_path(kind: &str, locale: &str) -> Result<(TemplateKind, Locale), Val
     operation_id = "set_template",
     security(("api_key" = [])),
     params(
-        ("kind" = String, Path, description = "The message kind, e.g. `card`, `acknowledgement`, `release_notice`."),
-        ("locale" = String, Path, description = "`zh-CN` or `en`."),
+        ("kind" = crate::schema::mirror::TemplateKind, Path, description = "The message kind."),
+        ("locale" = crate::schema::mirror::Locale, Path, description = "The message language."),
     ),
     request_body = TemplateBody,
     responses(
@@ -558,8 +570,8 @@ async fn set_template(
     operation_id = "remove_template",
     security(("api_key" = [])),
     params(
-        ("kind" = String, Path, description = "The message kind."),
-        ("locale" = String, Path, description = "The locale."),
+        ("kind" = crate::schema::mirror::TemplateKind, Path, description = "The message kind."),
+        ("locale" = crate::schema::mirror::Locale, Path, description = "The message language."),
     ),
     responses(
         (status = 200, description = "The settings after the change.", body = SettingsView),
@@ -589,9 +601,11 @@ struct AuditView {
     action: String,
     /// The object changed.
     target: String,
-    #[schema(value_type = Object)]
+    /// The object before the change; `null` when it was created.
+    #[schema(value_type = Option<Object>)]
     before: Value,
-    #[schema(value_type = Object)]
+    /// The object after the change; `null` when it was removed.
+    #[schema(value_type = Option<Object>)]
     after: Value,
 }
 

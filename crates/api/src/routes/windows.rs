@@ -27,19 +27,25 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WindowBody {
-    #[schema(example = "Double 11")]
+    /// 1 to 100 characters, not blank.
+    #[schema(
+        example = "Double 11",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
     name: String,
-    /// When refunds switch off.
-    #[schema(example = "2026-11-11T00:00:00+08:00")]
+    /// When refunds switch off (RFC 3339).
+    #[schema(example = "2026-11-11T00:00:00+08:00", format = DateTime)]
     refunds_off_from: String,
     /// When the window ends; after `refunds_off_from`.
-    #[schema(example = "2026-11-12T00:00:00+08:00")]
+    #[schema(example = "2026-11-12T00:00:00+08:00", format = DateTime)]
     refunds_off_until: String,
     /// The IANA time zone the days are counted in.
-    #[schema(example = "Asia/Shanghai")]
+    #[schema(example = "Asia/Shanghai", value_type = crate::schema::mirror::TimeZone)]
     time_zone: String,
     /// When buyers may file refunds again; not before `refunds_off_until`.
-    #[schema(example = "2026-11-12T00:00:00+08:00")]
+    #[schema(example = "2026-11-12T00:00:00+08:00", format = DateTime)]
     refunds_reopen_at: String,
 }
 

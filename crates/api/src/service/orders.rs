@@ -69,23 +69,17 @@ pub async fn put_order(
                     Err(IntakeError::Stale { stored_version }) => {
                         return Err(ServiceError::StaleUpdate { stored_version });
                     }
+                    // Valid pushes that the stored order refuses: conflicts, not bad input.
                     Err(IntakeError::BuyerChanged) => {
-                        return Err(shiphold_domain::FieldError::new(
-                            "buyer_id",
-                            "immutable",
-                            "an order's buyer cannot change",
-                        )
-                        .into());
+                        return Err(ServiceError::Conflict(
+                            "buyer_id: an order's buyer cannot change".into(),
+                        ));
                     }
                     Err(IntakeError::InterceptedItemRemoved { sub_order_id }) => {
-                        return Err(shiphold_domain::FieldError::new(
-                            "sub_orders",
-                            "intercepted_item_removed",
-                            format!(
-                                "sub-order '{sub_order_id}' is intercepted and cannot be removed"
-                            ),
-                        )
-                        .into());
+                        return Err(ServiceError::Conflict(format!(
+                            "sub_orders: sub-order '{sub_order_id}' is intercepted and cannot be \
+                             removed"
+                        )));
                     }
                 };
             // The memo note is Shiphold's, not the merchant's: intake keeps it.

@@ -2,7 +2,7 @@
 //! problem document for errors.
 
 use rand::{Rng, SeedableRng};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shiphold_api::{Auth, route_table};
 
@@ -226,5 +226,92 @@ async fn bad_query_strings_and_path_segments_are_problem_documents() {
             }
         }
         assert!(checked > 40, "only {checked} requests checked");
+    });
+}
+
+/// What the OpenAPI document allows is accepted, and only that: `null` for an optional body, a
+/// whole number written `2.0`, an empty cursor (the first page); an array where an object
+/// belongs is refused, naming where; a method a path does not have answers 405 whatever
+/// `Idempotency-Key` it sent.
+#[tokio::test]
+async fn bodies_and_queries_are_read_as_the_document_says() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(&key, "D-1", "b1", &[("s1", "awaiting_shipment")])
+            .await;
+        let send = |method: Method, path: &str, body: &str| {
+            app.req(method, path, &key)
+                .header("content-type", "application/json")
+                .body(body.to_owned())
+                .send()
+        };
+        // `null` is "no options", as the document's `oneOf [null, DirectBody]` says.
+        let (s, b) = crate::support::read(
+            send(Method::POST, "/v1/orders/D-1/interceptions", "null")
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+
+        // A whole number written as a float is an integer to JSON Schema, and to the server.
+        let order = r#"{"buyer_id":"b1","version":2.0,"sub_orders":[{"id":"s1","item_id":"i","title":"t","quantity":1.0,"amount":5.0,"shipping_status":"awaiting_shipment"}]}"#;
+        let (s, b) =
+            crate::support::read(send(Method::PUT, "/v1/orders/D-1", order).await.unwrap()).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let half = order
+            .replace("\"quantity\":1.0", "\"quantity\":1.5")
+            .replace("2.0", "3");
+        let (s, b) =
+            crate::support::read(send(Method::PUT, "/v1/orders/D-1", &half).await.unwrap()).await;
+        assert_eq!(
+            (s, b["errors"][0]["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("sub_orders[0].quantity")
+            ),
+            "{b}"
+        );
+
+        // serde would read a struct from an array of its fields; the API does not.
+        for (path, body, field) in [
+            ("/v1/settings/memo", "[null, null]", "body"),
+            (
+                "/v1/orders/D-1",
+                r#"{"buyer_id":"b1","version":4,"sub_orders":[["s1","i","t",1,5,"closed"]]}"#,
+                "sub_orders[0]",
+            ),
+        ] {
+            let (s, b) = crate::support::read(send(Method::PUT, path, body).await.unwrap()).await;
+            assert_eq!(
+                (s, b["errors"][0]["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{path} {body}: {b}"
+            );
+        }
+
+        // An empty cursor is the first page; a cursor the list never gave is refused, named.
+        let (s, b) = app
+            .call(Method::GET, "/v1/orders?cursor=", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = app
+            .call(Method::GET, "/v1/orders?cursor=nope", &key, None)
+            .await;
+        assert_eq!(
+            (s, b["errors"][0]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("cursor")),
+            "{b}"
+        );
+        assert!(!b["errors"][0]["message"].as_str().unwrap().is_empty());
+
+        // PUT on a POST-only route is 405, not an Idempotency-Key complaint.
+        let r = app
+            .req(Method::PUT, "/v1/orders/D-1/interceptions", &key)
+            .header("idempotency-key", "two words")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     });
 }

@@ -167,10 +167,7 @@ async fn method_2_whole_order_and_per_item_refusals() {
             .await;
         assert_eq!(
             (s, b["type"].as_str()),
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("/problems/nothing-to-intercept")
-            )
+            (StatusCode::CONFLICT, Some("/problems/nothing-to-intercept"))
         );
         let reasons: Vec<_> = b["items"]
             .as_array()
@@ -1083,5 +1080,49 @@ async fn without_any_window_the_dates_are_the_marketplaces_days() {
             text.contains("on 11.12") && text.contains("from 11.13"),
             "{text}"
         );
+    });
+}
+
+/// A push that is valid in itself but that the stored order refuses — another buyer, or an
+/// intercepted item dropped — is a conflict (409), not invalid input, and changes nothing.
+#[tokio::test]
+async fn pushes_the_stored_order_refuses_are_conflicts() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        app.order(
+            &key,
+            "K-1",
+            "b1",
+            &[("s1", "awaiting_shipment"), ("s2", "awaiting_shipment")],
+        )
+        .await;
+        let (s, _) = app
+            .call(Method::POST, "/v1/orders/K-1/interceptions", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let push = |buyer: &str, subs: &[&str]| {
+            let subs: Vec<Value> = subs
+                .iter()
+                .map(|id| json!({"id": id, "item_id": "sku", "title": "Item", "quantity": 1, "amount": 1, "shipping_status": "awaiting_shipment"}))
+                .collect();
+            json!({"buyer_id": buyer, "version": 2, "sub_orders": subs})
+        };
+        for (body, names) in [
+            (push("b2", &["s1", "s2"]), "buyer_id"),
+            (push("b1", &["s1"]), "s2"),
+        ] {
+            let (s, b) = app
+                .call(Method::PUT, "/v1/orders/K-1", &key, Some(body))
+                .await;
+            assert_eq!(
+                (s, b["type"].as_str()),
+                (StatusCode::CONFLICT, Some("/problems/conflict")),
+                "{b}"
+            );
+            assert!(b["detail"].as_str().unwrap().contains(names), "{b}");
+        }
+        let (_, order) = app.call(Method::GET, "/v1/orders/K-1", &key, None).await;
+        assert_eq!(order["version"], 1, "{order}");
+        assert_eq!(order["buyer_id"], "b1");
     });
 }

@@ -510,6 +510,30 @@ async fn every_write_honours_an_idempotency_key() {
             (s, b["errors"][0]["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key"))
         );
+        // The documented format is 1 to 255 visible ASCII characters: no space inside, no 256th.
+        for bad in ["two words", &"k".repeat(256)] {
+            let r = app
+                .req(Method::POST, "/v1/settings/enable", &key)
+                .header("idempotency-key", bad)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        }
+        // Without a credential the answer is 401, whatever key was sent.
+        let r = app
+            .http
+            .post(app.url("/v1/settings/enable"))
+            .header("idempotency-key", "two words")
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = crate::support::read(r).await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("/problems/unauthenticated")),
+            "{b}"
+        );
     });
 }
 
