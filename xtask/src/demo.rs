@@ -57,12 +57,21 @@ pub(crate) fn demo(root: &Path, opts: &Options) -> Result<Summary> {
     runtime.block_on(run(root, opts))
 }
 
-async fn run(root: &Path, opts: &Options) -> Result<Summary> {
+/// A demo shop set up on a running server, with the ERP simulator in this process.
+pub(crate) struct Running {
+    pub(crate) server: ServerProcess,
+    pub(crate) sim: SimHandle,
+    pub(crate) summary: Summary,
+    pub(crate) shop_id: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) log_path: PathBuf,
+    api: Api,
+}
+
+/// Builds the server, empties `dir`, creates the demo shop, starts `shiphold serve` on `port`
+/// and sets the shop up over HTTP.
+pub(crate) async fn start(root: &Path, dir: PathBuf, port: u16) -> Result<Running> {
     let bin = build_server(root)?;
-    let dir = opts
-        .dir
-        .clone()
-        .unwrap_or_else(|| crate::release::target_dir(root).join("demo"));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("could not empty {}", dir.display()))?;
@@ -86,7 +95,7 @@ async fn run(root: &Path, opts: &Options) -> Result<Summary> {
     let api_key = field(&printed, "api key:").context("`shop create` printed no api key")?;
 
     let log_path = dir.join("shiphold.log");
-    let mut server = ServerProcess::start(&bin, &dir, opts.port, &log_path)?;
+    let server = ServerProcess::start(&bin, &dir, port, &log_path)?;
     let base_url = format!("http://{}", server.addr);
     step(&format!("shiphold serve is listening on {base_url}"));
 
@@ -98,6 +107,34 @@ async fn run(root: &Path, opts: &Options) -> Result<Summary> {
         card_link,
         sim_url: sim.url(),
     };
+    Ok(Running {
+        server,
+        sim,
+        summary,
+        shop_id,
+        dir,
+        log_path,
+        api,
+    })
+}
+
+/// The orders the demo pushes.
+pub(crate) const ORDERS: [&str; 3] = [CARD_ORDER, PASTE_ORDER, CHECK_ORDER];
+
+async fn run(root: &Path, opts: &Options) -> Result<Summary> {
+    let dir = opts
+        .dir
+        .clone()
+        .unwrap_or_else(|| crate::release::target_dir(root).join("demo"));
+    let Running {
+        mut server,
+        sim,
+        summary,
+        shop_id,
+        dir,
+        log_path,
+        api,
+    } = start(root, dir, opts.port).await?;
 
     let outcome = if opts.once {
         check(&api, &sim).await
@@ -120,7 +157,7 @@ async fn run(root: &Path, opts: &Options) -> Result<Summary> {
     Ok(summary)
 }
 
-fn step(line: &str) {
+pub(crate) fn step(line: &str) {
     eprintln!("xtask demo: {line}");
 }
 
@@ -175,7 +212,7 @@ fn field(text: &str, label: &str) -> Option<String> {
 }
 
 /// A running `shiphold serve`, killed if dropped while running.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     addr: String,
     log_path: PathBuf,
@@ -234,7 +271,7 @@ impl ServerProcess {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
@@ -242,7 +279,7 @@ impl ServerProcess {
 
     /// SIGTERM (through kill(1): the workspace forbids the unsafe code `libc::kill` needs), then
     /// waits for a clean exit.
-    fn stop(&mut self) -> Result<()> {
+    pub(crate) fn stop(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
             bail!("shiphold serve had stopped already ({status})");
         }

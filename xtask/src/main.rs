@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod codegen;
 mod demo;
+mod fuzz;
 mod release;
 
 /// The README's test command: CI, `.ci/run` and this task all run exactly this.
@@ -63,6 +64,19 @@ enum Task {
         #[arg(long)]
         skip_checks: bool,
     },
+    /// Run schemathesis against the served OpenAPI document of a demo shop: no 5xx, every answer as documented.
+    #[command(long_about = FUZZ_ABOUT)]
+    ApiFuzz {
+        /// The schemathesis executable [default: target/schemathesis-venv/bin/schemathesis if it exists, else `schemathesis`].
+        #[arg(long, value_name = "PATH")]
+        schemathesis: Option<PathBuf>,
+        /// Examples per operation in the fuzzing phase.
+        #[arg(long, default_value_t = 30)]
+        max_examples: u32,
+        /// Generate randomly from this seed instead of the deterministic cases CI runs.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Start the server on a fresh SQLite file with a demo shop, orders and the ERP simulator; print what to open and paste.
     #[command(long_about = DEMO_ABOUT)]
     Demo {
@@ -94,6 +108,16 @@ tree (target/xtask-release/tree), writes the would-be changelog to dist/CHANGELO
 tracked file, and says which tag it would create. With --execute it does the same in the working
 tree, then commits `Release <VERSION>` and creates the annotated tag v<VERSION>. It never pushes.
 Runs offline (CARGO_NET_OFFLINE=true).";
+
+const FUZZ_ABOUT: &str = "\
+Run schemathesis (from PyPI) against a demo shop's server.
+
+Starts the server as `cargo xtask demo` does (a fresh SQLite file in <target dir>/api-fuzz, the
+demo shop set up, the ERP simulator), then runs `schemathesis run <base>/openapi.json` with every
+check, the examples, coverage and fuzzing phases, one worker, --max-examples per operation and
+deterministic generation (or random generation from --seed). The hooks in xtask/api-fuzz/ keep
+generated requests to the documented rules that JSON Schema cannot state. Fails when
+schemathesis reports a failure or the server's log shows a panic.";
 
 const DEMO_ABOUT: &str = "\
 Start a demo of Shiphold and keep it running until Ctrl-C.
@@ -129,6 +153,29 @@ fn main() -> ExitCode {
                 },
             )
         }),
+        Task::ApiFuzz {
+            schemathesis,
+            max_examples,
+            seed,
+        } => {
+            let root = workspace_root();
+            let schemathesis = schemathesis.unwrap_or_else(|| {
+                let venv = fuzz::venv_schemathesis(&root);
+                if venv.exists() {
+                    venv
+                } else {
+                    PathBuf::from("schemathesis")
+                }
+            });
+            fuzz::api_fuzz(
+                &root,
+                &fuzz::Options {
+                    schemathesis,
+                    max_examples,
+                    seed,
+                },
+            )
+        }
         Task::Demo { port, dir, once } => {
             demo::demo(&workspace_root(), &demo::Options { port, dir, once }).map(|_| ())
         }
@@ -171,6 +218,23 @@ pub(crate) fn ci() -> Result<()> {
         );
     }
     run(&root, TEST_COMMAND, &env)?;
+    // The API fuzz needs schemathesis from PyPI, which `.ci/run` installs there.
+    let schemathesis = fuzz::venv_schemathesis(&root);
+    if schemathesis.exists() {
+        fuzz::api_fuzz(
+            &root,
+            &fuzz::Options {
+                schemathesis,
+                max_examples: 30,
+                seed: None,
+            },
+        )?;
+    } else {
+        eprintln!(
+            "xtask: {} is not installed; the API fuzz was skipped (.ci/run installs it)",
+            schemathesis.display()
+        );
+    }
     eprintln!("xtask: all checks passed");
     Ok(())
 }
