@@ -174,3 +174,45 @@ async fn key_create_gives_an_existing_shop_a_working_key() {
     assert!(unknown.stderr.contains("no such shop"), "{unknown:?}");
     assert!(!unknown.stdout.contains("api key:"), "{unknown:?}");
 }
+
+/// A client that connects and never finishes its headers is disconnected after
+/// `server.header_read_timeout_seconds`; one whose body never arrives gets 408 after
+/// `server.body_read_timeout_seconds`, as a problem document. (The waits below only bound how
+/// long the test waits for the server; the server's own timeouts are 1 s.)
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = Server::builder()
+        .env("SHIPHOLD__SERVER__HEADER_READ_TIMEOUT_SECONDS", "1")
+        .env("SHIPHOLD__SERVER__BODY_READ_TIMEOUT_SECONDS", "1")
+        .start();
+    assert_up(&server).await;
+
+    // Half a request line, then silence: the server closes the connection.
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    // 20 s: far above the 1 s configured, and below the 30 s hyper would use by itself.
+    let read = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the connection was still open after 20 s");
+
+    // Headers that promise a body, and 10 of its 100 bytes. (The ERP callback reads its body
+    // before it checks the signature, so no credential is needed to get this far.)
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(
+        b"POST /v1/erp/shops/shp_x/results HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"shop_id\"",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer after 60 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("/problems/request-timeout"), "{answer}");
+}

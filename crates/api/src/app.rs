@@ -32,23 +32,32 @@ pub struct RouteInfo {
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    let (router, document) = crate::openapi::documented_routes().split_for_parts();
-    // The writes the routes declare, as "METHOD /template": the idempotency middleware acts on
-    // these only, so another method on the same path gets its 405.
-    let mut writes = std::collections::HashSet::new();
-    for (path, item) in &document.paths.paths {
-        for (method, operation) in [
-            ("POST", &item.post),
-            ("PUT", &item.put),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-        ] {
-            if operation.is_some() {
-                writes.insert(format!("{method} {path}"));
+    let (router, _) = crate::openapi::documented_routes().split_for_parts();
+    let mut shape = crate::routes::Shape::default();
+    for route in route_table() {
+        // The writes, as "METHOD /template": the idempotency middleware acts on these only, so
+        // another method on the same path gets its 405.
+        if route.method != "GET" {
+            shape
+                .writes
+                .insert(format!("{} {}", route.method, route.path));
+        }
+        // The routes a client reaches without an API key are rate-limited per client address.
+        match route.auth {
+            Auth::Token => {
+                shape
+                    .limited
+                    .insert(route.path, crate::routes::LimitClass::Buyer);
             }
+            Auth::Signature => {
+                shape
+                    .limited
+                    .insert(route.path, crate::routes::LimitClass::Callback);
+            }
+            Auth::Public | Auth::Key => {}
         }
     }
-    crate::routes::finish(router, state, writes)
+    crate::routes::finish(router, state, shape)
 }
 
 /// Every route the server answers, read from the declaration that also builds the router, so

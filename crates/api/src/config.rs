@@ -53,6 +53,20 @@ pub struct ChatGatewayConfig {
     pub secret: String,
 }
 
+/// Rate limits of the routes a client reaches without an API key (the card page, the buyer API,
+/// the ERP callback), per client address.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    /// Requests per minute from one address to the card page and the buyer API, all of which
+    /// may come at once.
+    pub buyer_per_minute: u32,
+    /// Requests per minute from one address to the ERP callback.
+    pub callback_per_minute: u32,
+    /// The header in which a trusted reverse proxy passes the client's address (its last value
+    /// counts); `None`: the connection's peer address.
+    pub client_ip_header: Option<axum::http::HeaderName>,
+}
+
 /// The API's configuration.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -60,6 +74,8 @@ pub struct ApiConfig {
     pub public_base_url: String,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a client has to send a request's body; then it gets 408 and nothing is done.
+    pub body_read_timeout: Duration,
     /// Allow ERP and gateway endpoints on loopback/private addresses and plain http (tests, demos).
     pub allow_insecure_endpoints: bool,
     /// Outbox delivery.
@@ -70,6 +86,8 @@ pub struct ApiConfig {
     pub run_jobs: bool,
     /// A name for this process in leases and logs.
     pub worker_id: String,
+    /// Rate limits of the unauthenticated routes; `None`: none.
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl Default for ApiConfig {
@@ -77,11 +95,13 @@ impl Default for ApiConfig {
         Self {
             public_base_url: "http://127.0.0.1:8080".into(),
             body_limit: 256 * 1024,
+            body_read_timeout: Duration::from_secs(30),
             allow_insecure_endpoints: false,
             delivery: DeliveryConfig::default(),
             chat_gateway: None,
             run_jobs: true,
             worker_id: format!("worker-{}", std::process::id()),
+            rate_limits: None,
         }
     }
 }

@@ -44,17 +44,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             ));
         }
         let limit = state.config().body_limit;
-        let raw = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ProblemKind::PayloadTooLarge,
-                    format!("the body must be at most {limit} bytes"),
-                )
-            })?;
+        let raw = read_body(req.into_body(), limit, "the body").await?;
         let value = parse_json(&raw)?;
         Ok(Self { value, raw })
     }
+}
+
+/// Reads a request body of at most `limit` bytes: 413 when it is longer, 408 when it did not
+/// arrive in time (the body-read timeout) or the client went away.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(e) = source {
+            if e.is::<http_body_util::LengthLimitError>() {
+                return ApiError::new(
+                    ProblemKind::PayloadTooLarge,
+                    format!("{what} must be at most {limit} bytes"),
+                );
+            }
+            source = e.source();
+        }
+        ApiError::new(
+            ProblemKind::RequestTimeout,
+            "the body did not arrive completely in time; send the request again",
+        )
+    })
 }
 
 /// Parses JSON, naming the field that failed.
@@ -183,14 +201,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for MaybeJson<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let is_json = sends_json(req.headers());
         let limit = state.config().body_limit;
-        let raw = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ProblemKind::PayloadTooLarge,
-                    format!("the body must be at most {limit} bytes"),
-                )
-            })?;
+        let raw = read_body(req.into_body(), limit, "the body").await?;
         // No body at all is "no options", whatever Content-Type a client sends by habit.
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self {
@@ -278,15 +289,9 @@ impl FromRequest<AppState> for SignedBody {
             ));
         }
         let limit = shiphold_erp_adapter::MAX_BODY_BYTES;
-        axum::body::to_bytes(req.into_body(), limit)
+        read_body(req.into_body(), limit, "a callback body (1 MiB)")
             .await
             .map(SignedBody)
-            .map_err(|_| {
-                ApiError::new(
-                    ProblemKind::PayloadTooLarge,
-                    format!("a callback body is at most {limit} bytes (1 MiB)"),
-                )
-            })
     }
 }
 

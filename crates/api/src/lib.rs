@@ -18,6 +18,6 @@ mod state;
 mod views;
 
 pub use app::{Auth, RouteInfo, route_table, router};
-pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig};
+pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits};
 pub use problem::ApiError;
 pub use state::{AppState, BusinessClock, Now, WallClock};

@@ -48,6 +48,11 @@ pub enum ProblemKind {
     ReplayWithheld,
     /// 413: the body is larger than the limit.
     PayloadTooLarge,
+    /// 408: the body did not arrive (completely) within `server.body_read_timeout_seconds`.
+    RequestTimeout,
+    /// 429: too many requests from one address to an unauthenticated route; `Retry-After` says
+    /// when to try again.
+    TooManyRequests,
     /// 415: the body is not JSON.
     UnsupportedMediaType,
     /// 409: enabling needs memo text and accepted terms.
@@ -56,7 +61,7 @@ pub enum ProblemKind {
     InterceptionDisabled,
     /// 409: no event window is active (and the buyer is not a test buyer).
     OutsideEventWindow,
-    /// 422: no requested item can be intercepted; each is listed.
+    /// 409: no requested item can be intercepted in its current state; each is listed.
     NothingToIntercept,
     /// 409: an event window overlaps another.
     WindowOverlap,
@@ -95,6 +100,8 @@ impl ProblemKind {
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::ReplayWithheld => "replay-withheld",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::RequestTimeout => "request-timeout",
+            Self::TooManyRequests => "too-many-requests",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::SetupIncomplete => "setup-incomplete",
             Self::InterceptionDisabled => "interception-disabled",
@@ -135,6 +142,8 @@ impl ProblemKind {
             | Self::NothingToIntercept
             | Self::InvalidTransition => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::CardExpired | Self::CardRevoked => StatusCode::GONE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -161,6 +170,8 @@ impl ProblemKind {
             Self::IdempotencyKeyReused => "The idempotency key was used with a different request",
             Self::ReplayWithheld => "The first answer carried a secret and is not replayed",
             Self::PayloadTooLarge => "The request body is too large",
+            Self::RequestTimeout => "The request body did not arrive in time",
+            Self::TooManyRequests => "Too many requests",
             Self::UnsupportedMediaType => "The request body must be JSON",
             Self::SetupIncomplete => "Interception cannot be enabled yet",
             Self::InterceptionDisabled => "Interception is not enabled for this shop",
@@ -178,7 +189,7 @@ impl ProblemKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 28] = [
+    pub const ALL: [ProblemKind; 30] = [
         Self::MalformedRequest,
         Self::ValidationFailed,
         Self::Unauthenticated,
@@ -194,6 +205,8 @@ impl ProblemKind {
         Self::IdempotencyKeyReused,
         Self::ReplayWithheld,
         Self::PayloadTooLarge,
+        Self::RequestTimeout,
+        Self::TooManyRequests,
         Self::UnsupportedMediaType,
         Self::SetupIncomplete,
         Self::InterceptionDisabled,

@@ -37,15 +37,13 @@ pub async fn run(loaded: Loaded) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let jobs = run_jobs.then(|| shiphold_api::jobs::spawn(state, stop_rx.clone()));
 
-    let mut server_stop = stop_rx.clone();
-    let mut server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // An error means the sender is gone, which also means stop.
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
+    let header_read_timeout = settings.header_read_timeout();
+    let mut server = tokio::spawn(serve_http(
+        listener,
+        app,
+        header_read_timeout,
+        stop_rx.clone(),
+    ));
     // The e2e harness and operators read this line; with port 0 it carries the real port.
     tracing::info!("listening on http://{bound}");
 
@@ -92,6 +90,62 @@ pub async fn run(loaded: Loaded) -> Result<()> {
             tracing::warn!(signal, "second signal: stopping without waiting");
         }
     }
+    Ok(())
+}
+
+/// Serves `app` on `listener` over HTTP/1 until `stop` turns true, then waits for the open
+/// connections to finish their requests. hyper's own connection builder, because it has the
+/// header-read timeout (`server.header_read_timeout_seconds`): a client that opens a connection
+/// and sends its headers slowly, or not at all, is disconnected, so idle sockets cannot pile up.
+/// Each request carries the peer's address as axum's `ConnectInfo`.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_read_timeout: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let stopping = async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stopping);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %err, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shiphold_api::{ApiConfig, ChatGatewayConfig, DeliveryConfig};
+use shiphold_api::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits};
 
 /// The commented defaults, also what `docs/configuration.md` describes.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -33,6 +33,7 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub erp: ErpSettings,
     pub chat_gateway: ChatGatewaySettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -42,6 +43,8 @@ pub struct ServerSettings {
     pub public_base_url: String,
     pub body_limit_bytes: u64,
     pub shutdown_timeout_seconds: u64,
+    pub header_read_timeout_seconds: u64,
+    pub body_read_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -80,6 +83,15 @@ pub struct JobsSettings {
 #[serde(deny_unknown_fields)]
 pub struct ErpSettings {
     pub allow_insecure_endpoints: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub buyer_per_minute: u64,
+    pub callback_per_minute: u64,
+    pub client_ip_header: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -214,6 +226,40 @@ impl Settings {
             1,
             3600,
         )?;
+        range(
+            "server.header_read_timeout_seconds",
+            s.header_read_timeout_seconds,
+            1,
+            3600,
+        )?;
+        range(
+            "server.body_read_timeout_seconds",
+            s.body_read_timeout_seconds,
+            1,
+            3600,
+        )?;
+
+        let r = &self.rate_limit;
+        range(
+            "rate_limit.buyer_per_minute",
+            r.buyer_per_minute,
+            1,
+            1_000_000,
+        )?;
+        range(
+            "rate_limit.callback_per_minute",
+            r.callback_per_minute,
+            1,
+            1_000_000,
+        )?;
+        if !r.client_ip_header.is_empty()
+            && axum::http::HeaderName::from_bytes(r.client_ip_header.as_bytes()).is_err()
+        {
+            return Err(ConfigError::at(
+                "rate_limit.client_ip_header",
+                format!("{:?} is not a header name", r.client_ip_header),
+            ));
+        }
 
         let d = &self.database;
         database_kind(&d.url)?;
@@ -322,6 +368,11 @@ impl Settings {
         Duration::from_secs(self.server.shutdown_timeout_seconds)
     }
 
+    /// `server.header_read_timeout_seconds`.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.header_read_timeout_seconds)
+    }
+
     /// The database URL with any password masked, fit for logs.
     pub fn database_url_masked(&self) -> String {
         mask_url_password(&self.database.url)
@@ -371,6 +422,7 @@ impl Settings {
         ApiConfig {
             public_base_url,
             body_limit: usize::try_from(self.server.body_limit_bytes).unwrap_or(usize::MAX),
+            body_read_timeout: Duration::from_secs(self.server.body_read_timeout_seconds),
             allow_insecure_endpoints: self.erp.allow_insecure_endpoints,
             delivery: DeliveryConfig {
                 retry_schedule: j
@@ -387,6 +439,17 @@ impl Settings {
             chat_gateway,
             run_jobs: j.enabled,
             worker_id: self.worker_id(),
+            rate_limits: self.rate_limit.enabled.then(|| {
+                let r = &self.rate_limit;
+                RateLimits {
+                    buyer_per_minute: u32::try_from(r.buyer_per_minute).unwrap_or(u32::MAX),
+                    callback_per_minute: u32::try_from(r.callback_per_minute).unwrap_or(u32::MAX),
+                    client_ip_header: axum::http::HeaderName::from_bytes(
+                        r.client_ip_header.as_bytes(),
+                    )
+                    .ok(),
+                }
+            }),
         }
     }
 }

@@ -166,12 +166,9 @@ pub(crate) async fn idempotency(
     };
     let (parts, body) = request.into_parts();
     let limit = state.config().body_limit;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return ApiError::new(
-            ProblemKind::PayloadTooLarge,
-            format!("the body must be at most {limit} bytes"),
-        )
-        .into_response();
+    let bytes = match crate::extract::read_body(body, limit, "the body").await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
     };
     let scope = format!("{} {template} {credential}", parts.method);
     let fingerprint = hex::encode(Sha256::digest([scope.as_bytes(), b"\n", &bytes].concat()));

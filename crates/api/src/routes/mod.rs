@@ -22,10 +22,13 @@ pub(crate) mod erp;
 pub(crate) mod health;
 pub(crate) mod interceptions;
 pub(crate) mod keys;
+mod limits;
 pub(crate) mod orders;
 mod page;
 pub(crate) mod settings;
 pub(crate) mod windows;
+
+pub(crate) use limits::LimitClass;
 
 pub(crate) use common::*;
 
@@ -50,12 +53,22 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 
 /// Adds what every route shares: the problem answers for unknown routes and methods, the
 /// idempotency middleware, status counting, request tracing and the body limit.
-pub(crate) fn finish(
-    router: Router<AppState>,
-    state: AppState,
-    writes: std::collections::HashSet<String>,
-) -> Router {
+/// What the middleware needs to know of the routes, read from their declaration.
+#[derive(Default)]
+pub(crate) struct Shape {
+    /// The writes, as `"POST /v1/orders/{order_id}/cards"`.
+    pub(crate) writes: std::collections::HashSet<String>,
+    /// The rate-limited route templates and their class.
+    pub(crate) limited: std::collections::HashMap<String, LimitClass>,
+}
+
+pub(crate) fn finish(router: Router<AppState>, state: AppState, shape: Shape) -> Router {
     let limit = state.config().body_limit;
+    let limiter = state
+        .config()
+        .rate_limits
+        .as_ref()
+        .map(|limits| std::sync::Arc::new(limits::Limiter::new(limits, shape.limited)));
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -64,10 +77,12 @@ pub(crate) fn finish(
         .route_layer(middleware::from_fn_with_state(
             common::Writes {
                 app: state.clone(),
-                routes: std::sync::Arc::new(writes),
+                routes: std::sync::Arc::new(shape.writes),
             },
             common::idempotency,
         ))
+        // Before idempotency and every handler: a refused request costs no database work.
+        .route_layer(middleware::from_fn_with_state(limiter, limits::limit))
         .layer(middleware::from_fn_with_state(state.clone(), count_status))
         .layer(middleware::from_fn(problem_request_id))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
@@ -90,6 +105,11 @@ pub(crate) fn finish(
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         // Bodies are read by our extractors with their own limit; this guards the rest.
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        // A body that trickles in is cut off (408) rather than holding a connection; a request
+        // whose body has arrived runs to its end, so a write is never abandoned halfway.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.config().body_read_timeout,
+        ))
         .with_state(state)
 }
 

@@ -707,3 +707,75 @@ async fn every_answer_names_its_request() {
         assert_eq!(b["request_id"].as_str(), Some(header.as_str()));
     });
 }
+
+/// The routes reached without an API key are rate-limited per client address: over its
+/// allowance a client gets 429 with `Retry-After`, another client does not, and authenticated
+/// routes are not limited at all.
+#[tokio::test]
+async fn unauthenticated_routes_are_rate_limited_per_client() {
+    let limits = |c: &mut shiphold_api::ApiConfig| {
+        c.rate_limits = Some(shiphold_api::RateLimits {
+            buyer_per_minute: 2,
+            callback_per_minute: 1,
+            client_ip_header: Some(reqwest::header::HeaderName::from_static("x-forwarded-for")),
+        });
+    };
+    on_every_backend!(limits, |app| {
+        let (shop, key) = app.ready_shop().await;
+        let get = |path: String, client: &'static str| {
+            app.http
+                .get(app.url(&path))
+                .header("x-forwarded-for", format!("192.0.2.9, {client}"))
+                .send()
+        };
+        for _ in 0..2 {
+            let r = get("/v1/buyer/cards/ct_nope".into(), "198.51.100.1")
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        }
+        // The card page shares the buyer allowance.
+        let r = get("/c/ct_nope".into(), "198.51.100.1").await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        let (_, b) = crate::support::read(r).await;
+        assert_eq!(b["type"], "/problems/too-many-requests", "{b}");
+
+        // Another address has its own allowance.
+        let r = get("/v1/buyer/cards/ct_nope".into(), "198.51.100.2")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+        // The ERP callback has its own, smaller one here.
+        let callback = || {
+            app.http
+                .post(app.url(&format!("/v1/erp/shops/{shop}/results")))
+                .header("x-forwarded-for", "198.51.100.3")
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+        };
+        assert_eq!(callback().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            callback().await.unwrap().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+
+        // A shop's key is never limited.
+        for _ in 0..5 {
+            let r = app
+                .req(Method::GET, "/v1/settings", &key)
+                .header("x-forwarded-for", "198.51.100.1")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    });
+}
