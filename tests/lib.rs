@@ -356,6 +356,8 @@ impl ServerBuilder {
             .arg("serve")
             // Port 0: every test gets a free port; the real one is read from the log.
             .env("SHIPHOLD__SERVER__LISTEN", "127.0.0.1:0")
+            // The metrics listener too; `Server::metrics_url` reads its port from the log.
+            .env("SHIPHOLD__METRICS__LISTEN", "127.0.0.1:0")
             .env("SHIPHOLD__LOG__FORMAT", "pretty")
             .env("SHIPHOLD__LOG__FILTER", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -488,6 +490,28 @@ impl Server {
     /// The base URL joined with `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url())
+    }
+
+    /// `http://127.0.0.1:<port>/metrics` of the metrics listener, from its `metrics on` log line
+    /// (logged right after `listening on`).
+    pub fn metrics_url(&self) -> String {
+        const MARK: &str = "metrics on http://";
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let logs = self.logs();
+            if let Some(start) = logs.find(MARK) {
+                let rest = &logs[start + MARK.len()..];
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '/')
+                    .unwrap_or(rest.len());
+                return format!("http://{}/metrics", &rest[..end]);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `metrics on` line within {START_TIMEOUT:?}:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Its working directory (the SQLite file is `data/shiphold.db` in it).

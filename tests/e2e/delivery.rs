@@ -306,7 +306,7 @@ async fn two_servers_on_one_postgres_deliver_each_message_once() {
     // Both replicas did part of the work.
     for server in [&a, &b] {
         let metrics = http()
-            .get(server.url("/metrics"))
+            .get(server.metrics_url())
             .send()
             .await
             .unwrap()
@@ -315,7 +315,9 @@ async fn two_servers_on_one_postgres_deliver_each_message_once() {
             .unwrap();
         let delivered: u64 = metrics
             .lines()
-            .find_map(|l| l.strip_prefix("shiphold_deliveries_total{outcome=\"delivered\"} "))
+            .find_map(|l| {
+                l.strip_prefix("shiphold_deliveries_total{topic=\"erp\",outcome=\"delivered\"} ")
+            })
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         eprintln!("{} delivered {delivered}", server.base_url());

@@ -30,8 +30,16 @@ async fn serves_health_and_readiness_on_a_fresh_sqlite_file() {
     let logs = server.logs();
     assert!(logs.contains("database opened"), "{logs}");
 
-    let metrics = http().get(server.url("/metrics")).send().await.unwrap();
+    // The metrics are on their own listener, not on the public one.
+    let metrics = http().get(server.metrics_url()).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(r#"shiphold_http_requests_total{method="GET",route="/readyz",status="200"}"#),
+        "{text}"
+    );
+    let public = http().get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
 
     let (status, took) = server.terminate();
     assert_eq!(status.code(), Some(0), "{}", server.logs());

@@ -223,6 +223,8 @@ impl ServerProcess {
         let mut cmd = shiphold(bin, dir);
         cmd.arg("serve")
             .env("SHIPHOLD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            // Its metrics on a free port too, so a demo runs beside another server.
+            .env("SHIPHOLD__METRICS__LISTEN", "127.0.0.1:0")
             // The simulator listens on plain http on loopback.
             .env("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")
             .env("SHIPHOLD__LOG__FORMAT", "pretty")

@@ -60,6 +60,17 @@ pub fn router(state: AppState) -> Router {
     crate::routes::finish(router, state, shape)
 }
 
+/// The metrics listener's application: `GET /metrics` only. The server serves it on its own
+/// address (`metrics.listen`), so the metrics never reach the public listener.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(crate::routes::metrics_handler),
+        )
+        .with_state(state)
+}
+
 /// Every route the server answers, read from the declaration that also builds the router, so
 /// the list cannot drift from the routes (tests demand a tenancy case for every route). A route's
 /// credential is its documented security scheme, or the card token in its path.

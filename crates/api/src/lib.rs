@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod jobs;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 mod routes;
@@ -17,7 +18,7 @@ pub mod service;
 mod state;
 mod views;
 
-pub use app::{Auth, RouteInfo, route_table, router};
+pub use app::{Auth, RouteInfo, metrics_router, route_table, router};
 pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits};
 pub use problem::ApiError;
 pub use state::{AppState, BusinessClock, Now, WallClock};

@@ -2,7 +2,6 @@
 //! that spreads retries, the configuration, and the signal that wakes the local delivery worker
 //! after a commit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -71,33 +70,7 @@ struct Inner {
     jitter: Mutex<StdRng>,
     config: ApiConfig,
     wake: Notify,
-    metrics: Metrics,
-}
-
-/// Counters exported at `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    /// Requests answered, by status class.
-    pub http_2xx: AtomicU64,
-    /// 4xx answers.
-    pub http_4xx: AtomicU64,
-    /// 5xx answers.
-    pub http_5xx: AtomicU64,
-    /// Deliveries that succeeded.
-    pub deliveries_ok: AtomicU64,
-    /// Deliveries scheduled for a retry.
-    pub deliveries_retried: AtomicU64,
-    /// Deliveries that were dead-lettered.
-    pub deliveries_dead: AtomicU64,
-    /// Interceptions created.
-    pub interceptions_created: AtomicU64,
-}
-
-impl Metrics {
-    /// Adds one to a counter.
-    pub fn inc(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
+    metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -129,7 +102,7 @@ impl AppState {
                 jitter: Mutex::new(StdRng::seed_from_u64(jitter_seed)),
                 config,
                 wake: Notify::new(),
-                metrics: Metrics::default(),
+                metrics: crate::metrics::Metrics::new(),
             }),
         }
     }
@@ -174,15 +147,15 @@ impl AppState {
         }
     }
 
-    /// The counters.
-    pub fn metrics(&self) -> &Metrics {
+    /// The metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.inner.metrics
     }
 
     /// Counts a new interception and wakes the worker for its messages.
     pub(crate) fn intercepted(&self, outcome: &crate::service::intercept::Intercepted) {
         if outcome.created {
-            Metrics::inc(&self.inner.metrics.interceptions_created);
+            self.inner.metrics.intercepted();
             self.wake_worker();
         }
     }

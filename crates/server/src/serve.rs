@@ -33,9 +33,17 @@ pub async fn run(loaded: Loaded) -> Result<()> {
     );
     let state = AppState::new(store, Arc::new(SystemClock), config);
     let app = shiphold_api::router(state.clone());
+    let metrics_listener = match settings.metrics_addr()? {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("could not listen on {addr} (metrics.listen)"))?,
+        ),
+        None => None,
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let jobs = run_jobs.then(|| shiphold_api::jobs::spawn(state, stop_rx.clone()));
+    let jobs = run_jobs.then(|| shiphold_api::jobs::spawn(state.clone(), stop_rx.clone()));
 
     let header_read_timeout = settings.header_read_timeout();
     let mut server = tokio::spawn(serve_http(
@@ -46,6 +54,21 @@ pub async fn run(loaded: Loaded) -> Result<()> {
     ));
     // The e2e harness and operators read this line; with port 0 it carries the real port.
     tracing::info!("listening on http://{bound}");
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let addr = listener
+                .local_addr()
+                .context("could not read the metrics address")?;
+            tracing::info!("metrics on http://{addr}/metrics");
+            Some(tokio::spawn(serve_http(
+                listener,
+                shiphold_api::metrics_router(state.clone()),
+                header_read_timeout,
+                stop_rx.clone(),
+            )))
+        }
+        None => None,
+    };
 
     tokio::select! {
         signal = shutdown_signal() => {
@@ -70,6 +93,11 @@ pub async fn run(loaded: Loaded) -> Result<()> {
     let drain = async {
         if let Err(err) = (&mut server).await {
             tracing::error!(error = %err, "the HTTP server task failed while stopping");
+        }
+        if let Some(metrics_server) = metrics_server
+            && let Err(err) = metrics_server.await
+        {
+            tracing::error!(error = %err, "the metrics server task failed while stopping");
         }
         if let Some(jobs) = jobs
             && let Err(err) = jobs.await

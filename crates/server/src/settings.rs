@@ -34,6 +34,7 @@ pub struct Settings {
     pub erp: ErpSettings,
     pub chat_gateway: ChatGatewaySettings,
     pub rate_limit: RateLimitSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -83,6 +84,12 @@ pub struct JobsSettings {
 #[serde(deny_unknown_fields)]
 pub struct ErpSettings {
     pub allow_insecure_endpoints: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -239,6 +246,7 @@ impl Settings {
             3600,
         )?;
 
+        self.metrics_addr()?;
         let r = &self.rate_limit;
         range(
             "rate_limit.buyer_per_minute",
@@ -366,6 +374,20 @@ impl Settings {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.server.shutdown_timeout_seconds)
+    }
+
+    /// Where the metrics listener binds; `None` when `metrics.listen` is empty (no metrics).
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let raw = self.metrics.listen.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|_| {
+            ConfigError::at(
+                "metrics.listen",
+                format!("{raw:?} is not an address and port such as 127.0.0.1:9464"),
+            )
+        })
     }
 
     /// `server.header_read_timeout_seconds`.

@@ -187,6 +187,8 @@ pub struct AttemptRecord {
 pub struct OutboxCount {
     /// The topic.
     pub topic: Topic,
+    /// The shop.
+    pub shop_id: ShopId,
     /// Pending and not leased.
     pub pending: i64,
     /// Pending and leased right now.
@@ -195,6 +197,8 @@ pub struct OutboxCount {
     pub dead: i64,
     /// Held until their peer can take them again.
     pub held: i64,
+    /// When the oldest pending entry (leased or not) was created.
+    pub oldest_pending: Option<DateTime<Utc>>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -657,47 +661,67 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// Counts per topic of pending, leased and dead entries, across shops.
+    /// Counts per topic and shop of pending, leased, dead and held entries, with the time the
+    /// oldest pending entry was created (for "how long has the oldest message waited").
     pub fn outbox_counts(&mut self, now: DateTime<Utc>) -> Result<Vec<OutboxCount>, StoreError> {
-        let by_status: Vec<(String, String, i64)> = outbox::table
+        use diesel::dsl::min;
+        let by_status: Vec<(String, String, String, i64, Option<i64>)> = outbox::table
             .filter(outbox::status.ne(OutboxStatus::Delivered.as_str()))
-            .group_by((outbox::topic, outbox::status))
-            .select((outbox::topic, outbox::status, count_star()))
+            .group_by((outbox::topic, outbox::shop_id, outbox::status))
+            .select((
+                outbox::topic,
+                outbox::shop_id,
+                outbox::status,
+                count_star(),
+                min(outbox::created_at),
+            ))
             .load(self.db())?;
-        let leased: Vec<(String, i64)> = outbox::table
+        let leased: Vec<(String, String, i64)> = outbox::table
             .filter(outbox::status.eq(OutboxStatus::Pending.as_str()))
             .filter(outbox::lease_until.gt(ms(now)))
-            .group_by(outbox::topic)
-            .select((outbox::topic, count_star()))
+            .group_by((outbox::topic, outbox::shop_id))
+            .select((outbox::topic, outbox::shop_id, count_star()))
             .load(self.db())?;
         let mut counts: Vec<OutboxCount> = Vec::new();
-        let mut slot = |raw: &str| -> Result<usize, StoreError> {
-            let topic = Topic::parse(raw)?;
-            Ok(match counts.iter().position(|c| c.topic == topic) {
-                Some(i) => i,
-                None => {
-                    counts.push(OutboxCount {
-                        topic,
-                        pending: 0,
-                        leased: 0,
-                        dead: 0,
-                        held: 0,
-                    });
-                    counts.len() - 1
-                }
-            })
+        let mut slot = |topic: &str, shop: &str| -> Result<usize, StoreError> {
+            let topic = Topic::parse(topic)?;
+            let shop_id = ShopId::parse(shop)
+                .map_err(|e| StoreError::Corrupt(format!("outbox.shop_id {shop:?}: {e}")))?;
+            Ok(
+                match counts
+                    .iter()
+                    .position(|c| c.topic == topic && c.shop_id == shop_id)
+                {
+                    Some(i) => i,
+                    None => {
+                        counts.push(OutboxCount {
+                            topic,
+                            shop_id,
+                            pending: 0,
+                            leased: 0,
+                            dead: 0,
+                            held: 0,
+                            oldest_pending: None,
+                        });
+                        counts.len() - 1
+                    }
+                },
+            )
         };
         let mut updates = Vec::new();
-        for (topic, status, n) in by_status {
-            updates.push((slot(&topic)?, status, n));
+        for (topic, shop, status, n, oldest) in by_status {
+            updates.push((slot(&topic, &shop)?, status, n, oldest));
         }
         let mut leased_updates = Vec::new();
-        for (topic, n) in leased {
-            leased_updates.push((slot(&topic)?, n));
+        for (topic, shop, n) in leased {
+            leased_updates.push((slot(&topic, &shop)?, n));
         }
-        for (i, status, n) in updates {
+        for (i, status, n, oldest) in updates {
             match OutboxStatus::parse(&status)? {
-                OutboxStatus::Pending => counts[i].pending += n,
+                OutboxStatus::Pending => {
+                    counts[i].pending += n;
+                    counts[i].oldest_pending = from_ms_opt(oldest, "outbox.created_at")?;
+                }
                 OutboxStatus::Dead => counts[i].dead += n,
                 OutboxStatus::Held => counts[i].held += n,
                 OutboxStatus::Delivered => {}
@@ -707,7 +731,7 @@ impl Tx<'_> {
             counts[i].leased += n;
             counts[i].pending -= n;
         }
-        counts.sort_by_key(|c| c.topic);
+        counts.sort_by(|a, b| (a.topic, &a.shop_id).cmp(&(b.topic, &b.shop_id)));
         Ok(counts)
     }
 

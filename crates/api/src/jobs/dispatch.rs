@@ -11,7 +11,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::{Clients, chat, erp};
-use crate::state::{AppState, Metrics};
+use crate::metrics::DeliveryOutcome as Outcome;
+use crate::state::AppState;
 
 /// What a deliverer made of one attempt.
 pub(super) enum Verdict {
@@ -177,11 +178,11 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
         Verdict::Delivered {
             completed: true, ..
         } => {
-            Metrics::inc(&metrics.deliveries_ok);
+            metrics.delivery(entry.topic, Outcome::Delivered, started.elapsed());
             Ok(true)
         }
         Verdict::Delivered { status, .. } => {
-            Metrics::inc(&metrics.deliveries_ok);
+            metrics.delivery(entry.topic, Outcome::Delivered, started.elapsed());
             if entry.topic == Topic::Chat {
                 chat::mark(state, &entry, MessageStatus::Delivered, None).await;
             }
@@ -209,7 +210,7 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
                 now,
             ) {
                 Some(at) => {
-                    Metrics::inc(&metrics.deliveries_retried);
+                    metrics.delivery(entry.topic, Outcome::Retry, started.elapsed());
                     if entry.topic == Topic::Chat {
                         // Still pending, but the order's history says what went wrong so far.
                         chat::mark(state, &entry, MessageStatus::Pending, Some(error.clone()))
@@ -237,6 +238,7 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
             bury(state, &entry, started, status, error).await
         }
         Verdict::Hold { reason } => {
+            metrics.delivery(entry.topic, Outcome::Held, started.elapsed());
             tracing::info!(id = entry.id, topic = %entry.topic, %reason, "held until the link is on again");
             state
                 .store()
@@ -268,7 +270,9 @@ async fn bury(
     status: Option<u16>,
     error: String,
 ) -> Result<bool, shiphold_storage::StoreError> {
-    Metrics::inc(&state.metrics().deliveries_dead);
+    state
+        .metrics()
+        .delivery(entry.topic, Outcome::Dead, started.elapsed());
     if entry.topic == Topic::Chat {
         chat::mark(state, entry, MessageStatus::Dead, Some(error.clone())).await;
     }

@@ -1,7 +1,4 @@
-//! Liveness, readiness and metrics for operators.
-
-use std::fmt::Write;
-use std::sync::atomic::Ordering;
+//! Liveness and readiness for operators, and the metrics of the metrics listener.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -79,65 +76,21 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    operation_id = "metrics",
-    responses((status = 200, description = "Counters and gauges in the Prometheus text format.", content_type = "text/plain", body = String)),
-)]
-pub(super) async fn metrics(State(state): State<AppState>) -> Response {
-    let m = state.metrics();
-    let mut out = String::new();
-    let counters = [
-        ("shiphold_http_responses_total{class=\"2xx\"}", &m.http_2xx),
-        ("shiphold_http_responses_total{class=\"4xx\"}", &m.http_4xx),
-        ("shiphold_http_responses_total{class=\"5xx\"}", &m.http_5xx),
-        (
-            "shiphold_deliveries_total{outcome=\"delivered\"}",
-            &m.deliveries_ok,
-        ),
-        (
-            "shiphold_deliveries_total{outcome=\"retry\"}",
-            &m.deliveries_retried,
-        ),
-        (
-            "shiphold_deliveries_total{outcome=\"dead\"}",
-            &m.deliveries_dead,
-        ),
-        (
-            "shiphold_interceptions_created_total",
-            &m.interceptions_created,
-        ),
-    ];
-    let _ = writeln!(out, "# TYPE shiphold_http_responses_total counter");
-    let _ = writeln!(out, "# TYPE shiphold_deliveries_total counter");
-    let _ = writeln!(out, "# TYPE shiphold_interceptions_created_total counter");
-    for (name, counter) in counters {
-        let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
-    }
-    if let Ok(counts) = operations::outbox_counts(&state).await {
-        let _ = writeln!(out, "# TYPE shiphold_outbox_entries gauge");
-        for c in counts {
-            for (status, n) in [
-                ("pending", c.pending),
-                ("leased", c.leased),
-                ("dead", c.dead),
-                ("held", c.held),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "shiphold_outbox_entries{{topic=\"{}\",status=\"{status}\"}} {n}",
-                    c.topic
-                );
-            }
+/// The metrics in the OpenMetrics text format, with the outbox read at this moment. Served on
+/// the metrics listener only (see [`crate::metrics_router`]), never on the public one.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let outbox = match operations::outbox_counts(&state).await {
+        Ok(outbox) => outbox,
+        Err(error) => {
+            tracing::warn!(%error, "metrics: the outbox could not be read");
+            Vec::new()
         }
-    }
+    };
+    let text = state.metrics().encode(&outbox, state.now().wall);
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        out,
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        text,
     )
         .into_response()
 }

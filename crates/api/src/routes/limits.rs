@@ -19,6 +19,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::RateLimits;
 use crate::problem::{ApiError, ProblemKind};
+use crate::state::AppState;
 
 /// Which allowance a rate-limited route draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,7 @@ pub(crate) struct Limiter {
     client_ip_header: Option<HeaderName>,
     clock: DefaultClock,
     checks: AtomicU64,
+    metrics: AppState,
 }
 
 /// A quota of `per_minute` requests, all of which may come at once.
@@ -45,7 +47,11 @@ fn quota(per_minute: u32) -> Quota {
 }
 
 impl Limiter {
-    pub(crate) fn new(limits: &RateLimits, routes: HashMap<String, LimitClass>) -> Self {
+    pub(crate) fn new(
+        limits: &RateLimits,
+        routes: HashMap<String, LimitClass>,
+        metrics: AppState,
+    ) -> Self {
         Self {
             buyer: RateLimiter::keyed(quota(limits.buyer_per_minute)),
             callback: RateLimiter::keyed(quota(limits.callback_per_minute)),
@@ -53,6 +59,7 @@ impl Limiter {
             client_ip_header: limits.client_ip_header.clone(),
             clock: DefaultClock::default(),
             checks: AtomicU64::new(0),
+            metrics,
         }
     }
 
@@ -73,6 +80,13 @@ impl Limiter {
             }
         }
         peer.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |p| p.ip())
+    }
+
+    fn refused(&self, class: LimitClass) {
+        self.metrics.metrics().rate_limited(match class {
+            LimitClass::Buyer => "buyer",
+            LimitClass::Callback => "callback",
+        });
     }
 
     /// `Ok` when the request may go on, else how many seconds until it may.
@@ -122,6 +136,7 @@ pub(crate) async fn limit(
         Ok(()) => next.run(request).await,
         Err(retry_after) => {
             tracing::info!(%client, ?class, "rate limit reached");
+            limiter.refused(class);
             let mut error = ApiError::new(
                 ProblemKind::TooManyRequests,
                 format!("too many requests from this address; try again in {retry_after} s"),

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::extract::Path;
 use crate::problem::{ApiError, ProblemKind};
-use crate::state::{AppState, Metrics};
+use crate::state::AppState;
 
 pub(crate) mod buyer;
 pub(crate) mod cards;
@@ -28,6 +28,7 @@ mod page;
 pub(crate) mod settings;
 pub(crate) mod windows;
 
+pub(crate) use health::metrics as metrics_handler;
 pub(crate) use limits::LimitClass;
 
 pub(crate) use common::*;
@@ -38,7 +39,6 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(health::metrics))
         .routes(routes!(problem_page))
         .merge(settings::routes())
         .merge(keys::routes())
@@ -64,11 +64,9 @@ pub(crate) struct Shape {
 
 pub(crate) fn finish(router: Router<AppState>, state: AppState, shape: Shape) -> Router {
     let limit = state.config().body_limit;
-    let limiter = state
-        .config()
-        .rate_limits
-        .as_ref()
-        .map(|limits| std::sync::Arc::new(limits::Limiter::new(limits, shape.limited)));
+    let limiter = state.config().rate_limits.as_ref().map(|limits| {
+        std::sync::Arc::new(limits::Limiter::new(limits, shape.limited, state.clone()))
+    });
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -83,7 +81,8 @@ pub(crate) fn finish(router: Router<AppState>, state: AppState, shape: Shape) ->
         ))
         // Before idempotency and every handler: a refused request costs no database work.
         .route_layer(middleware::from_fn_with_state(limiter, limits::limit))
-        .layer(middleware::from_fn_with_state(state.clone(), count_status))
+        .route_layer(middleware::from_fn(tag_route))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn(problem_request_id))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
@@ -158,14 +157,39 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn count_status(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let metrics = state.metrics();
-    match response.status().as_u16() {
-        200..=399 => Metrics::inc(&metrics.http_2xx),
-        400..=499 => Metrics::inc(&metrics.http_4xx),
-        _ => Metrics::inc(&metrics.http_5xx),
+/// The route template a response came from, passed from the routed layer to [`observe`].
+#[derive(Clone)]
+struct RouteTemplate(String);
+
+/// Inside routing: tags the response with its route's template.
+async fn tag_route(request: Request, next: Next) -> Response {
+    let template = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| RouteTemplate(m.as_str().to_owned()));
+    let mut response = next.run(request).await;
+    if let Some(template) = template {
+        response.extensions_mut().insert(template);
     }
+    response
+}
+
+/// Outside routing: counts every answer and its latency by method, route template (or
+/// `unmatched`) and status.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map(|t| t.0.as_str());
+    state.metrics().http(
+        method.as_str(),
+        route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

@@ -279,7 +279,7 @@ async fn an_erp_outage_loses_nothing_and_keeps_order_per_order() {
 #[tokio::test]
 async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
     on_every_backend!(fast, |app| {
-        let (_, key) = app.ready_shop().await;
+        let (shop, key) = app.ready_shop().await;
         let (sim, _) = link_sim(&app, &key, true, SimMode::Sync, SimRules::default()).await;
         sim.set_gone(true);
         let id = intercept(&app, &key, "G-1", &["s1"]).await;
@@ -340,7 +340,7 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
         );
         let metrics = app
             .http
-            .get(app.url("/metrics"))
+            .get(&app.metrics_url)
             .send()
             .await
             .unwrap()
@@ -348,7 +348,9 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
             .await
             .unwrap();
         assert!(
-            metrics.contains("shiphold_outbox_entries{topic=\"erp\",status=\"held\"} 1"),
+            metrics.contains(&format!(
+                "shiphold_outbox_entries{{topic=\"erp\",shop=\"{shop}\",status=\"held\"}} 1"
+            )),
             "{metrics}"
         );
         let (_, dead) = app

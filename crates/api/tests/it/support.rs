@@ -21,6 +21,8 @@ pub fn event_time() -> DateTime<Utc> {
 
 pub struct TestApp {
     pub base: String,
+    /// `http://…/metrics` of the metrics listener, served apart as the server does.
+    pub metrics_url: String,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     /// The wall clock, when the test controls it too (see [`TestApp::start_with_wall_clock`]).
@@ -84,6 +86,17 @@ impl TestApp {
         tokio::spawn(async move {
             let _ = axum_serve(listener, app).await;
         });
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let metrics_url = format!(
+            "http://{}/metrics",
+            metrics_listener.local_addr().expect("addr")
+        );
+        let metrics_app = shiphold_api::metrics_router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum_serve(metrics_listener, metrics_app).await;
+        });
         let (shutdown, rx) = watch::channel(false);
         let jobs = state
             .config()
@@ -91,6 +104,7 @@ impl TestApp {
             .then(|| shiphold_api::jobs::spawn(state.clone(), rx));
         TestApp {
             base,
+            metrics_url,
             state,
             clock,
             wall,

@@ -69,6 +69,24 @@ backend_tests! {
         assert_eq!(claim_ids(store, "w1", t0() + Duration::hours(2)).await, vec!["msg_1".to_owned()]);
     }
 
+    async fn outbox_counts_are_per_topic_and_shop_with_the_oldest_pending(db: TestDb) {
+        let store = &db.store;
+        let one = new_shop(store, "s1").await;
+        let zero = new_shop(store, "s0").await;
+        enqueue(store, &one, "o1", "msg_1", t0()).await;
+        enqueue(store, &zero, "o9", "msg_9", t0() - Duration::seconds(30)).await;
+        enqueue(store, &zero, "o8", "msg_8", t0() - Duration::seconds(90)).await;
+        let counts = store.outbox_counts(t0()).await.unwrap();
+        let seen: Vec<_> = counts.iter().map(|c| (c.shop_id.as_str(), c.pending, c.leased, c.oldest_pending)).collect();
+        assert_eq!(seen, vec![("s0", 2, 0, Some(t0() - Duration::seconds(90))), ("s1", 1, 0, Some(t0()))]);
+        // A leased entry is still pending for the oldest age, and counted as leased.
+        let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 1, t0()).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        let counts = store.outbox_counts(t0()).await.unwrap();
+        let s0 = counts.iter().find(|c| c.shop_id.as_str() == "s0").unwrap();
+        assert_eq!((s0.pending + s0.leased, s0.oldest_pending), (2, Some(t0() - Duration::seconds(90))));
+    }
+
     async fn outbox_entries_complete_retry_die_and_are_redriven(db: TestDb) {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
