@@ -535,7 +535,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             // Method 2: the whole order.
             click(&c, "#intercept-order").await;
             wait_text(&c, "#order-actions .result", "the interception", |t| {
-                t.contains("Intercepted")
+                t.contains("interception requested — not yet confirmed")
             })
             .await;
             wait_text(&c, "#order-items", "both items requested", |t| {
@@ -618,4 +618,165 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
         })
         .await;
     drop(server);
+}
+
+/// chromedriver's bridge to the DevTools protocol: one CDP command in the page's session.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"cmd": self.cmd, "params": self.params});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Every request of the page takes at least `latency` from sent to answered (zero: none).
+async fn network_latency(c: &Client, latency: Duration) {
+    for cmd in [
+        Cdp {
+            cmd: "Network.enable",
+            params: json!({}),
+        },
+        Cdp {
+            cmd: "Network.emulateNetworkConditions",
+            params: json!({"offline": false, "latency": latency.as_millis() as u64,
+                           "downloadThroughput": -1, "uploadThroughput": -1}),
+        },
+    ] {
+        c.issue_cmd(cmd)
+            .await
+            .unwrap_or_else(|err| panic!("CDP network conditions: {err}"));
+    }
+}
+
+/// With 2.5 s of network latency, an agent who looks up another order and clicks at once can
+/// never act on the order that was on screen, and an action's answer never shows under another
+/// order than the one it was made for.
+#[tokio::test]
+async fn a_slow_lookup_never_acts_on_the_previous_order() {
+    if !browser_installed("slow lookup") {
+        return;
+    }
+    let (server, key) = server_with_shop("browser-slow");
+    let api = Api {
+        base: server.base_url(),
+        key: key.clone(),
+        http: http(),
+    };
+    use reqwest::Method;
+    api.ok(
+        Method::PUT,
+        "/v1/settings/memo",
+        Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
+    )
+    .await;
+    api.ok(Method::POST, "/v1/settings/enable", None).await;
+    let (from, until, reopen) = window_around_now();
+    api.ok(
+        Method::POST,
+        "/v1/event-windows",
+        Some(
+            json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
+                    "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
+        ),
+    )
+    .await;
+    api.push_order("TB-1008", "buyer-8").await;
+    api.push_order("TB-1009", "buyer-9").await;
+
+    let console = server.url("/console");
+    let checks = api.clone();
+    Browser::start()
+        .await
+        .run(|c| async move {
+            c.goto(&console).await.unwrap();
+            type_into(&c, "#api-key", &key).await;
+            click(&c, "#connect").await;
+            wait_text(&c, "#enabled-state", "the shop's state", |t| {
+                t.contains("Enabled")
+            })
+            .await;
+            click(&c, "nav button[data-tab=orders]").await;
+            type_into(&c, "#order-id", "TB-1008").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-title", "TB-1008", |t| t == "TB-1008").await;
+
+            // The lookup of TB-1009 is slow; the agent clicks "intercept" at once.
+            network_latency(&c, Duration::from_millis(2500)).await;
+            type_into(&c, "#order-id", "TB-1009").await;
+            click(&c, "#lookup-order").await;
+            assert!(
+                !find(&c, "#order-view").await.is_displayed().await.unwrap(),
+                "TB-1008's actions are still on screen while TB-1009 loads"
+            );
+            // Even a click the page did not offer (a script's) acts on nothing.
+            c.execute(
+                "document.getElementById('intercept-order').click();",
+                vec![],
+            )
+            .await
+            .unwrap();
+            wait_text(&c, "#order-title", "TB-1009", |t| t == "TB-1009").await;
+            let (_, none) = checks
+                .call(Method::GET, "/v1/interceptions?order_id=TB-1008", None)
+                .await;
+            assert_eq!(none["items"], json!([]), "TB-1008 was intercepted: {none}");
+
+            // Now the agent intercepts TB-1009, the order on screen.
+            click(&c, "#intercept-order").await;
+            let said = wait_text(&c, "#order-actions .result", "the request", |t| {
+                t.contains("not yet confirmed")
+            })
+            .await;
+            assert!(said.contains("TB-1009"), "{said}");
+            let (_, made) = checks
+                .call(Method::GET, "/v1/interceptions?order_id=TB-1009", None)
+                .await;
+            assert_eq!(made["items"].as_array().map(Vec::len), Some(1), "{made}");
+
+            // A card is sent for TB-1009, and before its answer comes the agent opens TB-1008:
+            // the card's answer must not show under TB-1008.
+            click(&c, "#send-card").await;
+            type_into(&c, "#order-id", "TB-1008").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-title", "TB-1008", |t| t == "TB-1008").await;
+            // The card's answer has been handled once its button is enabled again.
+            let deadline = Instant::now() + UI_TIMEOUT;
+            while c
+                .execute(
+                    "return document.getElementById('send-card').disabled;",
+                    vec![],
+                )
+                .await
+                .unwrap()
+                == json!(true)
+            {
+                assert!(Instant::now() < deadline, "the card's answer never came");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let shown = find(&c, "#order-actions .result").await;
+            assert!(
+                !shown.is_displayed().await.unwrap(),
+                "TB-1008 shows another order's result: {:?}",
+                shown.text().await
+            );
+            network_latency(&c, Duration::ZERO).await;
+            screenshot(&c, "console-slow-lookup").await;
+        })
+        .await;
 }
