@@ -566,6 +566,21 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 t.contains("C-1-1") && t.contains("C-1-2")
             })
             .await;
+            // Drawing the list anew keeps the open history open.
+            click(&c, "#apply-filter").await;
+            wait_text(&c, ".interception .history-box", "the history, still open", |t| {
+                t.contains("C-1-1") && t.contains("C-1-2")
+            })
+            .await;
+            assert_eq!(
+                find(&c, ".interception .expand")
+                    .await
+                    .attr("aria-expanded")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("true")
+            );
             screenshot(&c, "console-interceptions").await;
 
             // Release: both items released, the memo note taken back.

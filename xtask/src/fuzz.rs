@@ -43,6 +43,16 @@ pub(crate) fn api_fuzz(root: &Path, opts: &Options) -> Result<()> {
 }
 
 async fn run(root: &Path, opts: &Options) -> Result<()> {
+    // schemathesis runs in the demo's directory: a relative path (one with a folder in it)
+    // means one from here.
+    let schemathesis =
+        if opts.schemathesis.is_relative() && opts.schemathesis.components().count() > 1 {
+            std::env::current_dir()
+                .context("no working directory")?
+                .join(&opts.schemathesis)
+        } else {
+            opts.schemathesis.clone()
+        };
     let dir = crate::release::target_dir(root).join("api-fuzz");
     let mut running = demo::start(root, dir, 0).await?;
     let hooks = root.join("xtask").join("api-fuzz");
@@ -56,9 +66,9 @@ async fn run(root: &Path, opts: &Options) -> Result<()> {
         .to_owned();
     step(&format!(
         "running {} against {base}/openapi.json",
-        opts.schemathesis.display()
+        schemathesis.display()
     ));
-    let status = Command::new(&opts.schemathesis)
+    let status = Command::new(&schemathesis)
         .arg("--config-file")
         .arg(hooks.join("schemathesis.toml"))
         .args(["run", &format!("{base}/openapi.json")])
@@ -79,7 +89,7 @@ async fn run(root: &Path, opts: &Options) -> Result<()> {
         .with_context(|| {
             format!(
                 "could not run {} (install it with `pip install schemathesis`, or pass --schemathesis)",
-                opts.schemathesis.display()
+                schemathesis.display()
             )
         });
     step("stopping the server and the ERP simulator");

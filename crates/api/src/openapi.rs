@@ -107,6 +107,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(paths);
     // These edit every operation, so they run once the paths are in.
     IdempotencyKeys.modify(&mut document);
+    RateLimited.modify(&mut document);
     Prose.modify(&mut document);
     document
 }
@@ -259,6 +260,49 @@ impl Modify for IdempotencyKeys {
                         });
                         responses.entry("422").or_insert_with(|| {
                             problem("Some values are invalid, or the Idempotency-Key was used with another body.")
+                        });
+                    }
+                }
+            }
+        }
+        if let Ok(done) = serde_json::from_value(value) {
+            *openapi = done;
+        }
+    }
+}
+
+/// The routes reached without an API key (a card token in the path, or the ERP's signature) are
+/// rate-limited per client address (`routes::limits`): each may answer 429 with `Retry-After`.
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut value) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
+            for (path, item) in paths.iter_mut() {
+                let Some(item) = item.as_object_mut() else {
+                    continue;
+                };
+                for (_, operation) in item.iter_mut() {
+                    let signed = operation
+                        .get("security")
+                        .and_then(Value::as_array)
+                        .is_some_and(|s| s.iter().any(|r| r.get(WEBHOOK_SCHEME).is_some()));
+                    if !signed && !path.contains("{token}") {
+                        continue;
+                    }
+                    if let Some(responses) = operation
+                        .get_mut("responses")
+                        .and_then(Value::as_object_mut)
+                    {
+                        responses.entry("429").or_insert_with(|| {
+                            serde_json::json!({
+                                "description": "Too many requests from this client address; `Retry-After` says in how many seconds to try again. Problem type: `/problems/too-many-requests`.",
+                                "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}},
+                                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                            })
                         });
                     }
                 }
