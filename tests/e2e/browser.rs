@@ -206,6 +206,24 @@ async fn wait_text(c: &Client, css: &str, what: &str, ready: impl Fn(&str) -> bo
     }
 }
 
+/// Accepts the confirmation the page asked for, after checking that it says `what`.
+async fn confirm(c: &Client, what: &str) {
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let text = loop {
+        match c.get_alert_text().await {
+            Ok(text) => break text,
+            Err(_) => {
+                assert!(Instant::now() < deadline, "no confirmation was asked");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert!(text.contains(what), "the confirmation says {text:?}");
+    c.accept_alert()
+        .await
+        .unwrap_or_else(|err| panic!("cannot accept the confirmation: {err}"));
+}
+
 async fn count(c: &Client, css: &str) -> usize {
     c.find_all(Locator::Css(css))
         .await
@@ -464,6 +482,19 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 .unwrap();
             assert_eq!(stored, json!([key, 0, ""]));
 
+            // The tabs are tabs: the arrow keys move between them.
+            let first = find(&c, "nav button[data-tab=setup]").await;
+            assert_eq!(first.attr("role").await.unwrap().as_deref(), Some("tab"));
+            first.send_keys(&fantoccini::key::Key::Right.to_string()).await.unwrap();
+            wait_text(&c, "#tab-windows h2", "the windows tab", |t| !t.is_empty()).await;
+            let selected = find(&c, "nav button[data-tab=windows]")
+                .await
+                .attr("aria-selected")
+                .await
+                .unwrap();
+            assert_eq!(selected.as_deref(), Some("true"));
+            click(&c, "nav button[data-tab=setup]").await;
+
             // Step 2 before step 1: refused, naming both missing fields.
             click(&c, "#enable").await;
             let problem = wait_text(&c, "#enable-form .problem", "the refusal", |t| {
@@ -534,6 +565,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             assert!(sent.contains(&checks.base), "{sent}");
             // Method 2: the whole order.
             click(&c, "#intercept-order").await;
+            confirm(&c, "Intercept every unshipped item of order").await;
             wait_text(&c, "#order-actions .result", "the interception", |t| {
                 t.contains("interception requested — not yet confirmed")
             })
@@ -585,6 +617,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
 
             // Release: both items released, the memo note taken back.
             click(&c, ".interception .release").await;
+            confirm(&c, "Its items will ship").await;
             wait_text(&c, ".interception .result", "the release", |t| {
                 t.contains("Released")
             })
@@ -754,6 +787,7 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
 
             // Now the agent intercepts TB-1009, the order on screen.
             click(&c, "#intercept-order").await;
+            confirm(&c, "Intercept every unshipped item of order").await;
             let said = wait_text(&c, "#order-actions .result", "the request", |t| {
                 t.contains("not yet confirmed")
             })

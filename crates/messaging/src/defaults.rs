@@ -57,11 +57,11 @@ pub const fn default_text(kind: TemplateKind, locale: Locale) -> &'static str {
              still ship."
         }
         (TemplateKind::ReleaseNotice, Locale::ZhCn) => {
-            "亲,已按您的要求取消拦截,您的商品({items})将正常发货。如有疑问,请及时联系我们!"
+            "亲,您的商品({items})已取消拦截,将正常发货。如有疑问,请及时联系我们!"
         }
         (TemplateKind::ReleaseNotice, Locale::En) => {
-            "As you asked, we are no longer stopping the shipment: your items ({items}) will ship \
-             as usual. If anything is wrong, contact us."
+            "We are no longer stopping the shipment: your items ({items}) will ship as usual. If \
+             anything is wrong, contact us."
         }
     }
 }

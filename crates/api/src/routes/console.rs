@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -12,8 +12,53 @@ use crate::state::AppState;
 const PAGE: &str = include_str!("../../assets/console.html");
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::default().routes(routes!(page))
+    OpenApiRouter::default()
+        .routes(routes!(page))
+        .routes(routes!(home))
+        .routes(routes!(favicon))
 }
+
+/// The site's root leads to the console.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "console",
+    operation_id = "home",
+    responses(
+        (status = 303, description = "See the console at `/console`.", headers(("location" = String, description = "`/console`"))),
+    ),
+)]
+pub(crate) async fn home() -> Response {
+    axum::response::Redirect::to("/console").into_response()
+}
+
+/// The icon of the console and the card page.
+#[utoipa::path(
+    get,
+    path = "/favicon.svg",
+    tag = "console",
+    operation_id = "favicon",
+    responses(
+        (status = 200, description = "The icon, as SVG.", content_type = "image/svg+xml", body = String),
+    ),
+)]
+pub(crate) async fn favicon() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        ICON,
+    )
+        .into_response()
+}
+
+/// A parcel with a stop bar, in the console's accent colour.
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\">\
+<rect x=\"3\" y=\"8\" width=\"26\" height=\"20\" rx=\"3\" fill=\"#c81e1e\"/>\
+<path d=\"M3 12h26\" stroke=\"#fff\" stroke-width=\"2\"/>\
+<rect x=\"9\" y=\"17\" width=\"14\" height=\"4\" rx=\"1\" fill=\"#fff\"/></svg>";
 
 /// The page's policy. The key sits in the page, so only the page's own script may run and it may
 /// talk only to this origin; hashes rather than 'unsafe-inline' keep injected markup inert.

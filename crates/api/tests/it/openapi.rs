@@ -234,3 +234,22 @@ async fn the_server_serves_the_document() {
     assert_eq!(served, document());
     app.stop().await;
 }
+
+/// The site's root leads to the console, and the pages' icon is served.
+#[tokio::test]
+async fn the_root_leads_to_the_console_and_the_icon_is_served() {
+    let app =
+        crate::support::TestApp::start(shiphold_testkit::TestDatabase::sqlite(), |_| {}).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/console");
+    let r = client.get(app.url("/favicon.svg")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().starts_with("<svg"));
+    app.stop().await;
+}

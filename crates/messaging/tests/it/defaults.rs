@@ -110,6 +110,10 @@ fn other_defaults_fill_items_and_link() {
     );
     let release_en = set.render(TemplateKind::ReleaseNotice, Locale::En, &ctx);
     assert!(release_en.contains("will ship as usual"), "{release_en}");
+    // Customer service releases, not always at the buyer's request: the notice says neither.
+    let release_zh = set.render(TemplateKind::ReleaseNotice, Locale::ZhCn, &ctx);
+    assert!(!release_en.contains("you asked"), "{release_en}");
+    assert!(!release_zh.contains("您的要求"), "{release_zh}");
 }
 
 #[test]
