@@ -361,17 +361,50 @@ async fn a_buyer_opens_the_card_chooses_one_item_and_is_told_it_was_received() {
             wait_text(&c, "#subtitle", "the order", |t| t.contains("B-1")).await;
             assert_eq!(count(&c, "input[name=sub_order_ids]").await, 2);
             assert_eq!(count(&c, "input[name=sub_order_ids]:checked").await, 0);
+            // One language at a time: the browser's (English here).
+            let title = find(&c, "#title").await.text().await.unwrap();
+            assert_eq!(title, "Stop shipment");
+            // Submitting with nothing chosen says what to do.
+            click(&c, "#submit").await;
+            wait_text(&c, "#error", "what to do", |t| {
+                t.contains("Choose at least one item")
+            })
+            .await;
             click(&c, "input[name=sub_order_ids][value='B-1-2']").await;
             click(&c, "#submit").await;
 
+            // A confirmation in the buyer's language, announced and focused.
+            let done = wait_text(&c, "#done", "the confirmation", |t| {
+                t.starts_with("Received.")
+            })
+            .await;
+            assert!(done.contains("may still fail"), "{done}");
+            let focused = c
+                .execute(
+                    "return document.activeElement && document.activeElement.id;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(focused, json!("done"));
+            assert_eq!(
+                find(&c, "#done")
+                    .await
+                    .attr("aria-live")
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some("polite")
+            );
             let status = wait_text(&c, "#status", "the chosen item as requested", |t| {
-                t.contains("requested")
+                t.contains("not yet confirmed")
             })
             .await;
             assert!(
-                status.contains("Porcelain gaiwan: requested"),
+                status.contains("Porcelain gaiwan: request received, not yet confirmed"),
                 "status: {status}"
             );
+            assert_eq!(count(&c, "#status [data-state=requested]").await, 1);
             assert!(!status.contains("Longjing"), "status: {status}");
             // In the browser's language (English here; Chinese is the default).
             wait_text(&c, "#inbox", "the acknowledgement", |t| {
