@@ -609,10 +609,14 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             .await;
             let memo = find(&c, "#order-memo").await.text().await.unwrap();
             assert!(memo.contains(MEMO), "memo: {memo}");
-            wait_text(&c, "#order-messages", "the card and the acknowledgement", |t| {
+            let messages = wait_text(&c, "#order-messages", "the card and the acknowledgement", |t| {
                 t.contains("card") && t.contains("acknowledgement")
             })
             .await;
+            // No chat gateway here: the messages wait in the card's inbox, and the page says so
+            // rather than "delivered".
+            assert!(messages.contains("card inbox only"), "{messages}");
+            assert!(!messages.contains("delivered"), "{messages}");
 
             // The interceptions list, filtered to what is requested, with its history.
             click(&c, "nav button[data-tab=interceptions]").await;
