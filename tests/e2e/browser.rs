@@ -550,12 +550,17 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             click(&c, "#accept-terms").await;
             click(&c, "#save-memo").await;
             wait_text(&c, "#memo-form .result", "saved", |t| t.contains("Saved")).await;
+            // Step 1 saved: step 2's earlier refusal is gone.
+            assert!(!find(&c, "#enable-form .problem").await.is_displayed().await.unwrap());
             click(&c, "#enable").await;
             wait_text(&c, "#enabled-state", "enabled", |t| t == "已启用 / Enabled").await;
             assert!(!find(&c, "#enable-form .problem").await.is_displayed().await.unwrap());
 
             // Step 3: a refused ERP endpoint says why beside the field; card expiry saves.
+            // Locking is the ERP's: it cannot be ticked before there is an endpoint.
+            assert!(!find(&c, "#erp-locking").await.is_enabled().await.unwrap());
             type_into(&c, "#erp-endpoint", "http://127.0.0.1:9/erp").await;
+            assert!(find(&c, "#erp-locking").await.is_enabled().await.unwrap());
             click(&c, "#save-erp").await;
             wait_text(&c, "#erp-form .problem", "the refused endpoint", |t| {
                 t.contains("endpoint")
@@ -563,6 +568,15 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             .await;
             let beside = find(&c, ".field-error[data-for=endpoint]").await;
             assert!(!beside.text().await.unwrap().is_empty());
+            // Editing the field takes its error back; emptied, locking cannot be ticked again.
+            type_into(&c, "#erp-endpoint", "x").await;
+            assert!(beside.text().await.unwrap().is_empty());
+            find(&c, "#erp-endpoint")
+                .await
+                .send_keys(&fantoccini::key::Key::Backspace.to_string())
+                .await
+                .unwrap();
+            assert!(!find(&c, "#erp-locking").await.is_enabled().await.unwrap());
             type_into(&c, "#card-expiry", "120").await;
             click(&c, "#save-advanced").await;
             wait_text(&c, "#advanced-form .result", "saved", |t| t.contains("Saved")).await;
