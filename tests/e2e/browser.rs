@@ -880,3 +880,123 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
         })
         .await;
 }
+
+/// An ERP that refuses every delivery (401): the order the agent opens says the ERP did not
+/// receive its interception and why, and offers the re-drive right there.
+#[tokio::test]
+async fn erp_failures_show_on_the_order_with_a_redrive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !browser_installed("erp failures") {
+        return;
+    }
+    // The refusing ERP: every request gets 401.
+    let erp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let erp_url = format!("http://{}/erp", erp.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = erp.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let dir = TempDir::new("browser-erp");
+    let out = run(dir.path(), &["shop", "create", "--name", "Tea House"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let key = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("api key:"))
+        .map(|k| k.trim().to_owned())
+        .unwrap();
+    let server = Server::builder()
+        .in_dir(dir)
+        .env("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")
+        // One attempt, then a dead letter.
+        .env("SHIPHOLD__JOBS__RETRY_SCHEDULE_SECONDS", "0")
+        .start();
+    let api = Api {
+        base: server.base_url(),
+        key: key.clone(),
+        http: http(),
+    };
+    use reqwest::Method;
+    api.ok(
+        Method::PUT,
+        "/v1/settings/memo",
+        Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
+    )
+    .await;
+    api.ok(Method::POST, "/v1/settings/enable", None).await;
+    let (from, until, reopen) = window_around_now();
+    api.ok(
+        Method::POST,
+        "/v1/event-windows",
+        Some(
+            json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
+                    "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
+        ),
+    )
+    .await;
+    api.ok(
+        Method::PUT,
+        "/v1/settings/erp",
+        Some(json!({"endpoint": erp_url, "locking": true})),
+    )
+    .await;
+    api.push_order("TB-2001", "buyer-1").await;
+    api.ok(Method::POST, "/v1/orders/TB-2001/interceptions", None)
+        .await;
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let dead_id = loop {
+        let dead = api.ok(Method::GET, "/v1/erp/dead-letters", None).await;
+        if let Some(id) = dead["items"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no dead letter: {dead}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let console = server.url("/console");
+    let checks = api.clone();
+    Browser::start()
+        .await
+        .run(|c| async move {
+            c.goto(&console).await.unwrap();
+            type_into(&c, "#api-key", &key).await;
+            click(&c, "#connect").await;
+            wait_text(&c, "#enabled-state", "the shop's state", |t| {
+                t.contains("Enabled")
+            })
+            .await;
+            click(&c, "nav button[data-tab=orders]").await;
+            type_into(&c, "#order-id", "TB-2001").await;
+            click(&c, "#lookup-order").await;
+            let said = wait_text(&c, "#order-erp", "the ERP failure", |t| {
+                t.contains("did not receive")
+            })
+            .await;
+            assert!(said.contains("check the signing secret"), "{said}");
+            click(&c, "#order-erp .redrive").await;
+            wait_text(&c, "#order-erp", "the re-drive", |t| {
+                t.contains("Queued again")
+            })
+            .await;
+            screenshot(&c, "console-erp-failure").await;
+            // The re-drive really queued it: its ERP is tried again (and refuses again).
+            let deadline = Instant::now() + UI_TIMEOUT;
+            let path = format!("/v1/erp/dead-letters/{dead_id}");
+            loop {
+                let (_, entry) = checks.call(Method::GET, &path, None).await;
+                if entry["history"].as_array().is_some_and(|h| h.len() >= 2) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "not tried again: {entry}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+}
