@@ -454,8 +454,21 @@ fn shanghai_wall(offset_hours: i64) -> String {
     let shanghai = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!());
     (Utc::now() + chrono::Duration::hours(offset_hours))
         .with_timezone(&shanghai)
-        .format("%Y-%m-%d %H:%M")
+        .format("%Y-%m-%dT%H:%M")
         .to_string()
+}
+
+/// Sets a field's value as a picker would (typing into a date-time picker depends on the
+/// browser's locale) and tells the page.
+async fn set_value(c: &Client, css: &str, value: &str) {
+    find(c, css).await;
+    c.execute(
+        "const f = document.querySelector(arguments[0]); f.value = arguments[1]; \
+         f.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![json!(css), json!(value)],
+    )
+    .await
+    .unwrap_or_else(|err| panic!("cannot set {css}: {err}"));
 }
 
 #[tokio::test]
@@ -584,14 +597,52 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
 
             // An event window around now, in Shanghai time.
             click(&c, "nav button[data-tab=windows]").await;
+            // The form offers the next 11.11, never one that has passed.
+            let prefilled = find(&c, "#window-until").await.prop("value").await.unwrap();
+            let prefilled = prefilled.unwrap_or_default();
+            let until = chrono::NaiveDateTime::parse_from_str(&prefilled, "%Y-%m-%dT%H:%M")
+                .unwrap_or_else(|err| panic!("{prefilled:?}: {err}"));
+            assert!(until > Utc::now().naive_utc(), "prefilled {prefilled}");
             type_into(&c, "#window-name", "双11 / Double 11").await;
             type_into(&c, "#window-tz", "Asia/Shanghai").await;
-            type_into(&c, "#window-from", &shanghai_wall(-1)).await;
-            type_into(&c, "#window-until", &shanghai_wall(2)).await;
-            type_into(&c, "#window-reopen", &shanghai_wall(3)).await;
+            // One reading of the clock for the start, used again below.
+            let from_wall = shanghai_wall(-1);
+            set_value(&c, "#window-from", &from_wall).await;
+            set_value(&c, "#window-until", &shanghai_wall(2)).await;
+            set_value(&c, "#window-reopen", &shanghai_wall(3)).await;
             click(&c, "#create-window").await;
             wait_text(&c, "#window-form .result", "created", |t| t.contains("active")).await;
             wait_text(&c, "#window-list", "the window", |t| t.contains("active")).await;
+            // Every time names its zone.
+            let list = find(&c, "#window-list").await.text().await.unwrap();
+            assert!(list.contains(&format!("{} Asia/Shanghai", from_wall.replace('T', " "))), "{list}");
+
+            // Edit it: the form takes its times back in its zone; saving changes it.
+            click(&c, ".edit-window").await;
+            let from = find(&c, "#window-from").await.prop("value").await.unwrap();
+            assert_eq!(from.as_deref(), Some(from_wall.as_str()));
+            type_into(&c, "#window-name", "双11 / Double 11 (edited)").await;
+            click(&c, "#create-window").await;
+            wait_text(&c, "#window-list", "the edited window", |t| t.contains("(edited)")).await;
+
+            // A window that has ended: a warning first; then it can be deleted again.
+            type_into(&c, "#window-name", "Old").await;
+            set_value(&c, "#window-from", &shanghai_wall(-30)).await;
+            set_value(&c, "#window-until", &shanghai_wall(-27)).await;
+            set_value(&c, "#window-reopen", &shanghai_wall(-26)).await;
+            click(&c, "#create-window").await;
+            confirm(&c, "already ended").await;
+            wait_text(&c, "#window-list", "the old window", |t| t.contains("Old")).await;
+            c.find(Locator::XPath(
+                "//tr[td[contains(., 'Old')]]//button[contains(@class, 'delete-window')]",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+            confirm(&c, "Delete the event window Old").await;
+            wait_text(&c, "#window-list", "the old window gone", |t| !t.contains("Old")).await;
 
             // The merchant's system pushes an order; customer service looks it up.
             checks.push_order("C-1", "buyer-9").await;
