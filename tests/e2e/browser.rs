@@ -661,6 +661,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             })
             .await;
             assert!(sent.contains(&checks.base), "{sent}");
+            assert_eq!(count(&c, "#order-actions .copy-link").await, 1);
             // Method 2: the whole order.
             click(&c, "#intercept-order").await;
             confirm(&c, "Intercept every unshipped item of order").await;
@@ -848,6 +849,7 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
     .await;
     api.push_order("TB-1008", "buyer-8").await;
     api.push_order("TB-1009", "buyer-9").await;
+    api.push_order("TB-1010", "buyer-10").await;
 
     let console = server.url("/console");
     let checks = api.clone();
@@ -887,7 +889,12 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
                 .await;
             assert_eq!(none["items"], json!([]), "TB-1008 was intercepted: {none}");
 
-            // Now the agent intercepts TB-1009, the order on screen.
+            // Now the agent intercepts TB-1009, the order on screen, telling its buyer in English.
+            find(&c, "#message-locale")
+                .await
+                .select_by_value("en")
+                .await
+                .unwrap();
             click(&c, "#intercept-order").await;
             confirm(&c, "Intercept every unshipped item of order").await;
             let said = wait_text(&c, "#order-actions .result", "the request", |t| {
@@ -900,22 +907,39 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
                 .await;
             assert_eq!(made["items"].as_array().map(Vec::len), Some(1), "{made}");
 
-            // A card is sent for TB-1009, and before its answer comes the agent opens TB-1008:
+            // Nothing of TB-1009 is left to intercept: no card, no second interception.
+            wait_text(&c, "#nothing-left", "nothing left", |t| {
+                t.contains("Nothing in this order")
+            })
+            .await;
+            assert!(!find(&c, "#send-card").await.is_enabled().await.unwrap());
+
+            // A card is sent for TB-1010, and before its answer comes the agent opens TB-1008:
             // the card's answer must not show under TB-1008.
+            type_into(&c, "#order-id", "TB-1010").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-title", "TB-1010", |t| t == "TB-1010").await;
+            // Another order, another buyer: the message language is the default again.
+            let locale = find(&c, "#message-locale")
+                .await
+                .prop("value")
+                .await
+                .unwrap();
+            assert_eq!(locale.as_deref(), Some("zh-CN"));
             click(&c, "#send-card").await;
             type_into(&c, "#order-id", "TB-1008").await;
             click(&c, "#lookup-order").await;
             wait_text(&c, "#order-title", "TB-1008", |t| t == "TB-1008").await;
-            // The card's answer has been handled once its button is enabled again.
+            // The card's answer arrived and was dropped (the page counts those).
             let deadline = Instant::now() + UI_TIMEOUT;
             while c
                 .execute(
-                    "return document.getElementById('send-card').disabled;",
+                    "return document.getElementById('order-actions').dataset.dropped || null;",
                     vec![],
                 )
                 .await
                 .unwrap()
-                == json!(true)
+                != json!("1")
             {
                 assert!(Instant::now() < deadline, "the card's answer never came");
                 tokio::time::sleep(Duration::from_millis(100)).await;
