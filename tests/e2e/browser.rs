@@ -647,6 +647,17 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             // The merchant's system pushes an order; customer service looks it up.
             checks.push_order("C-1", "buyer-9").await;
             click(&c, "nav button[data-tab=orders]").await;
+            // The tab opens on the latest orders; a buyer filter narrows them.
+            wait_text(&c, "#recent-list", "the new order", |t| t.contains("C-1 · buyer-9")).await;
+            type_into(&c, "#recent-buyer", "nobody").await;
+            click(&c, "#recent-orders").await;
+            wait_text(&c, "#recent-list", "no order of that buyer", |t| {
+                t.contains("No order of this buyer")
+            })
+            .await;
+            type_into(&c, "#recent-buyer", "buyer-9").await;
+            click(&c, "#recent-orders").await;
+            wait_text(&c, "#recent-list", "the buyer's order", |t| t.contains("C-1 · buyer-9")).await;
             type_into(&c, "#order-id", "C-1").await;
             click(&c, "#lookup-order").await;
             wait_text(&c, "#order-items", "both items", |t| {
