@@ -25,6 +25,15 @@ pub struct Card {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What a buyer may do with a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardAccess {
+    /// The card can be opened and submitted.
+    Usable,
+    /// The card expired after the buyer submitted: its status can be read, nothing submitted.
+    StatusOnly,
+}
+
 /// Why a card cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CardError {
@@ -66,6 +75,24 @@ impl Card {
         Ok(())
     }
 
+    /// What a buyer may still do with the card at `now`: everything while it is usable; after it
+    /// expired, only read its status, for [`Card::STATUS_KEPT`], and only if the buyer submitted
+    /// (so that the later "stopped" message, or a failure, is not lost when refunds reopen). A
+    /// revoked card is gone.
+    pub fn access(&self, now: DateTime<Utc>, submitted: bool) -> Result<CardAccess, CardError> {
+        match self.check_usable(now) {
+            Ok(()) => Ok(CardAccess::Usable),
+            Err(CardError::Expired) if submitted && now < self.expires_at + Self::STATUS_KEPT => {
+                Ok(CardAccess::StatusOnly)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// How long after its expiry a submitted card's status stays readable: longer than any event
+    /// window lasts until refunds reopen.
+    pub const STATUS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
+
     /// Revokes the card; revoking twice keeps the first time.
     pub fn revoke(&mut self, now: DateTime<Utc>) {
         self.revoked_at.get_or_insert(now);
@@ -76,6 +103,27 @@ impl Card {
 mod tests {
     use super::*;
     use chrono::Duration;
+
+    #[test]
+    fn an_expired_card_keeps_its_status_readable_for_a_buyer_who_submitted() {
+        let now = DateTime::from_timestamp(1_794_326_400, 0).unwrap_or_default();
+        let mut card = Card {
+            id: CardId::generate(),
+            order_id: OrderId::parse("o1").unwrap(),
+            buyer_id: BuyerId::parse("b1").unwrap(),
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            revoked_at: None,
+        };
+        assert_eq!(card.access(now, false), Ok(CardAccess::Usable));
+        let later = now + Duration::hours(2);
+        assert_eq!(card.access(later, false), Err(CardError::Expired));
+        assert_eq!(card.access(later, true), Ok(CardAccess::StatusOnly));
+        let gone = card.expires_at + Card::STATUS_KEPT;
+        assert_eq!(card.access(gone, true), Err(CardError::Expired));
+        card.revoke(later);
+        assert_eq!(card.access(later, true), Err(CardError::Revoked));
+    }
 
     #[test]
     fn a_card_expires_and_can_be_revoked() {

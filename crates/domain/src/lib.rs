@@ -15,7 +15,7 @@ pub mod release;
 pub mod settings;
 pub mod window;
 
-pub use card::{Card, CardError};
+pub use card::{Card, CardAccess, CardError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{FieldError, ValidationError};
 pub use ids::{

@@ -52,6 +52,9 @@ struct BuyerCardView {
     items: Vec<ItemView>,
     interceptions: Vec<InterceptionView>,
     messages: Vec<MessageView>,
+    /// The card expired after the buyer submitted: its status stays readable for 30 days, and
+    /// nothing can be submitted.
+    status_only: bool,
 }
 
 fn card_view(card: BuyerCard) -> BuyerCardView {
@@ -84,6 +87,7 @@ fn card_view(card: BuyerCard) -> BuyerCardView {
             .map(|i| interception_view(i, None, Vec::new()))
             .collect(),
         messages: card.messages.into_iter().map(message_view).collect(),
+        status_only: card.status_only,
     }
 }
 

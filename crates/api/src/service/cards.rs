@@ -7,8 +7,8 @@ use base64::Engine;
 use rand::RngCore;
 use shiphold_domain::interception::check_open;
 use shiphold_domain::{
-    Card, CardId, Interception, Method, Order, Requester, ShippingStatus, ShopId, SubOrderId,
-    active_at,
+    Card, CardAccess, CardId, Interception, Method, Order, Requester, ShippingStatus, ShopId,
+    SubOrderId, active_at,
 };
 use shiphold_messaging::{CardLink, Locale, TemplateKind};
 use shiphold_storage::{MessageRecord, Tx};
@@ -227,6 +227,8 @@ pub struct BuyerCard {
     pub interceptions: Vec<Interception>,
     /// The messages sent to this buyer about the order.
     pub messages: Vec<MessageRecord>,
+    /// The card expired after the buyer submitted: its status can be read, nothing submitted.
+    pub status_only: bool,
 }
 
 /// Opens a card for its buyer.
@@ -234,7 +236,12 @@ pub async fn buyer_card(app: &AppState, token: String) -> Result<BuyerCard, Serv
     let now = app.now().business;
     app.store()
         .read(move |tx| -> Result<BuyerCard, ServiceError> {
-            let (shop, card) = open(tx, &token, now)?;
+            if !is_token_shaped(&token) {
+                return Err(ServiceError::NotFound("card"));
+            }
+            let (shop, card) = tx
+                .card_by_token_hash(&hash_secret(&token))?
+                .ok_or(ServiceError::NotFound("card"))?;
             let order = tx
                 .order(&shop, &card.order_id)?
                 .ok_or(ServiceError::NotFound("card"))?;
@@ -244,11 +251,15 @@ pub async fn buyer_card(app: &AppState, token: String) -> Result<BuyerCard, Serv
                 .map(|(_, l)| l.sub_order_id)
                 .collect();
             let record = tx.settings(&shop)?;
-            let interceptions = tx
+            let interceptions: Vec<Interception> = tx
                 .interceptions_for_order(&shop, &order.id)?
                 .into_iter()
                 .filter(|i| i.buyer_id == card.buyer_id)
                 .collect();
+            let submitted = interceptions
+                .iter()
+                .any(|i| matches!(&i.method, Method::Card { card_id } if card_id == &card.id));
+            let status_only = card.access(now, submitted)? == CardAccess::StatusOnly;
             let messages = tx.messages_for_buyer(&shop, &order.id, &card.buyer_id)?;
             Ok(BuyerCard {
                 shop_name: tx.shop(&shop)?.map(|s| s.name).unwrap_or_default(),
@@ -258,6 +269,7 @@ pub async fn buyer_card(app: &AppState, token: String) -> Result<BuyerCard, Serv
                 interceptions,
                 messages,
                 card,
+                status_only,
             })
         })
         .await

@@ -318,6 +318,84 @@ async fn expired_and_revoked_cards_are_refused() {
     });
 }
 
+/// A buyer who submitted keeps a read-only status page after the card expires (so the later
+/// "stopped" is not lost), for 30 days; nothing more can be submitted, and a card never
+/// submitted is simply gone.
+#[tokio::test]
+async fn a_submitted_card_stays_readable_after_it_expires() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, _) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/advanced",
+                &key,
+                Some(json!({"card_expiry_seconds": 300, "single_item_choice": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        app.order(
+            &key,
+            "O-4",
+            "buyer-4",
+            &[("s1", "awaiting_shipment"), ("s2", "awaiting_shipment")],
+        )
+        .await;
+        let used = card(&app, &key, "O-4", None).await;
+        let unused = card(&app, &key, "O-4", None).await;
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{used}/interceptions"),
+                "",
+                Some(json!({"sub_order_ids": ["s1"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (_, open) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{used}"), "", None)
+            .await;
+        assert_eq!(open["status_only"], false);
+
+        app.clock.advance(chrono::Duration::minutes(6));
+        let (s, b) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{used}"), "", None)
+            .await;
+        assert_eq!(
+            (s, b["status_only"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{b}"
+        );
+        assert_eq!(
+            b["interceptions"][0]["lines"][0]["sub_order_id"], "s1",
+            "{b}"
+        );
+        assert!(!b["messages"].as_array().unwrap().is_empty(), "{b}");
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/buyer/cards/{used}/interceptions"),
+                "",
+                Some(json!({"sub_order_ids": ["s2"]})),
+            )
+            .await;
+        assert_eq!(
+            (s, b["type"].as_str()),
+            (StatusCode::GONE, Some("/problems/card-expired"))
+        );
+        let (s, _) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{unused}"), "", None)
+            .await;
+        assert_eq!(s, StatusCode::GONE, "a card never submitted is gone");
+
+        app.clock.advance(chrono::Duration::days(30));
+        let (s, _) = app
+            .call(Method::GET, &format!("/v1/buyer/cards/{used}"), "", None)
+            .await;
+        assert_eq!(s, StatusCode::GONE, "kept 30 days, not for ever");
+    });
+}
+
 #[tokio::test]
 async fn release_restores_memo_and_flag_and_tells_the_erp() {
     on_every_backend!(|_| {}, |app| {
