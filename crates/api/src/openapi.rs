@@ -204,6 +204,48 @@ impl Modify for Prose {
     }
 }
 
+/// Runs `edit` on every operation of the document as JSON (its path, method and operation
+/// object); for the additions that concern many operations at once.
+fn each_operation(
+    openapi: &mut utoipa::openapi::OpenApi,
+    mut edit: impl FnMut(&str, &str, &mut serde_json::Map<String, Value>),
+) {
+    let Ok(mut value) = serde_json::to_value(&*openapi) else {
+        return;
+    };
+    if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                if let Some(operation) = operation.as_object_mut() {
+                    edit(path, method, operation);
+                }
+            }
+        }
+    }
+    if let Ok(done) = serde_json::from_value(value) {
+        *openapi = done;
+    }
+}
+
+/// Whether an operation declares the security scheme `name`.
+fn secured_by(operation: &serde_json::Map<String, Value>, name: &str) -> bool {
+    operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|r| r.get(name).is_some()))
+}
+
+/// A problem response with `description`.
+fn problem(description: &str) -> Value {
+    serde_json::json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
 /// Every write that a shop's key or a card token makes accepts `Idempotency-Key` (a middleware
 /// handles it for all of them), so the header and its two refusals are added to each such
 /// operation here rather than repeated on every handler.
@@ -211,63 +253,38 @@ struct IdempotencyKeys;
 
 impl Modify for IdempotencyKeys {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let Ok(mut value) = serde_json::to_value(&*openapi) else {
-            return;
-        };
-        let problem = |description: &str| {
-            serde_json::json!({
-                "description": description,
-                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-            })
-        };
-        if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
-            for (path, item) in paths.iter_mut() {
-                let Some(item) = item.as_object_mut() else {
-                    continue;
-                };
-                for (method, operation) in item.iter_mut() {
-                    if !matches!(method.as_str(), "post" | "put" | "delete") {
-                        continue;
-                    }
-                    let keyed = operation
-                        .get("security")
-                        .and_then(Value::as_array)
-                        .is_some_and(|s| s.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
-                    if !keyed && !path.starts_with("/v1/buyer/") {
-                        continue;
-                    }
-                    let parameters = operation.as_object_mut().map(|o| {
-                        o.entry("parameters")
-                            .or_insert_with(|| Value::Array(Vec::new()))
-                    });
-                    if let Some(Value::Array(parameters)) = parameters
-                        && !parameters.iter().any(|p| p["name"] == "Idempotency-Key")
-                    {
-                        parameters.push(serde_json::json!({
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": false,
-                            "description": "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`); the same key with another body answers 422; while the first request runs, 409. Kept at least 24 hours.",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"}
-                        }));
-                    }
-                    if let Some(responses) = operation
-                        .get_mut("responses")
-                        .and_then(Value::as_object_mut)
-                    {
-                        responses.entry("409").or_insert_with(|| {
-                            problem("A request with the same Idempotency-Key is still running.")
-                        });
-                        responses.entry("422").or_insert_with(|| {
-                            problem("Some values are invalid, or the Idempotency-Key was used with another body.")
-                        });
-                    }
-                }
+        each_operation(openapi, |path, method, operation| {
+            if !matches!(method, "post" | "put" | "delete") {
+                return;
             }
-        }
-        if let Ok(done) = serde_json::from_value(value) {
-            *openapi = done;
-        }
+            if !secured_by(operation, API_KEY_SCHEME) && !path.starts_with("/v1/buyer/") {
+                return;
+            }
+            if let Value::Array(parameters) = operation
+                .entry("parameters")
+                .or_insert_with(|| Value::Array(Vec::new()))
+                && !parameters.iter().any(|p| p["name"] == "Idempotency-Key")
+            {
+                parameters.push(serde_json::json!({
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": false,
+                    "description": "Makes the request safe to retry: the same key and body replay the first answer (with `Idempotent-Replayed: true`); the same key with another body answers 422; while the first request runs, 409. Kept at least 24 hours.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"}
+                }));
+            }
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            {
+                responses.entry("409").or_insert_with(|| {
+                    problem("A request with the same Idempotency-Key is still running.")
+                });
+                responses.entry("422").or_insert_with(|| {
+                    problem("Some values are invalid, or the Idempotency-Key was used with another body.")
+                });
+            }
+        });
     }
 }
 
@@ -277,40 +294,25 @@ struct RateLimited;
 
 impl Modify for RateLimited {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let Ok(mut value) = serde_json::to_value(&*openapi) else {
-            return;
-        };
-        if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
-            for (path, item) in paths.iter_mut() {
-                let Some(item) = item.as_object_mut() else {
-                    continue;
-                };
-                for (_, operation) in item.iter_mut() {
-                    let signed = operation
-                        .get("security")
-                        .and_then(Value::as_array)
-                        .is_some_and(|s| s.iter().any(|r| r.get(WEBHOOK_SCHEME).is_some()));
-                    if !signed && !path.contains("{token}") {
-                        continue;
-                    }
-                    if let Some(responses) = operation
-                        .get_mut("responses")
-                        .and_then(Value::as_object_mut)
-                    {
-                        responses.entry("429").or_insert_with(|| {
-                            serde_json::json!({
-                                "description": "Too many requests from this client address; `Retry-After` says in how many seconds to try again. Problem type: `/problems/too-many-requests`.",
-                                "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}},
-                                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-                            })
-                        });
-                    }
-                }
+        each_operation(openapi, |path, _, operation| {
+            if !secured_by(operation, WEBHOOK_SCHEME) && !path.contains("{token}") {
+                return;
             }
-        }
-        if let Ok(done) = serde_json::from_value(value) {
-            *openapi = done;
-        }
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            {
+                responses.entry("429").or_insert_with(|| {
+                    let mut response = problem(
+                        "Too many requests from this client address; `Retry-After` says in how many seconds to try again. Problem type: `/problems/too-many-requests`.",
+                    );
+                    response["headers"] = serde_json::json!({
+                        "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
+                    });
+                    response
+                });
+            }
+        });
     }
 }
 
