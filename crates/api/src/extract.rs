@@ -87,8 +87,11 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
                     "unexpected data after the JSON value",
                 ));
             }
-            if let Some(field) = serde_json::from_slice::<serde_json::Value>(raw)
-                .ok()
+            // A body without any '[' holds no array: the common case pays no second parse.
+            if let Some(field) = raw
+                .contains(&b'[')
+                .then(|| serde_json::from_slice::<serde_json::Value>(raw).ok())
+                .flatten()
                 .and_then(|v| array_for_object(&v, "body"))
             {
                 return Err(ApiError::field(shiphold_domain::FieldError::new(
