@@ -266,6 +266,28 @@ impl Api {
         value
     }
 
+    /// Step 1 (memo, flag, terms), step 2 (enable) and an event window around now.
+    async fn enable_with_window_around_now(&self) {
+        use reqwest::Method;
+        self.ok(
+            Method::PUT,
+            "/v1/settings/memo",
+            Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
+        )
+        .await;
+        self.ok(Method::POST, "/v1/settings/enable", None).await;
+        let (from, until, reopen) = window_around_now();
+        self.ok(
+            Method::POST,
+            "/v1/event-windows",
+            Some(
+                json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
+                        "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
+            ),
+        )
+        .await;
+    }
+
     /// An order of `buyer` with two unshipped items, `<order>-1` and `<order>-2`.
     async fn push_order(&self, order: &str, buyer: &str) {
         let body = json!({
@@ -289,6 +311,11 @@ impl Api {
 
 /// A server with one shop; its admin key.
 fn server_with_shop(label: &str) -> (Server, String) {
+    server_with_shop_and(label, &[])
+}
+
+/// A server with one shop and these settings (`SHIPHOLD__…` variables); its admin key.
+fn server_with_shop_and(label: &str, env: &[(&str, &str)]) -> (Server, String) {
     let dir = TempDir::new(label);
     let out = run(dir.path(), &["shop", "create", "--name", "Tea House"], &[]);
     assert!(out.status.success(), "{out:?}");
@@ -298,7 +325,10 @@ fn server_with_shop(label: &str) -> (Server, String) {
         .find_map(|l| l.trim().strip_prefix("api key:"))
         .map(|k| k.trim().to_owned())
         .unwrap_or_else(|| panic!("no key: {out:?}"));
-    (Server::builder().in_dir(dir).start(), key)
+    let builder = env
+        .iter()
+        .fold(Server::builder().in_dir(dir), |b, (k, v)| b.env(k, v));
+    (builder.start(), key)
 }
 
 /// Refunds off from an hour ago for three hours: the server runs on the real clock.
@@ -322,23 +352,7 @@ async fn a_buyer_opens_the_card_chooses_one_item_and_is_told_it_was_received() {
         http: http(),
     };
     use reqwest::Method;
-    api.ok(
-        Method::PUT,
-        "/v1/settings/memo",
-        Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
-    )
-    .await;
-    api.ok(Method::POST, "/v1/settings/enable", None).await;
-    let (from, until, reopen) = window_around_now();
-    api.ok(
-        Method::POST,
-        "/v1/event-windows",
-        Some(
-            json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
-                    "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
-        ),
-    )
-    .await;
+    api.enable_with_window_around_now().await;
     api.push_order("B-1", "buyer-7").await;
     let card = api
         .ok(
@@ -841,23 +855,7 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
         http: http(),
     };
     use reqwest::Method;
-    api.ok(
-        Method::PUT,
-        "/v1/settings/memo",
-        Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
-    )
-    .await;
-    api.ok(Method::POST, "/v1/settings/enable", None).await;
-    let (from, until, reopen) = window_around_now();
-    api.ok(
-        Method::POST,
-        "/v1/event-windows",
-        Some(
-            json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
-                    "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
-        ),
-    )
-    .await;
+    api.enable_with_window_around_now().await;
     api.push_order("TB-1008", "buyer-8").await;
     api.push_order("TB-1009", "buyer-9").await;
     api.push_order("TB-1010", "buyer-10").await;
@@ -989,44 +987,21 @@ async fn erp_failures_show_on_the_order_with_a_redrive() {
             });
         }
     });
-    let dir = TempDir::new("browser-erp");
-    let out = run(dir.path(), &["shop", "create", "--name", "Tea House"], &[]);
-    assert!(out.status.success(), "{out:?}");
-    let key = out
-        .stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("api key:"))
-        .map(|k| k.trim().to_owned())
-        .unwrap();
-    let server = Server::builder()
-        .in_dir(dir)
-        .env("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")
-        // One attempt, then a dead letter.
-        .env("SHIPHOLD__JOBS__RETRY_SCHEDULE_SECONDS", "0")
-        .start();
+    let (server, key) = server_with_shop_and(
+        "browser-erp",
+        &[
+            ("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true"),
+            // One attempt, then a dead letter.
+            ("SHIPHOLD__JOBS__RETRY_SCHEDULE_SECONDS", "0"),
+        ],
+    );
     let api = Api {
         base: server.base_url(),
         key: key.clone(),
         http: http(),
     };
     use reqwest::Method;
-    api.ok(
-        Method::PUT,
-        "/v1/settings/memo",
-        Some(json!({"memo_text": MEMO, "flag": "red", "accept_terms": true})),
-    )
-    .await;
-    api.ok(Method::POST, "/v1/settings/enable", None).await;
-    let (from, until, reopen) = window_around_now();
-    api.ok(
-        Method::POST,
-        "/v1/event-windows",
-        Some(
-            json!({"name": "Double 11", "refunds_off_from": from, "refunds_off_until": until,
-                    "time_zone": "Asia/Shanghai", "refunds_reopen_at": reopen}),
-        ),
-    )
-    .await;
+    api.enable_with_window_around_now().await;
     api.ok(
         Method::PUT,
         "/v1/settings/erp",

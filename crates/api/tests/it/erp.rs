@@ -94,6 +94,21 @@ async fn kinds(app: &TestApp, key: &str, order: &str) -> Vec<String> {
         .collect()
 }
 
+/// Links an ERP, with locking, on a port where nothing listens (deliveries fail; callbacks are
+/// what the test sends); the signing secret.
+async fn link_unreachable_erp(app: &TestApp, key: &str) -> Secret {
+    let (s, b) = app
+        .call(
+            Method::PUT,
+            "/v1/settings/erp",
+            key,
+            Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap()
+}
+
 async fn intercept(app: &TestApp, key: &str, order: &str, items: &[&str]) -> String {
     let pairs: Vec<(&str, &str)> = items.iter().map(|i| (*i, "awaiting_shipment")).collect();
     app.order(key, order, "buyer", &pairs).await;
@@ -407,16 +422,7 @@ async fn gone_switches_the_link_off_and_dead_letters_can_be_redriven() {
 async fn the_buyer_hears_once_per_real_lock_and_is_told_which_items_until_all_are() {
     on_every_backend!(|_| {}, |app| {
         let (shop, key) = app.ready_shop().await;
-        let (s, b) = app
-            .call(
-                Method::PUT,
-                "/v1/settings/erp",
-                &key,
-                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK);
-        let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        let secret = link_unreachable_erp(&app, &key).await;
         let id = intercept(&app, &key, "P-1", &["s1", "s2", "s3"]).await;
         let url = app.url(&format!("/v1/erp/shops/{shop}/results"));
         let now = chrono::Utc::now();
@@ -507,16 +513,7 @@ async fn the_buyer_hears_once_per_real_lock_and_is_told_which_items_until_all_ar
 async fn bad_callbacks_are_refused_and_change_nothing() {
     on_every_backend!(|_| {}, |app| {
         let (shop, key) = app.ready_shop().await;
-        let (s, b) = app
-            .call(
-                Method::PUT,
-                "/v1/settings/erp",
-                &key,
-                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK);
-        let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        let secret = link_unreachable_erp(&app, &key).await;
         let id = intercept(&app, &key, "C-1", &["s1"]).await;
         let url = app.url(&format!("/v1/erp/shops/{shop}/results"));
         let post = |body: Vec<u8>, secret: Secret, webhook_id: &str, ts: i64| {
@@ -712,15 +709,7 @@ async fn retries_follow_the_injected_wall_clock() {
 async fn callbacks_keep_the_protocols_limits_and_types() {
     on_every_backend!(|_| {}, |app| {
         let (shop, key) = app.ready_shop().await;
-        let (_, b) = app
-            .call(
-                Method::PUT,
-                "/v1/settings/erp",
-                &key,
-                Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
-            )
-            .await;
-        let secret = Secret::parse(b["signing_secret"].as_str().unwrap()).unwrap();
+        let secret = link_unreachable_erp(&app, &key).await;
         let id = intercept(&app, &key, "V-1", &["s1"]).await;
         let send =
             |shop: &str, body: Vec<u8>, secret: &Secret, webhook_id: &str, ts: i64, json: bool| {
