@@ -224,3 +224,31 @@ async fn slow_clients_are_cut_off() {
     assert!(answer.contains("application/problem+json"), "{answer}");
     assert!(answer.contains("/problems/request-timeout"), "{answer}");
 }
+
+/// The `rate_limit.*` settings reach the server: over `buyer_per_minute` the card page answers
+/// 429 with `Retry-After`, and the metrics count it.
+#[tokio::test]
+async fn the_buyer_rate_limit_is_configured_and_counted() {
+    let server = Server::builder()
+        .env("SHIPHOLD__RATE_LIMIT__BUYER_PER_MINUTE", "1")
+        .start();
+    assert_up(&server).await;
+    let client = http();
+    let first = client.get(server.url("/c/ct_nope")).send().await.unwrap();
+    assert_ne!(first.status(), 429);
+    let second = client.get(server.url("/c/ct_nope")).send().await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"));
+    let text = client
+        .get(server.metrics_url())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"shiphold_rate_limited_requests_total{class="buyer"} 1"#),
+        "{text}"
+    );
+}
