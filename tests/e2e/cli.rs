@@ -124,6 +124,109 @@ fn shop_create_prints_a_key_once() {
     assert_ne!(field(&again.stdout, "shop id:"), Some(shop));
 }
 
+/// `shop create` says how the first admin signs in: with `--admin-login`, their invitation
+/// link; without it, the command that invites them. `staff invite` is that command.
+#[test]
+fn shop_create_tells_how_the_first_admin_signs_in() {
+    let dir = TempDir::new("shop-admin");
+    let out = run(
+        dir.path(),
+        &[
+            "shop",
+            "create",
+            "--name",
+            "Tea House",
+            "--admin-login",
+            "Boss@Tea.example",
+            "--admin-name",
+            "王老板",
+        ],
+        &[(
+            "SHIPHOLD__SERVER__PUBLIC_BASE_URL",
+            "https://cs.tea.example",
+        )],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let link = field(&out.stdout, "invitation link:").unwrap_or_else(|| panic!("{out:?}"));
+    assert!(
+        link.starts_with("https://cs.tea.example/console#invitation=shi_"),
+        "{link}"
+    );
+    assert!(
+        out.stdout
+            .contains("王老板 (boss@tea.example) is invited as admin"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("with the login boss@tea.example"),
+        "{out:?}"
+    );
+    let shop = field(&out.stdout, "shop id:").unwrap();
+
+    // Without an admin: the command to invite one.
+    let plain = run(dir.path(), &["shop", "create", "--name", "Other"], &[]);
+    assert!(plain.status.success(), "{plain:?}");
+    assert!(
+        plain.stdout.contains("shiphold staff invite --shop shp_"),
+        "{plain:?}"
+    );
+
+    let agent = run(
+        dir.path(),
+        &[
+            "staff",
+            "invite",
+            "--shop",
+            &shop,
+            "--login",
+            "li@tea.example",
+            "--name",
+            "Li",
+            "--role",
+            "agent",
+        ],
+        &[],
+    );
+    assert!(agent.status.success(), "{agent:?}");
+    assert!(agent.stdout.contains("is invited as agent"), "{agent:?}");
+    // A login is one person's, in every shop.
+    let taken = run(
+        dir.path(),
+        &[
+            "staff",
+            "invite",
+            "--shop",
+            &shop,
+            "--login",
+            "LI@tea.example",
+            "--name",
+            "Li",
+            "--role",
+            "agent",
+        ],
+        &[],
+    );
+    assert_eq!(taken.status.code(), Some(1), "{taken:?}");
+    assert!(taken.stderr.contains("taken"), "{taken:?}");
+    assert!(!taken.stderr.contains("panicked"), "{taken:?}");
+    // A bad admin login makes no shop.
+    let bad = run(
+        dir.path(),
+        &[
+            "shop",
+            "create",
+            "--name",
+            "Third",
+            "--admin-login",
+            "no spaces allowed",
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    assert!(bad.stderr.contains("--admin-login"), "{bad:?}");
+    assert!(!bad.stdout.contains("shop created"), "{bad:?}");
+}
+
 #[test]
 fn shop_create_refuses_an_empty_name() {
     let dir = TempDir::new("shop-empty");

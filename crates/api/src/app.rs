@@ -11,8 +11,12 @@ use crate::state::AppState;
 pub enum Auth {
     /// None: operator endpoints and documentation.
     Public,
-    /// A shop's API key (`Authorization: Bearer shk_…`).
+    /// A shop's API key (`Authorization: Bearer shk_…`) or a signed-in person's session.
     Key,
+    /// A signed-in person's session only (the console's cookie).
+    Session,
+    /// A login and password, or an invitation token, in the body (signing in).
+    Password,
     /// A card token in the path (the buyer's link).
     Token,
     /// A Standard Webhooks signature with the shop's secret (ERP callbacks).
@@ -54,7 +58,12 @@ pub fn router(state: AppState) -> Router {
                     .limited
                     .insert(route.path, crate::routes::LimitClass::Callback);
             }
-            Auth::Public | Auth::Key => {}
+            Auth::Password => {
+                shape
+                    .limited
+                    .insert(route.path, crate::routes::LimitClass::SignIn);
+            }
+            Auth::Public | Auth::Key | Auth::Session => {}
         }
     }
     crate::routes::finish(router, state, shape)
@@ -93,8 +102,12 @@ pub fn route_table() -> Vec<RouteInfo> {
             };
             let auth = if scheme(crate::openapi::API_KEY_SCHEME) {
                 Auth::Key
+            } else if scheme(crate::openapi::SESSION_SCHEME) {
+                Auth::Session
             } else if scheme(crate::openapi::WEBHOOK_SCHEME) {
                 Auth::Signature
+            } else if crate::routes::staff::SIGN_IN_ROUTES.contains(&path.as_str()) {
+                Auth::Password
             } else if path.contains("{token}") {
                 Auth::Token
             } else {

@@ -62,9 +62,32 @@ pub struct RateLimits {
     pub buyer_per_minute: u32,
     /// Requests per minute from one address to the ERP callback.
     pub callback_per_minute: u32,
+    /// Sign-ins and invitation acceptances per minute from one address.
+    pub sign_in_per_minute: u32,
     /// The header in which a trusted reverse proxy passes the client's address (its last value
     /// counts); `None`: the connection's peer address.
     pub client_ip_header: Option<axum::http::HeaderName>,
+}
+
+/// Staff accounts: how long sessions and invitations last, and the cookie's `Secure` flag.
+#[derive(Debug, Clone)]
+pub struct StaffConfig {
+    /// How long a sign-in lasts (a shift); then the person signs in again.
+    pub session_lifetime: Duration,
+    /// How long an invitation link stays usable.
+    pub invitation_lifetime: Duration,
+    /// Whether the session cookie is marked `Secure` (sent over HTTPS only).
+    pub secure_cookie: bool,
+}
+
+impl Default for StaffConfig {
+    fn default() -> Self {
+        Self {
+            session_lifetime: Duration::from_secs(12 * 3600),
+            invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
+            secure_cookie: false,
+        }
+    }
 }
 
 /// The API's configuration.
@@ -88,6 +111,8 @@ pub struct ApiConfig {
     pub worker_id: String,
     /// Rate limits of the unauthenticated routes; `None`: none.
     pub rate_limits: Option<RateLimits>,
+    /// Staff accounts and their sessions.
+    pub staff: StaffConfig,
 }
 
 impl Default for ApiConfig {
@@ -102,6 +127,7 @@ impl Default for ApiConfig {
             run_jobs: true,
             worker_id: format!("worker-{}", std::process::id()),
             rate_limits: None,
+            staff: StaffConfig::default(),
         }
     }
 }

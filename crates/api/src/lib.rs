@@ -19,6 +19,6 @@ mod state;
 mod views;
 
 pub use app::{Auth, RouteInfo, metrics_router, route_table, router};
-pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits};
+pub use config::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits, StaffConfig};
 pub use problem::ApiError;
 pub use state::{AppState, BusinessClock, Now, WallClock};

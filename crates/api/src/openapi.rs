@@ -16,14 +16,17 @@ use utoipa_axum::routes;
 use crate::schema::{
     CallbackRefused, CallbackUnauthenticated, CardGone, Conflict, ErpEndpointInvalid, Forbidden,
     InterceptionClosed, InterceptionClosedOrKeyInUse, InterceptionRefused,
-    InterceptionRefusedOrKeyInUse, MalformedRequest, NotFound, OrderConflict, PayloadTooLarge,
-    Problem, ReleaseRefused, SetupIncomplete, Unauthenticated, Unavailable, UnsupportedMediaType,
-    ValidationFailed, ValidationFailedOrKeyReused, WindowOverlap,
+    InterceptionRefusedOrKeyInUse, InvitationInvalid, MalformedRequest, NotFound, OrderConflict,
+    PayloadTooLarge, Problem, ReleaseRefused, SetupIncomplete, SignInRefused, SignInThrottled,
+    Unauthenticated, Unavailable, UnsupportedMediaType, ValidationFailed,
+    ValidationFailedOrKeyReused, WindowOverlap,
 };
 use crate::state::AppState;
 
 /// The name of the API-key security scheme (`Authorization: Bearer shk_…`).
 pub const API_KEY_SCHEME: &str = "api_key";
+/// The name of the staff-session scheme (the console's `shiphold_session` cookie).
+pub const SESSION_SCHEME: &str = "staff_session";
 /// The name of the Standard Webhooks signature scheme of the ERP callback.
 pub const WEBHOOK_SCHEME: &str = "webhook_signature";
 
@@ -72,6 +75,9 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             ReleaseRefused,
             CallbackUnauthenticated,
             CallbackRefused,
+            SignInRefused,
+            SignInThrottled,
+            InvitationInvalid,
         )
     ),
     modifiers(&SecuritySchemes),
@@ -79,7 +85,8 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
         (name = "operations", description = "Health, readiness, metrics and documentation for operators."),
         (name = "console", description = "The merchant console, a page that drives this API with the merchant's key."),
         (name = "settings", description = "The three-step set-up: memo, enable, advanced settings; and the audit trail."),
-        (name = "api-keys", description = "The shop's API keys: created (shown once), listed, revoked."),
+        (name = "api-keys", description = "The shop's API keys, for systems: created (shown once), listed, revoked."),
+        (name = "staff", description = "The shop's people: invited with a role, signed in with a password (a session cookie), removed."),
         (name = "event-windows", description = "When refunds are off, in which time zone, and when they reopen."),
         (name = "orders", description = "Order intake and reading orders back."),
         (name = "cards", description = "Interception cards sent to buyers (method 1)."),
@@ -106,6 +113,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(paths);
     // These edit every operation, so they run once the paths are in.
+    StaffSessions.modify(&mut document);
     IdempotencyKeys.modify(&mut document);
     RateLimited.modify(&mut document);
     Prose.modify(&mut document);
@@ -177,6 +185,16 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "A person signed in to the console (`POST /v1/sign-in`): the session cookie, \
+                 with the session's CSRF token in the `X-CSRF-Token` header on every write \
+                 (else 403 `csrf-rejected`). An admin account may do what the `admin` and \
+                 `agent` roles may; an agent account what `agent` may.",
+            ))),
+        );
+        components.add_security_scheme(
             WEBHOOK_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "webhook-signature",
@@ -246,6 +264,23 @@ fn problem(description: &str) -> Value {
     })
 }
 
+/// Every route a shop's API key opens is open to a signed-in person too (the console's
+/// session), with the roles of their account: the session is added as the alternative scheme.
+struct StaffSessions;
+
+impl Modify for StaffSessions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        each_operation(openapi, |_, _, operation| {
+            if !secured_by(operation, API_KEY_SCHEME) {
+                return;
+            }
+            if let Some(Value::Array(security)) = operation.get_mut("security") {
+                security.push(serde_json::json!({ SESSION_SCHEME: [] }));
+            }
+        });
+    }
+}
+
 /// Every write that a shop's key or a card token makes accepts `Idempotency-Key` (a middleware
 /// handles it for all of them), so the header and its two refusals are added to each such
 /// operation here rather than repeated on every handler.
@@ -295,14 +330,15 @@ struct RateLimited;
 impl Modify for RateLimited {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         each_operation(openapi, |path, _, operation| {
-            if !secured_by(operation, WEBHOOK_SCHEME) && !path.contains("{token}") {
+            let sign_in = crate::routes::staff::SIGN_IN_ROUTES.contains(&path);
+            if !secured_by(operation, WEBHOOK_SCHEME) && !path.contains("{token}") && !sign_in {
                 return;
             }
             if let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
             {
-                responses.entry("429").or_insert_with(|| {
+                responses.entry("429".to_owned()).or_insert_with(|| {
                     let mut response = problem(
                         "Too many requests from this client address; `Retry-After` says in how many seconds to try again. Problem type: `/problems/too-many-requests`.",
                     );

@@ -79,6 +79,14 @@ pub enum ProblemKind {
     Internal,
     /// 405.
     MethodNotAllowed,
+    /// The login or the password is wrong.
+    SignInFailed,
+    /// Too many failed sign-ins to this account; wait before trying again.
+    SignInThrottled,
+    /// The invitation link is unknown, used, replaced or expired.
+    InvitationInvalid,
+    /// A signed-in write without the session's CSRF token.
+    CsrfRejected,
 }
 
 impl ProblemKind {
@@ -115,6 +123,10 @@ impl ProblemKind {
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::MethodNotAllowed => "method-not-allowed",
+            Self::SignInFailed => "sign-in-failed",
+            Self::SignInThrottled => "sign-in-throttled",
+            Self::InvitationInvalid => "invitation-invalid",
+            Self::CsrfRejected => "csrf-rejected",
         }
     }
 
@@ -128,8 +140,9 @@ impl ProblemKind {
             Self::Unauthenticated
             | Self::SignatureMissing
             | Self::SignatureMismatch
-            | Self::StaleTimestamp => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            | Self::StaleTimestamp
+            | Self::SignInFailed => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::StaleUpdate
             | Self::Conflict
@@ -143,9 +156,9 @@ impl ProblemKind {
             | Self::InvalidTransition => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests | Self::SignInThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::CardExpired | Self::CardRevoked => StatusCode::GONE,
+            Self::CardExpired | Self::CardRevoked | Self::InvitationInvalid => StatusCode::GONE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -185,11 +198,15 @@ impl ProblemKind {
             Self::Unavailable => "The service is temporarily unavailable",
             Self::Internal => "Internal error",
             Self::MethodNotAllowed => "Method not allowed",
+            Self::SignInFailed => "The login or password is wrong",
+            Self::SignInThrottled => "Too many failed sign-ins",
+            Self::InvitationInvalid => "The invitation link cannot be used",
+            Self::CsrfRejected => "The request did not come from the console",
         }
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 30] = [
+    pub const ALL: [ProblemKind; 34] = [
         Self::MalformedRequest,
         Self::ValidationFailed,
         Self::Unauthenticated,
@@ -220,6 +237,10 @@ impl ProblemKind {
         Self::Unavailable,
         Self::Internal,
         Self::MethodNotAllowed,
+        Self::SignInFailed,
+        Self::SignInThrottled,
+        Self::InvitationInvalid,
+        Self::CsrfRejected,
     ];
 }
 
@@ -453,6 +474,12 @@ impl From<ServiceError> for ApiError {
                 Self::new(kind, detail)
             }
             ServiceError::CallbackMismatch(_) => Self::new(ProblemKind::ShopMismatch, detail),
+            ServiceError::SignInFailed => Self::new(ProblemKind::SignInFailed, detail),
+            ServiceError::SignInThrottled { retry_after } => Self {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Self::new(ProblemKind::SignInThrottled, detail)
+            },
+            ServiceError::InvitationInvalid => Self::new(ProblemKind::InvitationInvalid, detail),
             ServiceError::Store(store) => store.into(),
         }
     }

@@ -148,8 +148,11 @@ macro_rules! problem_responses {
 
 problem_responses! {
     MalformedRequest => [MalformedRequest], "The body is not JSON or not the expected shape.";
-    Unauthenticated => [Unauthenticated], "No valid credential: API key, card token or signature.";
-    Forbidden => [Forbidden], "The API key lacks the role this needs.";
+    Unauthenticated => [Unauthenticated], "No valid credential: API key, staff session, card token or signature.";
+    Forbidden => [Forbidden, CsrfRejected], "The API key or signed-in account lacks the role this needs (`forbidden`), or a signed-in write came without the session's CSRF token (`csrf-rejected`).";
+    SignInRefused => [SignInFailed], "The login or the password is wrong (which one is not said).";
+    SignInThrottled => [SignInThrottled, TooManyRequests], "Too many failed sign-ins to this account, or too many sign-in requests from this address; `Retry-After` says in how many seconds to try again.";
+    InvitationInvalid => [InvitationInvalid], "The invitation link is unknown, was used or replaced, or has expired.";
     NotFound => [NotFound], "No such object in the caller's shop (another shop's objects answer the same).";
     PayloadTooLarge => [PayloadTooLarge], "The body is larger than the server's limit.";
     UnsupportedMediaType => [UnsupportedMediaType], "The body is not sent as JSON.";

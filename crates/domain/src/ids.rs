@@ -126,6 +126,10 @@ id_type!(
     /// An API key (the id, not the secret).
     ApiKeyId, "api_key_id", prefix = "key"
 );
+id_type!(
+    /// A person of a shop who signs in to the console (an admin or an agent).
+    StaffId, "staff_id", prefix = "stf"
+);
 
 #[cfg(test)]
 mod tests {

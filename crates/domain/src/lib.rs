@@ -20,7 +20,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{FieldError, ValidationError};
 pub use ids::{
     ApiKeyId, BuyerId, CardId, EventWindowId, InterceptionId, ItemId, MAX_ID_LEN, OrderId, ShopId,
-    SubOrderId,
+    StaffId, SubOrderId,
 };
 pub use intake::{IntakeDecision, IntakeError, decide_intake};
 pub use interception::{

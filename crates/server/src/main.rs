@@ -47,17 +47,48 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage the people who sign in to the console.
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Print the effective configuration as TOML, secrets masked.
     Config,
 }
 
 #[derive(Subcommand)]
 enum ShopCommand {
-    /// Create a shop and print its first API key (shown once).
+    /// Create a shop and print its first API key (shown once), and how its first admin signs in
+    /// to the console.
     Create {
         /// The shop's display name.
         #[arg(long)]
         name: String,
+        /// The first admin's login (an email address will do): they get an invitation link to
+        /// choose a password. Without it, invite them later with `shiphold staff invite`.
+        #[arg(long)]
+        admin_login: Option<String>,
+        /// The first admin's name, as the console and the history show it.
+        #[arg(long, default_value = "Admin")]
+        admin_name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Invite a person to a shop's console and print their invitation link (shown once): the
+    /// first admin, or the way back into a shop whose admins are gone.
+    Invite {
+        /// The shop's id, as `shiphold shop create` printed it.
+        #[arg(long)]
+        shop: String,
+        /// What they will sign in with (an email address will do).
+        #[arg(long)]
+        login: String,
+        /// Their name, as the console and the history show it.
+        #[arg(long)]
+        name: String,
+        /// `admin` or `agent`.
+        #[arg(long, default_value = "admin")]
+        role: String,
     },
 }
 
@@ -112,7 +143,17 @@ fn main() -> ExitCode {
         match command {
             Command::Serve => serve::run(loaded).await,
             Command::Migrate => migrate(&loaded).await,
-            Command::Shop(ShopCommand::Create { name }) => create_shop(&loaded, &name).await,
+            Command::Shop(ShopCommand::Create {
+                name,
+                admin_login,
+                admin_name,
+            }) => create_shop(&loaded, &name, admin_login.as_deref(), &admin_name).await,
+            Command::Staff(StaffCommand::Invite {
+                shop,
+                login,
+                name,
+                role,
+            }) => invite_staff(&loaded, &shop, &login, &name, &role).await,
             Command::Key(KeyCommand::Create { shop, label, roles }) => {
                 create_key(&loaded, &shop, &label, &roles).await
             }
@@ -190,13 +231,20 @@ async fn migrate(loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
-async fn create_shop(loaded: &Loaded, name: &str) -> Result<()> {
-    let store = open_store(&loaded.settings, loaded.settings.database.migrate_on_start).await?;
-    let app = shiphold_api::AppState::new(
-        store,
-        std::sync::Arc::new(SystemClock),
-        loaded.settings.api_config(None),
-    );
+async fn create_shop(
+    loaded: &Loaded,
+    name: &str,
+    admin_login: Option<&str>,
+    admin_name: &str,
+) -> Result<()> {
+    // The admin is checked before anything is made, so a bad login leaves no shop behind.
+    let admin = admin_login
+        .map(|login| {
+            shiphold_api::service::staff::parse_new_staff(login, admin_name, "admin")
+                .map_err(|e| anyhow::anyhow!("--admin-login/--admin-name: {e}"))
+        })
+        .transpose()?;
+    let app = operator_app(loaded).await?;
     let created = shiphold_api::service::shops::create_shop(&app, name)
         .await
         .context("could not create the shop")?;
@@ -207,17 +255,80 @@ async fn create_shop(loaded: &Loaded, name: &str) -> Result<()> {
     println!(
         "This API key will not be shown again: store it now. It has the admin, agent and integration roles."
     );
+    match admin {
+        Some(admin) => {
+            let invitation = shiphold_api::service::staff::invite_for_operator(
+                &app,
+                created.shop_id.clone(),
+                admin,
+            )
+            .await
+            .context("the shop was created, but its first admin could not be invited")?;
+            print_invitation(&invitation);
+        }
+        None => {
+            println!(
+                "People sign in to the console at {}/console. Invite the first admin with:",
+                app.config().public_base_url
+            );
+            println!(
+                "  shiphold staff invite --shop {} --login <email> --name <name> --role admin",
+                created.shop_id
+            );
+        }
+    }
     Ok(())
+}
+
+async fn invite_staff(
+    loaded: &Loaded,
+    shop: &str,
+    login: &str,
+    name: &str,
+    role: &str,
+) -> Result<()> {
+    let shop = shiphold_domain::ShopId::parse(shop).map_err(|e| anyhow::anyhow!("--shop: {e}"))?;
+    let new = shiphold_api::service::staff::parse_new_staff(login, name, role)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = operator_app(loaded).await?;
+    let invitation = shiphold_api::service::staff::invite_for_operator(&app, shop, new)
+        .await
+        .context("could not invite the person")?;
+    print_invitation(&invitation);
+    Ok(())
+}
+
+fn print_invitation(invitation: &shiphold_api::service::staff::Invitation) {
+    let member = &invitation.member;
+    println!(
+        "{} ({}) is invited as {}.",
+        member.name,
+        member.login,
+        member.role.as_str()
+    );
+    println!("invitation link: {}", invitation.url);
+    println!(
+        "Open it before {} to choose a password; then sign in at the console with the login {}. \
+         The link works once and will not be shown again.",
+        invitation.expires_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        member.login
+    );
+}
+
+/// The application as the operator commands use it: the store, opened (and migrated when
+/// configured), and the real clock.
+async fn operator_app(loaded: &Loaded) -> Result<shiphold_api::AppState> {
+    let store = open_store(&loaded.settings, loaded.settings.database.migrate_on_start).await?;
+    Ok(shiphold_api::AppState::new(
+        store,
+        std::sync::Arc::new(SystemClock),
+        loaded.settings.api_config(None),
+    ))
 }
 
 async fn create_key(loaded: &Loaded, shop: &str, label: &str, roles: &[String]) -> Result<()> {
     let shop = shiphold_domain::ShopId::parse(shop).map_err(|e| anyhow::anyhow!("--shop: {e}"))?;
-    let store = open_store(&loaded.settings, loaded.settings.database.migrate_on_start).await?;
-    let app = shiphold_api::AppState::new(
-        store,
-        std::sync::Arc::new(SystemClock),
-        loaded.settings.api_config(None),
-    );
+    let app = operator_app(loaded).await?;
     let created = shiphold_api::service::keys::create_for_operator(&app, shop, label, roles)
         .await
         .context("could not create the API key")?;

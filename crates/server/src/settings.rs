@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shiphold_api::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits};
+use shiphold_api::{ApiConfig, ChatGatewayConfig, DeliveryConfig, RateLimits, StaffConfig};
 
 /// The commented defaults, also what `docs/configuration.md` describes.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -35,6 +35,7 @@ pub struct Settings {
     pub chat_gateway: ChatGatewaySettings,
     pub rate_limit: RateLimitSettings,
     pub metrics: MetricsSettings,
+    pub staff: StaffSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -98,7 +99,17 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub buyer_per_minute: u64,
     pub callback_per_minute: u64,
+    pub sign_in_per_minute: u64,
     pub client_ip_header: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSettings {
+    pub session_hours: u64,
+    pub invitation_days: u64,
+    /// Kept as text and checked in [`Settings::validate`], so the error names the key.
+    pub secure_cookie: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -260,6 +271,21 @@ impl Settings {
             1,
             1_000_000,
         )?;
+        range(
+            "rate_limit.sign_in_per_minute",
+            r.sign_in_per_minute,
+            1,
+            1_000_000,
+        )?;
+        let st = &self.staff;
+        range("staff.session_hours", st.session_hours, 1, 168)?;
+        range("staff.invitation_days", st.invitation_days, 1, 30)?;
+        if !matches!(st.secure_cookie.as_str(), "auto" | "always" | "never") {
+            return Err(ConfigError::at(
+                "staff.secure_cookie",
+                format!("{:?} is not one of auto, always, never", st.secure_cookie),
+            ));
+        }
         if !r.client_ip_header.is_empty()
             && axum::http::HeaderName::from_bytes(r.client_ip_header.as_bytes()).is_err()
         {
@@ -441,7 +467,20 @@ impl Settings {
             url: self.chat_gateway.url.clone(),
             secret: self.chat_gateway.secret.clone(),
         });
+        let secure_cookie = match self.staff.secure_cookie.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => public_base_url.starts_with("https://"),
+        };
+        let staff = StaffConfig {
+            session_lifetime: Duration::from_secs(self.staff.session_hours.saturating_mul(3600)),
+            invitation_lifetime: Duration::from_secs(
+                self.staff.invitation_days.saturating_mul(24 * 3600),
+            ),
+            secure_cookie,
+        };
         ApiConfig {
+            staff,
             public_base_url,
             body_limit: usize::try_from(self.server.body_limit_bytes).unwrap_or(usize::MAX),
             body_read_timeout: Duration::from_secs(self.server.body_read_timeout_seconds),
@@ -466,6 +505,7 @@ impl Settings {
                 RateLimits {
                     buyer_per_minute: u32::try_from(r.buyer_per_minute).unwrap_or(u32::MAX),
                     callback_per_minute: u32::try_from(r.callback_per_minute).unwrap_or(u32::MAX),
+                    sign_in_per_minute: u32::try_from(r.sign_in_per_minute).unwrap_or(u32::MAX),
                     client_ip_header: axum::http::HeaderName::from_bytes(
                         r.client_ip_header.as_bytes(),
                     )

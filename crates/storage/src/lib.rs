@@ -16,6 +16,7 @@ mod page;
 mod reminders;
 mod schema;
 mod shops;
+mod staff;
 mod store;
 
 pub use error::{Source, StoreError};
@@ -29,6 +30,7 @@ pub use outbox::{
 pub use page::{Page, PageOf};
 pub use reminders::{REFUND_REMINDER_KIND, REMINDER_HORIZON_DAYS};
 pub use shops::{ApiKeyRecord, AuditRecord, SettingsRecord, ShopRecord};
+pub use staff::{SessionRecord, StaffRecord};
 pub use store::{Backend, Store, StoreOptions, Tx};
 
 use shiphold_domain::FieldError;

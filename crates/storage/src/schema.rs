@@ -216,6 +216,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff (shop_id, id) {
+        shop_id -> Text,
+        id -> Text,
+        login -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        invite_hash -> Nullable<Text>,
+        invite_expires_at -> Nullable<BigInt>,
+        failed_sign_ins -> Integer,
+        throttled_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        created_by -> Text,
+        removed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    staff_sessions (token_hash) {
+        token_hash -> Text,
+        shop_id -> Text,
+        staff_id -> Text,
+        csrf_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     shops,
     api_keys,
@@ -233,4 +263,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_attempts,
     idempotency_keys,
     inbound_webhooks,
+    staff,
+    staff_sessions,
 );

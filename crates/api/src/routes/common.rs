@@ -11,7 +11,7 @@ use shiphold_messaging::Locale;
 use shiphold_storage::{IdemBegin, Page};
 
 use crate::problem::{ApiError, ProblemKind};
-use crate::service::{cards, idempotency, keys};
+use crate::service::{cards, idempotency, keys, staff};
 use crate::state::AppState;
 
 /// Query parameters of every list.
@@ -113,7 +113,8 @@ pub(crate) struct Writes {
 /// semantics): the same key and body replay the stored response; the same key with another
 /// body is refused (422); a key whose first request is still running answers 409.
 ///
-/// A key belongs to the credential that sent it — the API key or the card token, by hash — and
+/// A key belongs to the credential that sent it — the API key, the staff session or the card
+/// token, by hash — and
 /// to the route's template, so another key of the same shop (with other roles) never receives
 /// an answer meant for this one, and no token is stored in clear. Requests whose credential is
 /// not known pass through, so the route answers them (401, 404) as usual. Answers carrying a
@@ -149,9 +150,9 @@ pub(crate) async fn idempotency(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_owned());
     let path = request.uri().path().to_owned();
-    // The credential first: a request without a known one is answered by its route (401, 404)
-    // whatever key it sent.
-    let (shop_id, credential) = match owner(&state, bearer, &path).await {
+    // The credential first: a request without a known one is answered by its route (401, 403,
+    // 404) whatever key it sent.
+    let (shop_id, credential) = match owner(&state, bearer, request.headers(), &path).await {
         Ok(Some(found)) => found,
         Ok(None) => return next.run(request).await,
         Err(error) => return error.into_response(),
@@ -284,11 +285,21 @@ pub(crate) async fn idempotency(
 async fn owner(
     state: &AppState,
     bearer: Option<String>,
+    headers: &axum::http::HeaderMap,
     path: &str,
 ) -> Result<Option<(ShopId, String)>, ApiError> {
+    let has_bearer = bearer.is_some();
     if let Some(token) = bearer.filter(|t| t.starts_with(crate::auth::KEY_PREFIX)) {
         let caller = keys::authenticate(state, &token).await?;
         return Ok(caller.map(|c| (c.shop_id, crate::auth::hash_secret(&token))));
+    }
+    // A person's session counts only with its CSRF token: without it the route refuses (403)
+    // before anything, a stored answer included, is given out.
+    if !has_bearer && let Some(token) = crate::auth::session_cookie(headers) {
+        let session = staff::session(state, &token).await?;
+        return Ok(session
+            .filter(|s| crate::auth::csrf_matches(headers, &s.csrf_hash))
+            .map(|s| (s.caller.shop_id, crate::auth::hash_secret(&token))));
     }
     let card_token = path
         .strip_prefix("/v1/buyer/cards/")

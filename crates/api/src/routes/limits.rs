@@ -1,6 +1,7 @@
 //! Rate limits of the routes a client reaches without an API key: the card page and the buyer
-//! API (a card token is the credential, so guessing one must be slow) and the ERP callback
-//! (signatures are checked on every request). Each client address gets its own allowance per
+//! API (a card token is the credential, so guessing one must be slow), the ERP callback
+//! (signatures are checked on every request) and signing in (passwords must not be guessed from
+//! one address at speed; each account also slows itself down). Each client address gets its own allowance per
 //! class (GCRA, from the `governor` crate); a refused request answers 429 with `Retry-After`
 //! before any other work is done.
 
@@ -28,12 +29,15 @@ pub(crate) enum LimitClass {
     Buyer,
     /// The signed ERP callback.
     Callback,
+    /// Signing in with a password, and accepting an invitation.
+    SignIn,
 }
 
 /// The allowances, one per class, keyed by client address.
 pub(crate) struct Limiter {
     buyer: DefaultKeyedRateLimiter<IpAddr>,
     callback: DefaultKeyedRateLimiter<IpAddr>,
+    sign_in: DefaultKeyedRateLimiter<IpAddr>,
     routes: HashMap<String, LimitClass>,
     client_ip_header: Option<HeaderName>,
     clock: DefaultClock,
@@ -55,6 +59,7 @@ impl Limiter {
         Self {
             buyer: RateLimiter::keyed(quota(limits.buyer_per_minute)),
             callback: RateLimiter::keyed(quota(limits.callback_per_minute)),
+            sign_in: RateLimiter::keyed(quota(limits.sign_in_per_minute)),
             routes,
             client_ip_header: limits.client_ip_header.clone(),
             clock: DefaultClock::default(),
@@ -86,6 +91,7 @@ impl Limiter {
         self.metrics.metrics().rate_limited(match class {
             LimitClass::Buyer => "buyer",
             LimitClass::Callback => "callback",
+            LimitClass::SignIn => "sign_in",
         });
     }
 
@@ -96,10 +102,12 @@ impl Limiter {
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.buyer.retain_recent();
             self.callback.retain_recent();
+            self.sign_in.retain_recent();
         }
         let limiter = match class {
             LimitClass::Buyer => &self.buyer,
             LimitClass::Callback => &self.callback,
+            LimitClass::SignIn => &self.sign_in,
         };
         limiter.check_key(&client).map_err(|not_until| {
             not_until

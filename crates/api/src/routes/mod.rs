@@ -26,6 +26,7 @@ mod limits;
 pub(crate) mod orders;
 mod page;
 pub(crate) mod settings;
+pub(crate) mod staff;
 pub(crate) mod windows;
 
 pub(crate) use health::metrics as metrics_handler;
@@ -42,6 +43,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(problem_page))
         .merge(settings::routes())
         .merge(keys::routes())
+        .merge(staff::routes())
         .merge(windows::routes())
         .merge(orders::routes())
         .merge(cards::routes())

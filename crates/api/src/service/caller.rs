@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use shiphold_domain::{ApiKeyId, ShopId};
+use shiphold_domain::{ApiKeyId, ShopId, StaffId};
 
 use super::ServiceError;
 
@@ -45,13 +45,27 @@ impl fmt::Display for Role {
     }
 }
 
+/// What a caller proved who they are with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A system, with an API key.
+    ApiKey(ApiKeyId),
+    /// A person, signed in to the console.
+    Staff {
+        /// The account.
+        id: StaffId,
+        /// Its login, which names the person in the history.
+        login: String,
+    },
+}
+
 /// A shop's system or person calling a merchant use case.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The caller's shop: every use case works only on it.
     pub shop_id: ShopId,
-    /// The API key used.
-    pub key_id: ApiKeyId,
+    /// The API key or the signed-in account.
+    pub credential: Credential,
     /// Its roles.
     pub roles: Vec<Role>,
 }
@@ -76,8 +90,20 @@ impl Caller {
         }
     }
 
-    /// How audit entries and history rows name the caller.
+    /// How audit entries and history rows name the caller: `staff:<login>` for a person,
+    /// `api_key:<id>` for a system.
     pub fn actor(&self) -> String {
-        format!("api_key:{}", self.key_id)
+        match &self.credential {
+            Credential::ApiKey(id) => format!("api_key:{id}"),
+            Credential::Staff { login, .. } => format!("staff:{login}"),
+        }
+    }
+
+    /// The signed-in account, if a person is calling.
+    pub fn staff_id(&self) -> Option<&StaffId> {
+        match &self.credential {
+            Credential::Staff { id, .. } => Some(id),
+            Credential::ApiKey(_) => None,
+        }
     }
 }

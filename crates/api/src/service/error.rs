@@ -14,7 +14,7 @@ pub enum ServiceError {
     #[error("no such {0}")]
     NotFound(&'static str),
     /// The caller lacks the role the use case needs.
-    #[error("this API key lacks the '{0}' role")]
+    #[error("this API key or account lacks the '{0}' role")]
     Forbidden(Role),
     /// Values that are invalid, each field named.
     #[error("{0}")]
@@ -68,6 +68,20 @@ pub enum ServiceError {
     /// An ERP callback that verified but does not fit its URL.
     #[error("{0}")]
     CallbackMismatch(&'static str),
+    /// The login or the password is wrong (which of the two is not said).
+    #[error("the login or the password is wrong")]
+    SignInFailed,
+    /// The account had too many failed sign-ins; none is tried for a while.
+    #[error("too many failed sign-ins to this account; try again in {} seconds", .retry_after.as_secs().max(1))]
+    SignInThrottled {
+        /// How long until the next try is accepted.
+        retry_after: std::time::Duration,
+    },
+    /// The invitation token is unknown, was used or replaced, or expired.
+    #[error(
+        "this invitation link is unknown, was already used or replaced, or has expired; ask an admin for a new one"
+    )]
+    InvitationInvalid,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -191,7 +191,7 @@ pub async fn authenticate(app: &AppState, key: &str) -> Result<Option<Caller>, S
         .await?;
     Ok(record.filter(|k| k.revoked_at.is_none()).map(|k| Caller {
         shop_id: k.shop_id,
-        key_id: k.id,
+        credential: super::Credential::ApiKey(k.id),
         roles: k.roles.iter().filter_map(|r| Role::parse(r)).collect(),
     }))
 }

@@ -1,4 +1,4 @@
-//! The application layer: one function per use case. Each takes the caller (shop, key, roles)
+//! The application layer: one function per use case. Each takes the caller (shop, credential, roles)
 //! and domain types, checks authorisation itself, lets the domain decide, applies the decision
 //! through storage in one transaction, and answers with a typed outcome or a [`ServiceError`].
 //! Routes, jobs and the command line all come in here; nothing in it knows HTTP.
@@ -22,9 +22,10 @@ pub mod release;
 pub mod reminders;
 pub mod setup;
 pub mod shops;
+pub mod staff;
 pub mod windows;
 
-pub use caller::{Caller, Role};
+pub use caller::{Caller, Credential, Role};
 
 /// A command as the edge parsed it, or the fields that failed. Use cases take it unopened and
 /// look inside only after the caller's roles are checked, so a caller who may not run a use

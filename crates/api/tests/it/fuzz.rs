@@ -167,6 +167,7 @@ async fn random_bodies_never_cause_a_server_error() {
 async fn bad_query_strings_and_path_segments_are_problem_documents() {
     on_every_backend!(|_| {}, |app| {
         let (_, key) = app.ready_shop().await;
+        let agent = app.staff(&key, "fuzz.agent@example.com", "agent").await;
         let mut checked = 0;
         for route in route_table() {
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();
@@ -191,6 +192,11 @@ async fn bad_query_strings_and_path_segments_are_problem_documents() {
                 let mut req = app.http.request(method.clone(), app.url(&path));
                 if route.auth == Auth::Key {
                     req = req.bearer_auth(&key);
+                }
+                if route.auth == Auth::Session {
+                    req = req
+                        .header("cookie", &agent.cookie)
+                        .header("x-csrf-token", &agent.csrf);
                 }
                 let response = req.send().await.unwrap();
                 let status = response.status();

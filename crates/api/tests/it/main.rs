@@ -10,4 +10,5 @@ mod fuzz;
 mod intercept;
 mod openapi;
 mod setup;
+mod staff;
 mod tenancy;

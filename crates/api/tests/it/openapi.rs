@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use shiphold_api::openapi::{API_KEY_SCHEME, WEBHOOK_SCHEME, openapi};
+use shiphold_api::openapi::{API_KEY_SCHEME, SESSION_SCHEME, WEBHOOK_SCHEME, openapi};
 use shiphold_api::problem::PROBLEM_JSON;
 use shiphold_api::{Auth, RouteInfo, route_table};
 use shiphold_testkit::TestDatabase;
@@ -114,7 +114,13 @@ fn every_route_documents_its_credential_and_its_problems() {
             })
             .collect();
         match route.auth {
-            Auth::Key => assert_eq!(schemes, [API_KEY_SCHEME], "{name}"),
+            // A system's key, or a person's session with the same roles.
+            Auth::Key => assert_eq!(schemes, [API_KEY_SCHEME, SESSION_SCHEME], "{name}"),
+            Auth::Session => assert_eq!(schemes, [SESSION_SCHEME], "{name}"),
+            Auth::Password => {
+                assert!(schemes.is_empty(), "{name}");
+                assert!(op["responses"]["429"].is_object(), "{name}: 429");
+            }
             Auth::Signature => {
                 assert_eq!(schemes, [WEBHOOK_SCHEME], "{name}");
                 for header in ["webhook-id", "webhook-timestamp"] {
@@ -149,7 +155,8 @@ fn every_route_documents_its_credential_and_its_problems() {
             );
         }
         if route.auth != Auth::Public {
-            let unauthenticated = ["401", "404"]
+            // An invitation that cannot be used is gone (410), like an expired card.
+            let unauthenticated = ["401", "404", "410"]
                 .iter()
                 .any(|s| responses.get(*s).is_some_and(|r| is_problem(&doc, r)));
             assert!(

@@ -717,6 +717,7 @@ async fn unauthenticated_routes_are_rate_limited_per_client() {
         c.rate_limits = Some(shiphold_api::RateLimits {
             buyer_per_minute: 2,
             callback_per_minute: 1,
+            sign_in_per_minute: 1,
             client_ip_header: Some(reqwest::header::HeaderName::from_static("x-forwarded-for")),
         });
     };

@@ -138,6 +138,61 @@ impl TestApp {
         read(req.send().await.expect("request")).await
     }
 
+    /// Invites a person with `key` (an admin's); returns the account's id and the invitation
+    /// token.
+    pub async fn invite(&self, key: &str, login: &str, role: &str) -> (String, String) {
+        let (s, b) = self
+            .call(
+                Method::POST,
+                "/v1/staff",
+                key,
+                Some(json!({"login": login, "name": format!("Name of {login}"), "role": role})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        (
+            b["staff"]["id"].as_str().unwrap().to_owned(),
+            b["invitation_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Invites a person and accepts the invitation with a password: they are signed in.
+    pub async fn staff(&self, key: &str, login: &str, role: &str) -> StaffLogin {
+        let (id, token) = self.invite(key, login, role).await;
+        let password = format!("pw of {login} 123");
+        let response = self
+            .http
+            .post(self.url("/v1/invitations/accept"))
+            .json(&json!({"token": token, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        StaffLogin::from_response(response, id, login, &password).await
+    }
+
+    /// A request made with a person's session: the cookie, and the CSRF token.
+    pub fn as_staff(&self, method: Method, path: &str, who: &StaffLogin) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("cookie", &who.cookie)
+            .header("x-csrf-token", &who.csrf)
+    }
+
+    /// Like [`TestApp::call`], with a person's session.
+    pub async fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        who: &StaffLogin,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.as_staff(method, path, who);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
     /// Creates a shop; returns its id and an all-roles key.
     pub async fn shop(&self, name: &str) -> (String, String) {
         let created = shiphold_api::service::shops::create_shop(&self.state, name)
@@ -216,6 +271,47 @@ impl TestApp {
 
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
     axum::serve(listener, app).await
+}
+
+/// A signed-in person: their account, password and session.
+#[derive(Debug, Clone)]
+pub struct StaffLogin {
+    pub id: String,
+    pub login: String,
+    pub password: String,
+    /// `shiphold_session=…`, as a `Cookie` header sends it.
+    pub cookie: String,
+    /// The full `Set-Cookie` header that began the session.
+    pub set_cookie: String,
+    pub csrf: String,
+}
+
+impl StaffLogin {
+    /// Reads a sign-in's answer (201, the cookie, the CSRF token).
+    pub async fn from_response(
+        response: Response,
+        id: String,
+        login: &str,
+        password: &str,
+    ) -> Self {
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let (s, b) = read(response).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        assert!(cookie.starts_with("shiphold_session=shs_"), "{set_cookie}");
+        StaffLogin {
+            id,
+            login: login.to_owned(),
+            password: password.to_owned(),
+            cookie,
+            set_cookie,
+            csrf: b["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
 }
 
 pub async fn read(response: Response) -> (StatusCode, Value) {

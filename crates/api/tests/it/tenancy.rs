@@ -53,6 +53,15 @@ async fn shop_a_cannot_reach_shop_b() {
             .to_owned();
         let (_, keys) = app.call(Method::GET, "/v1/api-keys", &key_b, None).await;
         let key_id = keys["items"][0]["id"].as_str().expect("key").to_owned();
+        let (_, invited) = app
+            .call(
+                Method::POST,
+                "/v1/staff",
+                &key_b,
+                Some(json!({"login": "b.agent@shop-b.example", "name": "B's agent", "role": "agent"})),
+            )
+            .await;
+        let staff_id = invited["staff"]["id"].as_str().expect("staff").to_owned();
         let window_body = json!({"name": "x", "refunds_off_from": "2030-01-01T00:00:00Z", "refunds_off_until": "2030-01-02T00:00:00Z", "time_zone": "UTC", "refunds_reopen_at": "2030-01-02T00:00:00Z"});
 
         let mut cases: BTreeMap<(&str, &str), Case> = BTreeMap::new();
@@ -137,6 +146,27 @@ async fn shop_a_cannot_reach_shop_b() {
             "DELETE",
             "/v1/api-keys/{key_id}",
             Object(format!("/v1/api-keys/{key_id}"), None),
+        );
+        add("GET", "/v1/staff", ShopWide("/v1/staff".into(), None));
+        add(
+            "POST",
+            "/v1/staff",
+            ShopWide(
+                "/v1/staff".into(),
+                Some(
+                    json!({"login": "a.agent@shop-a.example", "name": "A's agent", "role": "agent"}),
+                ),
+            ),
+        );
+        add(
+            "POST",
+            "/v1/staff/{staff_id}/invitation",
+            Object(format!("/v1/staff/{staff_id}/invitation"), None),
+        );
+        add(
+            "DELETE",
+            "/v1/staff/{staff_id}",
+            Object(format!("/v1/staff/{staff_id}"), None),
         );
         add(
             "GET",
@@ -272,6 +302,8 @@ async fn shop_a_cannot_reach_shop_b() {
                         card_id.as_str(),
                         window_id.as_str(),
                         key_id.as_str(),
+                        staff_id.as_str(),
+                        "b.agent@shop-b.example",
                         shop_b.as_str(),
                     ] {
                         assert!(
