@@ -353,6 +353,10 @@ pub(crate) mod mirror {
         pub detail: Option<String>,
         /// When.
         pub at: DateTime<Utc>,
+        /// Who made the change: `staff:<login>` (a person in the console), `api_key:<id>` (a
+        /// system), `buyer:<id>` (on the card) or `erp`; `null` for changes recorded before
+        /// Shiphold kept it.
+        pub by: Option<String>,
     }
 }
 
@@ -505,6 +509,7 @@ mod tests {
                 event: shiphold_domain::EventKind::ErpLockFailed,
                 detail,
                 at: Utc::now(),
+                by: Some("staff:li.na@example.com".into()),
             });
         }
         same_shape::<_, mirror::FieldError>(&d::FieldError::new("memo_text", "required", "x"));

@@ -294,6 +294,10 @@ pub struct Transition {
     pub detail: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
+    /// Who made the change (`staff:<login>`, `api_key:<id>`, `buyer:<id>`, `erp`), when known.
+    /// The state machine does not know; the use case that applies the event says.
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 /// One intercepted item.
@@ -336,6 +340,7 @@ impl Line {
             event: event.kind(),
             detail: event.detail().map(str::to_owned),
             at,
+            by: None,
         };
         self.state = next;
         self.updated_at = at;
@@ -351,6 +356,17 @@ pub enum Requester {
     Buyer(BuyerId),
     /// A customer-service agent (the API key's id or the agent's name).
     Agent(String),
+}
+
+impl Requester {
+    /// How history rows name the requester: `buyer:<id>`, or the agent's own name for itself
+    /// (`staff:<login>`, `api_key:<id>`).
+    pub fn actor(&self) -> String {
+        match self {
+            Requester::Buyer(id) => format!("buyer:{id}"),
+            Requester::Agent(actor) => actor.clone(),
+        }
+    }
 }
 
 /// How an interception was started.

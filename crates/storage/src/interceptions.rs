@@ -90,6 +90,7 @@ struct TransitionRow {
     event: String,
     detail: Option<String>,
     at: i64,
+    actor: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -103,6 +104,7 @@ struct NewTransitionRow<'a> {
     event: &'a str,
     detail: Option<&'a str>,
     at: i64,
+    actor: Option<&'a str>,
 }
 
 fn parse_state(raw: &str, column: &str) -> Result<LineState, StoreError> {
@@ -305,6 +307,7 @@ impl Tx<'_> {
                 event: EventKind::Requested,
                 detail: None,
                 at: line.updated_at,
+                by: Some(interception.requested_by.actor()),
             };
             self.insert_transition(shop, &interception.id, &line.sub_order_id, &first)?;
         }
@@ -328,6 +331,7 @@ impl Tx<'_> {
                 event: transition.event.as_str(),
                 detail: transition.detail.as_deref(),
                 at: ms(transition.at),
+                actor: transition.by.as_deref(),
             })
             .execute(self.db())?;
         Ok(())
@@ -378,6 +382,7 @@ impl Tx<'_> {
                         })?,
                         detail: r.detail,
                         at: from_ms(r.at, "line_transitions.at")?,
+                        by: r.actor,
                     },
                 ))
             })

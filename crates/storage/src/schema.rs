@@ -138,6 +138,7 @@ diesel::table! {
         event -> Text,
         detail -> Nullable<Text>,
         at -> BigInt,
+        actor -> Nullable<Text>,
     }
 }
 

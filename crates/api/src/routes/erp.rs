@@ -133,7 +133,7 @@ struct Redriven {
     redriven: bool,
 }
 
-/// Lists the messages Shiphold gave up delivering (admin).
+/// Lists the messages Shiphold gave up delivering (admin or agent).
 #[utoipa::path(
     get,
     path = "/v1/erp/dead-letters",
@@ -177,7 +177,7 @@ fn dead_letter_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("dead letter"))
 }
 
-/// One dead letter with every delivery attempt: when, the answer's status, the error (admin).
+/// One dead letter with every delivery attempt: when, the answer's status, the error (admin or agent).
 #[utoipa::path(
     get,
     path = "/v1/erp/dead-letters/{entry_id}",
@@ -205,7 +205,7 @@ async fn dead_letter(
     Ok(json(StatusCode::OK, &dead_letter_view(found, true)))
 }
 
-/// Queues a dead letter for delivery again (admin).
+/// Queues a dead letter for delivery again (admin or agent).
 #[utoipa::path(
     post,
     path = "/v1/erp/dead-letters/{entry_id}/redrive",

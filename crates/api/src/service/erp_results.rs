@@ -15,6 +15,9 @@ use super::messages::{MessageContext, Outgoing, interception_locale, send_buyer_
 use super::{ServiceError, audit};
 use crate::state::{AppState, Now};
 
+/// How history rows name the ERP when its report changed an item.
+const ERP_ACTOR: &str = "erp";
+
 /// How much of an ERP's `failed` reason is kept.
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -86,8 +89,14 @@ pub fn apply_in_tx(
     // Receipts are for the results, not for the delivery marks that come first.
     let delivery_marks = events.len();
     events.extend(result_events);
-    let (transitions, outcomes) =
-        apply_events(tx, shop_id, &mut interception, &events, now.business)?;
+    let (transitions, outcomes) = apply_events(
+        tx,
+        shop_id,
+        &mut interception,
+        &events,
+        now.business,
+        ERP_ACTOR,
+    )?;
     for (outcome, (_, event)) in outcomes
         .iter()
         .skip(delivery_marks)
@@ -115,6 +124,7 @@ pub fn apply_in_tx(
                         None => format!("recorded, state unchanged ({why})"),
                     }),
                     at: now.business,
+                    by: Some(ERP_ACTOR.to_owned()),
                 };
                 tx.update_line(shop_id, &interception.id, line, &note)?;
             }

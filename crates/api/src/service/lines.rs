@@ -41,6 +41,7 @@ pub fn apply_events(
     interception: &mut Interception,
     events: &[(SubOrderId, LineEvent)],
     now: DateTime<Utc>,
+    by: &str,
 ) -> Result<(Vec<Transition>, Vec<LineOutcome>), StoreError> {
     let mut transitions = Vec::new();
     let mut outcomes = Vec::new();
@@ -53,7 +54,8 @@ pub fn apply_events(
             continue;
         };
         let applied = match line.apply(event, now) {
-            Ok(Some(transition)) => {
+            Ok(Some(mut transition)) => {
+                transition.by = Some(by.to_owned());
                 tx.update_line(shop_id, &interception.id, line, &transition)?;
                 transitions.push(transition);
                 Applied::Changed

@@ -88,8 +88,14 @@ pub async fn put_order(
             let mut touched = false;
             for (interception_id, events) in by_interception {
                 if let Some(mut interception) = tx.interception(&shop, &interception_id)? {
-                    let (transitions, _) =
-                        apply_events(tx, &shop, &mut interception, &events, now.business)?;
+                    let (transitions, _) = apply_events(
+                        tx,
+                        &shop,
+                        &mut interception,
+                        &events,
+                        now.business,
+                        &caller.actor(),
+                    )?;
                     touched |= !transitions.is_empty();
                 }
             }

@@ -61,13 +61,14 @@ fn dead_letter(
     })
 }
 
-/// A page of the shop's dead letters (admin).
+/// A page of the shop's dead letters (admin or agent: agents re-drive the failures of the
+/// interceptions they work on).
 pub async fn dead_letters(
     app: &AppState,
     caller: &Caller,
     page: Page,
 ) -> Result<PageOf<DeadLetter>, ServiceError> {
-    caller.require(Role::Admin)?;
+    caller.require_any(&[Role::Admin, Role::Agent])?;
     let shop = caller.shop_id.clone();
     app.store()
         .read(move |tx| -> Result<_, ServiceError> {
@@ -84,13 +85,13 @@ pub async fn dead_letters(
         .await
 }
 
-/// One dead letter with every attempt (admin).
+/// One dead letter with every attempt (admin or agent).
 pub async fn get_dead_letter(
     app: &AppState,
     caller: &Caller,
     entry_id: i64,
 ) -> Result<DeadLetter, ServiceError> {
-    caller.require(Role::Admin)?;
+    caller.require_any(&[Role::Admin, Role::Agent])?;
     let shop = caller.shop_id.clone();
     app.store()
         .read(move |tx| -> Result<_, ServiceError> {
@@ -103,9 +104,9 @@ pub async fn get_dead_letter(
         .await
 }
 
-/// Queues a dead letter for delivery again (admin).
+/// Queues a dead letter for delivery again (admin or agent).
 pub async fn redrive(app: &AppState, caller: &Caller, entry_id: i64) -> Result<(), ServiceError> {
-    caller.require(Role::Admin)?;
+    caller.require_any(&[Role::Admin, Role::Agent])?;
     let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now());
     app.store()
         .write(move |tx| -> Result<(), ServiceError> {

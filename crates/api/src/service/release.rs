@@ -64,7 +64,14 @@ pub async fn release(
                 }
             })?;
             let (transitions, _) =
-                apply_events(tx, &shop, &mut interception, &decision.events(), now.business)?;
+                apply_events(
+                    tx,
+                    &shop,
+                    &mut interception,
+                    &decision.events(),
+                    now.business,
+                    &actor,
+                )?;
             let record = tx.settings(&shop)?;
             let memo = refresh_memo(tx, &shop, &record.settings, &order.id)?;
             // While the link is switched off the message waits (held), as every ERP message does.

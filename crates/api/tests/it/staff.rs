@@ -94,6 +94,32 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
             icp.to_string().contains("staff:li.na@example.com"),
             "the interception does not name the agent: {icp}"
         );
+        // Every history row says who made the change: the request and the release, the agent.
+        let (s, b) = app
+            .call_as(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, icp) = app
+            .call(Method::GET, &format!("/v1/interceptions/{id}"), &key, None)
+            .await;
+        let history = icp["lines"][0]["history"].as_array().unwrap();
+        let events: Vec<(&str, &str)> = history
+            .iter()
+            .map(|t| (t["event"].as_str().unwrap(), t["by"].as_str().unwrap_or("")))
+            .collect();
+        assert!(
+            events.contains(&("requested", "staff:li.na@example.com")),
+            "{events:?}"
+        );
+        assert!(
+            events.contains(&("released", "staff:li.na@example.com")),
+            "{events:?}"
+        );
         // An agent does no admin's work.
         let (s, b) = app.call_as(Method::GET, "/v1/staff", &agent, None).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
@@ -102,6 +128,11 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
             .call_as(Method::POST, "/v1/settings/disable", &agent, None)
             .await;
         assert_eq!(s, StatusCode::FORBIDDEN);
+        // Agents see and re-drive the ERP's failures where they work.
+        let (s, b) = app
+            .call_as(Method::GET, "/v1/erp/dead-letters", &agent, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
         // The invitation is in the audit trail, by the key that made it.
         let (_, audit) = app.call(Method::GET, "/v1/audit", &key, None).await;
         assert!(audit.to_string().contains("staff.invite"), "{audit}");

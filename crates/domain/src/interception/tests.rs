@@ -278,6 +278,7 @@ fn success_is_told_only_with_erp_locking_and_names_the_items_when_not_all_are_st
         event: EventKind::ErpLocked,
         detail: None,
         at: t0(),
+        by: None,
     };
     let line = |id: &str, state: LineState| Line {
         state,

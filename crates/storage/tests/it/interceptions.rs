@@ -165,7 +165,7 @@ backend_tests! {
         let missing = store
             .write(move |tx| {
                 let line = Line::requested(SubOrderId::parse("zz").unwrap(), 1, t0());
-                let t = shiphold_domain::Transition { from: LineState::Requested, to: LineState::Released, event: shiphold_domain::EventKind::Released, detail: None, at: t0() };
+                let t = shiphold_domain::Transition { from: LineState::Requested, to: LineState::Released, event: shiphold_domain::EventKind::Released, detail: None, at: t0(), by: None };
                 tx.update_line(&s, &InterceptionId::parse("icp_1").unwrap(), &line, &t)
             })
             .await;

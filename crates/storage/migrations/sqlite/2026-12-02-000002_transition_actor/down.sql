@@ -1,0 +1,1 @@
+ALTER TABLE line_transitions DROP COLUMN actor;
