@@ -1061,3 +1061,191 @@ async fn erp_failures_show_on_the_order_with_a_redrive() {
         })
         .await;
 }
+
+/// The first admin opens the invitation link `shop create` printed, chooses a password and is
+/// signed in; invites an agent from the staff tab; the agent opens their link, sees an agent's
+/// console (no set-up, no staff), intercepts an order, and the history names them; a reload
+/// keeps them signed in (the cookie, which no script can read); a wrong password is refused
+/// with a reason; signing out ends it.
+#[tokio::test]
+async fn staff_sign_in_as_themselves_and_the_history_names_them() {
+    if !browser_installed("staff") {
+        return;
+    }
+    let dir = TempDir::new("browser-staff");
+    let out = run(
+        dir.path(),
+        &[
+            "shop",
+            "create",
+            "--name",
+            "Tea House",
+            "--admin-login",
+            "boss@tea.example",
+            "--admin-name",
+            "王老板",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let field = |label: &str| {
+        out.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {label}: {out:?}"))
+    };
+    let key = field("api key:");
+    let link = field("invitation link:");
+    let token = link.split("#invitation=").nth(1).unwrap().to_owned();
+    let server = Server::builder().in_dir(dir).start();
+    let api = Api {
+        base: server.base_url(),
+        key,
+        http: http(),
+    };
+    api.enable_with_window_around_now().await;
+    api.push_order("TB-2001", "buyer-21").await;
+    let admin_link = server.url(&format!("/console#invitation={token}"));
+    let console = server.url("/console");
+    let checks = api.clone();
+    Browser::start()
+        .await
+        .run(|c| async move {
+            // The first admin chooses a password from the link.
+            c.goto(&admin_link).await.unwrap();
+            type_into(&c, "#new-password", "tea house boss 2026").await;
+            type_into(&c, "#new-password-again", "tea house boss 2026!").await;
+            click(&c, "#accept-invitation").await;
+            wait_text(&c, "#invitation-form .problem", "the mismatch", |t| {
+                t.contains("The two passwords differ")
+            })
+            .await;
+            type_into(&c, "#new-password-again", "tea house boss 2026").await;
+            click(&c, "#accept-invitation").await;
+            wait_text(&c, "#who", "the admin's name", |t| {
+                t.contains("王老板") && t.contains("admin")
+            })
+            .await;
+            let url = c.current_url().await.unwrap();
+            assert!(
+                !url.as_str().contains("invitation"),
+                "the used link stays in the address bar: {url}"
+            );
+            let cookies = c.get_all_cookies().await.unwrap();
+            let session = cookies
+                .iter()
+                .find(|k| k.name() == "shiphold_session")
+                .unwrap_or_else(|| panic!("no session cookie: {cookies:?}"));
+            assert_eq!(session.http_only(), Some(true));
+            assert_eq!(format!("{:?}", session.same_site()), "Some(Strict)");
+            // No script reads it.
+            let seen: Value = c.execute("return document.cookie;", vec![]).await.unwrap();
+            assert!(
+                !seen.as_str().unwrap_or("").contains("shiphold_session"),
+                "{seen}"
+            );
+
+            // The admin invites an agent.
+            click(&c, "nav button[data-tab=staff]").await;
+            type_into(&c, "#staff-login", "li.na@tea.example").await;
+            type_into(&c, "#staff-name", "李娜").await;
+            click(&c, "#invite-staff").await;
+            let shown = wait_text(&c, "#staff-form .result", "the invitation link", |t| {
+                t.contains("#invitation=shi_")
+            })
+            .await;
+            wait_text(&c, "#staff-list", "the invited agent", |t| {
+                t.contains("li.na@tea.example") && t.contains("invited")
+            })
+            .await;
+            screenshot(&c, "console-staff").await;
+            let agent_token = shown
+                .split("#invitation=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap()
+                .to_owned();
+            click(&c, "#forget-key").await;
+            find(&c, "#sign-in-form").await;
+            wait_text(&c, "#intro", "the sign-in prompt", |t| {
+                t.contains("Sign in with the login")
+            })
+            .await;
+
+            // The agent opens their link.
+            c.goto(&format!("{console}#invitation={agent_token}"))
+                .await
+                .unwrap();
+            type_into(&c, "#new-password", "li na password 1").await;
+            type_into(&c, "#new-password-again", "li na password 1").await;
+            click(&c, "#accept-invitation").await;
+            wait_text(&c, "#who", "the agent's name", |t| {
+                t.contains("李娜") && t.contains("agent")
+            })
+            .await;
+            for admin_only in [
+                "nav button[data-tab=setup]",
+                "nav button[data-tab=staff]",
+                "#window-form",
+            ] {
+                assert!(
+                    !find(&c, admin_only).await.is_displayed().await.unwrap(),
+                    "an agent sees {admin_only}"
+                );
+            }
+            assert!(find(&c, "#tab-orders").await.is_displayed().await.unwrap());
+
+            // The agent intercepts an order.
+            type_into(&c, "#order-id", "TB-2001").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-title", "TB-2001", |t| t == "TB-2001").await;
+            click(&c, "#intercept-order").await;
+            confirm(&c, "Intercept every unshipped item of order").await;
+            wait_text(&c, "#order-actions .result", "the interception", |t| {
+                t.contains("interception requested — not yet confirmed")
+            })
+            .await;
+            click(&c, "nav button[data-tab=interceptions]").await;
+            click(&c, ".interception .expand").await;
+            let history = wait_text(&c, ".interception .history-box", "who requested", |t| {
+                t.contains("TB-2001-1")
+            })
+            .await;
+            assert!(
+                history.contains("li.na@tea.example"),
+                "the history does not name the agent: {history}"
+            );
+            screenshot(&c, "console-agent-history").await;
+
+            // A reload keeps the agent signed in.
+            c.refresh().await.unwrap();
+            wait_text(&c, "#who", "still the agent", |t| t.contains("李娜")).await;
+
+            // Signing out ends the session; a wrong password is refused, the right one works.
+            click(&c, "#forget-key").await;
+            find(&c, "#sign-in-form").await;
+            let (status, _) = {
+                let r = checks
+                    .http
+                    .get(format!("{}/v1/session", checks.base))
+                    .header("cookie", format!("shiphold_session={}", session.value()))
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), ())
+            };
+            assert_eq!(status, 401, "the admin's first session still opens the API");
+            type_into(&c, "#login", "li.na@tea.example").await;
+            type_into(&c, "#password", "not the password").await;
+            click(&c, "#sign-in").await;
+            wait_text(&c, "#key-problem", "the refusal", |t| {
+                t.contains("The login or password is wrong")
+            })
+            .await;
+            type_into(&c, "#password", "li na password 1").await;
+            click(&c, "#sign-in").await;
+            wait_text(&c, "#who", "the agent again", |t| t.contains("李娜")).await;
+        })
+        .await;
+}

@@ -818,6 +818,43 @@ mod tests {
     }
 
     #[test]
+    fn staff_settings_reach_the_api_and_the_cookie_is_secure_behind_https() {
+        let s = load_env(&[]).expect("defaults load");
+        let api = s.api_config(None);
+        let expected = StaffConfig::default();
+        assert_eq!(api.staff.session_lifetime, expected.session_lifetime);
+        assert_eq!(api.staff.invitation_lifetime, expected.invitation_lifetime);
+        assert!(!api.staff.secure_cookie, "plain http by default");
+        let mut https = s.clone();
+        https.server.public_base_url = "https://cs.example.com".into();
+        assert!(https.api_config(None).staff.secure_cookie);
+        let s = load_env(&[
+            ("SHIPHOLD__STAFF__SESSION_HOURS", "8"),
+            ("SHIPHOLD__STAFF__INVITATION_DAYS", "2"),
+            ("SHIPHOLD__STAFF__SECURE_COOKIE", "always"),
+            ("SHIPHOLD__RATE_LIMIT__SIGN_IN_PER_MINUTE", "5"),
+        ])
+        .expect("loads");
+        let api = s.api_config(None);
+        assert_eq!(api.staff.session_lifetime, Duration::from_secs(8 * 3600));
+        assert_eq!(
+            api.staff.invitation_lifetime,
+            Duration::from_secs(2 * 86400)
+        );
+        assert!(api.staff.secure_cookie);
+        assert_eq!(api.rate_limits.unwrap().sign_in_per_minute, 5);
+        let never = load_env(&[
+            ("SHIPHOLD__STAFF__SECURE_COOKIE", "never"),
+            (
+                "SHIPHOLD__SERVER__PUBLIC_BASE_URL",
+                "https://cs.example.com",
+            ),
+        ])
+        .expect("loads");
+        assert!(!never.api_config(None).staff.secure_cookie);
+    }
+
+    #[test]
     fn a_single_delay_from_the_environment_is_a_schedule_of_one() {
         let s = load_env(&[("SHIPHOLD__JOBS__RETRY_SCHEDULE_SECONDS", "7")]);
         assert_eq!(s.expect("loads").jobs.retry_schedule_seconds, vec![7]);
@@ -868,6 +905,22 @@ mod tests {
                 "SHIPHOLD__SERVER__PUBLIC_BASE_URL",
                 "nope",
                 "server.public_base_url",
+            ),
+            ("SHIPHOLD__STAFF__SESSION_HOURS", "0", "staff.session_hours"),
+            (
+                "SHIPHOLD__STAFF__INVITATION_DAYS",
+                "31",
+                "staff.invitation_days",
+            ),
+            (
+                "SHIPHOLD__STAFF__SECURE_COOKIE",
+                "yes",
+                "staff.secure_cookie",
+            ),
+            (
+                "SHIPHOLD__RATE_LIMIT__SIGN_IN_PER_MINUTE",
+                "0",
+                "rate_limit.sign_in_per_minute",
             ),
         ];
         for (var, value, key) in cases {
