@@ -224,6 +224,12 @@ async fn confirm(c: &Client, what: &str) {
         .unwrap_or_else(|err| panic!("cannot accept the confirmation: {err}"));
 }
 
+/// How many times the page has drawn the list `css` (its `data-drawn`), 0 before the first.
+async fn drawn(c: &Client, css: &str) -> u64 {
+    let value = find(c, css).await.attr("data-drawn").await.ok().flatten();
+    value.and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 async fn count(c: &Client, css: &str) -> usize {
     c.find_all(Locator::Css(css))
         .await
@@ -574,6 +580,14 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 .select_by_value("purple")
                 .await
                 .unwrap();
+            // The terms can be read before they are accepted: a link to their page, with the
+            // version.
+            let terms = find(&c, "#terms-link").await;
+            assert_eq!(terms.attr("href").await.unwrap().as_deref(), Some("/terms"));
+            let text = terms.text().await.unwrap();
+            let settings = checks.ok(reqwest::Method::GET, "/v1/settings", None).await;
+            let version = settings["terms"]["current_version"].as_str().unwrap();
+            assert!(text.contains(version), "{text}");
             click(&c, "#accept-terms").await;
             click(&c, "#save-memo").await;
             wait_text(&c, "#memo-form .result", "saved", |t| t.contains("Saved")).await;
@@ -672,6 +686,14 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             type_into(&c, "#recent-buyer", "buyer-9").await;
             click(&c, "#recent-orders").await;
             wait_text(&c, "#recent-list", "the buyer's order", |t| t.contains("C-1 · buyer-9")).await;
+            // What the agent types of an order number narrows the list as they type.
+            type_into(&c, "#order-id", "Z").await;
+            wait_text(&c, "#recent-list", "no order starting with Z", |t| {
+                t.contains("No order id starts with Z")
+            })
+            .await;
+            type_into(&c, "#order-id", "C-").await;
+            wait_text(&c, "#recent-list", "the order starting with C-", |t| t.contains("C-1 · buyer-9")).await;
             type_into(&c, "#order-id", "C-1").await;
             click(&c, "#lookup-order").await;
             wait_text(&c, "#order-items", "both items", |t| {
@@ -726,8 +748,15 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 t.contains("C-1-1") && t.contains("C-1-2")
             })
             .await;
-            // Drawing the list anew keeps the open history open.
+            // Drawing the list anew keeps the open history open: wait for the new drawing,
+            // since the old one shows the history too.
+            let before = drawn(&c, "#interception-list").await;
             click(&c, "#apply-filter").await;
+            let deadline = Instant::now() + UI_TIMEOUT;
+            while drawn(&c, "#interception-list").await <= before {
+                assert!(Instant::now() < deadline, "the list was not drawn anew");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             wait_text(&c, ".interception .history-box", "the history, still open", |t| {
                 t.contains("C-1-1") && t.contains("C-1-2")
             })
@@ -743,14 +772,22 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             );
             screenshot(&c, "console-interceptions").await;
 
-            // Release: both items released, the memo note taken back.
+            // Release: the agent chooses the items (both, ticked by default) and says why;
+            // both are released, the memo note taken back, the reason kept in the history.
             click(&c, ".interception .release").await;
-            confirm(&c, "Its items will ship").await;
+            assert_eq!(count(&c, ".interception .release-item:checked").await, 2);
+            type_into(&c, ".interception .release-reason", "买家改主意 / buyer changed their mind").await;
+            click(&c, ".interception .release-confirm").await;
+            confirm(&c, "C-1-1, C-1-2 (order C-1)? Its items will ship").await;
             wait_text(&c, ".interception .result", "the release", |t| {
                 t.contains("Released")
             })
             .await;
             assert_eq!(count(&c, ".interception .line [data-state=released]").await, 2);
+            wait_text(&c, ".interception .history-box", "the reason", |t| {
+                t.contains("buyer changed their mind")
+            })
+            .await;
             assert_eq!(count(&c, ".interception .release").await, 0);
             click(&c, "#apply-filter").await;
             wait_text(&c, "#interception-count", "an empty list", |t| {

@@ -115,7 +115,7 @@ impl LineState {
                     event: event.name(),
                 });
             }
-            (_, E::Released) => S::Released,
+            (_, E::Released { .. }) => S::Released,
             (_, E::Refunded) => S::Refunded,
             (_, E::Shipped) => S::ShippedAnyway,
             // Every closed state returned above; these arms are only reachable for active ones.
@@ -216,7 +216,10 @@ pub enum LineEvent {
     /// The ERP reports the item had already shipped.
     ErpAlreadyShipped,
     /// Customer service released the item.
-    Released,
+    Released {
+        /// Why, as the agent wrote it.
+        reason: Option<String>,
+    },
     /// Order intake reports the item refunded or the order closed.
     Refunded,
     /// Order intake reports the item shipped.
@@ -231,7 +234,7 @@ impl LineEvent {
             LineEvent::ErpLocked => EventKind::ErpLocked,
             LineEvent::ErpLockFailed { .. } => EventKind::ErpLockFailed,
             LineEvent::ErpAlreadyShipped => EventKind::ErpAlreadyShipped,
-            LineEvent::Released => EventKind::Released,
+            LineEvent::Released { .. } => EventKind::Released,
             LineEvent::Refunded => EventKind::Refunded,
             LineEvent::Shipped => EventKind::Shipped,
         }
@@ -255,6 +258,7 @@ impl LineEvent {
     pub fn detail(&self) -> Option<&str> {
         match self {
             LineEvent::ErpLockFailed { reason } => Some(reason),
+            LineEvent::Released { reason } => reason.as_deref(),
             _ => None,
         }
     }

@@ -52,11 +52,18 @@ pub struct ReleaseDecision {
 }
 
 impl ReleaseDecision {
-    /// The line events to apply: `Released` for each released item.
-    pub fn events(&self) -> Vec<(SubOrderId, LineEvent)> {
+    /// The line events to apply: `Released` for each released item, with the agent's reason.
+    pub fn events(&self, reason: Option<&str>) -> Vec<(SubOrderId, LineEvent)> {
         self.release
             .iter()
-            .map(|id| (id.clone(), LineEvent::Released))
+            .map(|id| {
+                (
+                    id.clone(),
+                    LineEvent::Released {
+                        reason: reason.map(str::to_owned),
+                    },
+                )
+            })
             .collect()
     }
 }

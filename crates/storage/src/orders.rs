@@ -21,6 +21,15 @@ pub struct OrderFilter {
     pub buyer_id: Option<BuyerId>,
     /// Only orders saved after this time (exclusive).
     pub updated_after: Option<DateTime<Utc>>,
+    /// Only orders whose id starts with this (compared exactly, case included, on both
+    /// databases).
+    pub id_prefix: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// SQL `substr(text, start, length)`: the same on SQLite and PostgreSQL (characters, from 1),
+    /// unlike `LIKE`, which ignores case on SQLite only.
+    fn substr(text: diesel::sql_types::Text, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Text;
 }
 
 #[derive(Queryable, Selectable)]
@@ -259,6 +268,10 @@ impl Tx<'_> {
         }
         if let Some(after) = filter.updated_after {
             query = query.filter(orders::updated_at.gt(crate::page::ms(after)));
+        }
+        if let Some(prefix) = &filter.id_prefix {
+            let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+            query = query.filter(substr(orders::id, 1, length).eq(prefix.clone()));
         }
         if let Some((at, id)) = time_id_cursor(page)? {
             query = query.filter(

@@ -10,12 +10,33 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 const PAGE: &str = include_str!("../../assets/console.html");
+/// The interception terms, in both languages, of the version merchants accept today.
+const TERMS: &str = include_str!("../../assets/terms.html");
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(page))
         .routes(routes!(home))
         .routes(routes!(favicon))
+        .routes(routes!(terms))
+}
+
+static TERMS_POLICY: LazyLock<String> = LazyLock::new(|| super::page::policy(TERMS));
+
+/// The interception terms (《拦截发货条款》) that an admin accepts in set-up step 1, readable
+/// before they are accepted; the page names its version, the one `GET /v1/settings` calls
+/// `terms.current_version`.
+#[utoipa::path(
+    get,
+    path = "/terms",
+    tag = "console",
+    operation_id = "terms_page",
+    responses(
+        (status = 200, description = "The terms, in Chinese and English (HTML).", content_type = "text/html", body = String),
+    ),
+)]
+pub(crate) async fn terms() -> Response {
+    super::page::serve(TERMS, &TERMS_POLICY)
 }
 
 /// The site's root leads to the console.
@@ -97,6 +118,16 @@ mod tests {
         assert!(POLICY.contains(&hash_source(block(PAGE, "<style>", "</style>"))));
         assert!(!POLICY.contains("unsafe-inline"));
         assert!(POLICY.contains("connect-src 'self'"));
+    }
+
+    #[test]
+    fn the_terms_page_is_of_the_version_merchants_accept() {
+        let version = shiphold_domain::TERMS_VERSION;
+        assert!(
+            TERMS.contains(&format!("Version {version}")),
+            "assets/terms.html is not of version {version}: change its text with the version"
+        );
+        assert!(!TERMS.contains("<script"), "the terms page runs no script");
     }
 
     #[test]

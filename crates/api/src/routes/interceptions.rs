@@ -198,6 +198,13 @@ struct ReleaseBody {
     /// The items to release; all active ones when absent.
     #[schema(value_type = Option<Vec<crate::schema::mirror::Id>>, min_items = 1)]
     sub_order_ids: Option<Vec<String>>,
+    /// Why (at most 200 characters), kept in each released item's history and in the audit
+    /// trail; the buyer is not shown it.
+    #[schema(
+        max_length = 200,
+        example = "The buyer asked in chat to receive it after all"
+    )]
+    reason: Option<String>,
 }
 
 /// Releases intercepted items: they may ship again; the ERP and the buyer are told (agent).
@@ -232,12 +239,23 @@ async fn release(
 ) -> Result<Response, ApiError> {
     let id = InterceptionId::parse(&id).map_err(|_| ApiError::not_found("interception"))?;
     let body = body.value.unwrap_or_default();
+    let mut errors = shiphold_domain::ValidationError::empty();
     let chosen = body
         .sub_order_ids
         .as_deref()
         .map(|ids| parse_sub_order_ids(ids, "sub_order_ids"))
-        .transpose();
-    let released = release::release(&state, &caller, id, chosen).await?;
+        .transpose()
+        .unwrap_or_else(|e| {
+            errors.errors.extend(e.errors);
+            None
+        });
+    let reason = errors
+        .check(release::parse_reason(body.reason.as_deref()))
+        .flatten();
+    let command = errors
+        .into_result()
+        .map(|()| release::ReleaseCommand { chosen, reason });
+    let released = release::release(&state, &caller, id, command).await?;
     let refused = released.refused.iter().map(ItemProblem::from).collect();
     Ok(json(
         StatusCode::OK,

@@ -283,6 +283,10 @@ struct ListQuery {
     /// Only this buyer's orders.
     #[param(value_type = Option<crate::schema::mirror::Id>)]
     buyer_id: Option<String>,
+    /// Only orders whose id starts with this (exactly, case included): what an agent types of
+    /// an order number.
+    #[param(min_length = 1, max_length = 64, example = "TB-10")]
+    order_id_prefix: Option<String>,
     /// The cursor from the previous page's `next_cursor`.
     cursor: Option<String>,
     /// How many items (1 to 200, default 50).
@@ -317,8 +321,35 @@ async fn list(
         limit: q.limit,
     }
     .page()?;
-    let buyer_id = q.buyer_id.as_deref().map(BuyerId::parse).transpose()?;
-    let (items, next_cursor) = orders::list_orders(&state, &caller, buyer_id, page).await?;
+    let mut errors = shiphold_domain::ValidationError::empty();
+    let buyer_id = q
+        .buyer_id
+        .as_deref()
+        .and_then(|raw| errors.check(BuyerId::parse(raw)));
+    let id_prefix = q
+        .order_id_prefix
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if let Some(prefix) = id_prefix
+        && prefix.chars().count() > shiphold_domain::MAX_ID_LEN
+    {
+        errors.push(shiphold_domain::FieldError::new(
+            "order_id_prefix",
+            "too_long",
+            format!(
+                "an order id is at most {} characters",
+                shiphold_domain::MAX_ID_LEN
+            ),
+        ));
+    }
+    errors.into_result()?;
+    let filter = shiphold_storage::OrderFilter {
+        buyer_id,
+        id_prefix: id_prefix.map(str::to_owned),
+        ..Default::default()
+    };
+    let (items, next_cursor) = orders::list_orders(&state, &caller, filter, page).await?;
     Ok(json(
         StatusCode::OK,
         &Listing {

@@ -60,9 +60,12 @@ struct SettingsView {
 #[derive(Debug, Serialize, ToSchema)]
 struct TermsView {
     current_version: &'static str,
+    /// Where the current terms can be read (`/terms`), before they are accepted.
+    #[schema(example = "/terms")]
+    url: &'static str,
     accepted: bool,
     accepted_version: Option<String>,
-    /// The API key that accepted them (`api_key:…`).
+    /// Who accepted them (`staff:<login>` or `api_key:<id>`).
     accepted_by: Option<String>,
     accepted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -121,6 +124,7 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> Se
         flag: s.flag,
         terms: TermsView {
             current_version: TERMS_VERSION,
+            url: "/terms",
             accepted: s.terms.as_ref().is_some_and(|t| t.version == TERMS_VERSION),
             accepted_version: s.terms.as_ref().map(|t| t.version.clone()),
             accepted_by: s.terms.as_ref().map(|t| t.accepted_by.clone()),

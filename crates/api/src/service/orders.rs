@@ -1,9 +1,7 @@
 //! Orders: intake from the merchant's or the marketplace's systems (create or update, ordered by
 //! version, idempotent), and reading orders and their buyer messages back.
 
-use shiphold_domain::{
-    BuyerId, IntakeDecision, IntakeError, Interception, Order, OrderId, decide_intake,
-};
+use shiphold_domain::{IntakeDecision, IntakeError, Interception, Order, OrderId, decide_intake};
 use shiphold_storage::{MessageChannel, MessageRecord, OrderFilter, Page, Topic, Tx};
 
 use super::lines::{apply_events, refresh_memo};
@@ -132,20 +130,13 @@ pub async fn get_order(
 pub async fn list_orders(
     app: &AppState,
     caller: &Caller,
-    buyer_id: Option<BuyerId>,
+    filter: OrderFilter,
     page: Page,
 ) -> Result<(Vec<OrderRead>, Option<String>), ServiceError> {
     let shop = caller.shop_id.clone();
     app.store()
         .read(move |tx| -> Result<_, ServiceError> {
-            let result = tx.orders(
-                &shop,
-                &OrderFilter {
-                    buyer_id,
-                    ..Default::default()
-                },
-                &page,
-            )?;
+            let result = tx.orders(&shop, &filter, &page)?;
             let mut items = Vec::new();
             for order in result.items {
                 let interceptions = tx.interceptions_for_order(&shop, &order.id)?;

@@ -23,15 +23,43 @@ pub struct Released {
     pub refused: Vec<ReleaseRefusal>,
 }
 
-/// Releases `chosen` items of an interception, or every active one when `None`.
+/// What to release: the chosen items (every active one when `None`) and why.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseCommand {
+    /// The items; `None` for every active one.
+    pub chosen: Option<Vec<SubOrderId>>,
+    /// Why, as the agent wrote it (kept in each item's history and the audit trail).
+    pub reason: Option<String>,
+}
+
+/// The longest release reason, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// Checks a release's reason: absent, or 1 to 200 characters once trimmed (an empty one is
+/// absent).
+pub fn parse_reason(raw: Option<&str>) -> Result<Option<String>, shiphold_domain::FieldError> {
+    let Some(reason) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(shiphold_domain::FieldError::new(
+            "reason",
+            "too_long",
+            format!("a reason is at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    Ok(Some(reason.to_owned()))
+}
+
+/// Releases the chosen items of an interception, or every active one.
 pub async fn release(
     app: &AppState,
     caller: &Caller,
     id: InterceptionId,
-    chosen: Parsed<Option<Vec<SubOrderId>>>,
+    command: Parsed<ReleaseCommand>,
 ) -> Result<Released, ServiceError> {
     caller.require(Role::Agent)?;
-    let chosen = chosen?;
+    let ReleaseCommand { chosen, reason } = command?;
     let (shop, actor, now, app2) = (
         caller.shop_id.clone(),
         caller.actor(),
@@ -68,7 +96,7 @@ pub async fn release(
                     tx,
                     &shop,
                     &mut interception,
-                    &decision.events(),
+                    &decision.events(reason.as_deref()),
                     now.business,
                     &actor,
                 )?;
@@ -102,7 +130,7 @@ pub async fn release(
                 "interception.release",
                 id.as_str(),
                 serde_json::Value::Null,
-                serde_json::json!({ "items": decision.release, "memo_note": memo.note, "flag": memo.flag, "transitions": transitions.len() }),
+                serde_json::json!({ "items": decision.release, "reason": reason, "memo_note": memo.note, "flag": memo.flag, "transitions": transitions.len() }),
             )?;
             let history = tx.line_history(&shop, &id)?;
             Ok(Released {

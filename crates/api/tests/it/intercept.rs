@@ -433,15 +433,56 @@ async fn release_restores_memo_and_flag_and_tells_the_erp() {
         );
         assert_eq!(order["flag"], "red");
 
+        // A reason longer than 200 characters is refused, naming the field, and releases
+        // nothing.
         let (s, b) = app
             .call(
                 Method::POST,
                 &format!("/v1/interceptions/{id}/release"),
                 &key,
-                Some(json!({"sub_order_ids": ["s1"]})),
+                Some(json!({"sub_order_ids": ["s1"], "reason": "x".repeat(201)})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["errors"][0]["field"], "reason");
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &key,
+                Some(json!({"sub_order_ids": ["s1"], "reason": "  买家改主意，要这个杯子  "})),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
+        // The chosen item only; its history keeps the reason and who released it.
+        let states: Vec<_> = b["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["sub_order_id"].as_str().unwrap(),
+                    l["state"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(states, vec![("s1", "released"), ("s2", "requested")]);
+        let released = b["lines"][0]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["event"] == "released")
+            .unwrap_or_else(|| panic!("no release in the history: {b}"));
+        assert_eq!(released["detail"], "买家改主意，要这个杯子");
+        assert!(
+            released["by"].as_str().unwrap().starts_with("api_key:key_"),
+            "{released}"
+        );
+        let (_, audit) = app.call(Method::GET, "/v1/audit", &key, None).await;
+        assert!(
+            audit.to_string().contains("买家改主意，要这个杯子"),
+            "{audit}"
+        );
         let (_, order) = app.call(Method::GET, "/v1/orders/O-4", &key, None).await;
         assert_eq!(order["seller_memo"], "gift wrap\n拦截发货，请勿发出 [s2]");
         assert_eq!(order["flag"], "red");

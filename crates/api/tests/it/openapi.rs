@@ -260,3 +260,30 @@ async fn the_root_leads_to_the_console_and_the_icon_is_served() {
     assert!(r.text().await.unwrap().starts_with("<svg"));
     app.stop().await;
 }
+
+/// The interception terms can be read before they are accepted, at the address the settings
+/// give, and are of the version the settings call current.
+#[tokio::test]
+async fn the_terms_are_readable_before_they_are_accepted() {
+    let app =
+        crate::support::TestApp::start(shiphold_testkit::TestDatabase::sqlite(), |_| {}).await;
+    let (_, key) = app.shop("Acme").await;
+    let (_, settings) = app
+        .call(reqwest::Method::GET, "/v1/settings", &key, None)
+        .await;
+    assert_eq!(settings["terms"]["accepted"], false);
+    let url = settings["terms"]["url"].as_str().unwrap();
+    let version = settings["terms"]["current_version"].as_str().unwrap();
+    let r = reqwest::get(app.url(url)).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!("Version {version}")), "{page}");
+    assert!(page.contains("拦截发货条款") && page.contains("best-effort"));
+    app.stop().await;
+}

@@ -780,3 +780,70 @@ async fn unauthenticated_routes_are_rate_limited_per_client() {
         }
     });
 }
+
+/// Orders are found by the start of their id, exactly (case and `_` included) on both
+/// databases, alone or with a buyer.
+#[tokio::test]
+async fn orders_are_found_by_the_start_of_their_id() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        for (order, buyer) in [
+            ("TB-1001", "b1"),
+            ("TB-1002", "b2"),
+            ("tb-1003", "b1"),
+            ("TB-2001", "b1"),
+            ("TB-10_1", "b3"),
+        ] {
+            app.order(&key, order, buyer, &[("s1", "awaiting_shipment")])
+                .await;
+        }
+        let ids = |b: &serde_json::Value| -> Vec<String> {
+            let mut ids: Vec<String> = b["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let (s, b) = app
+            .call(Method::GET, "/v1/orders?order_id_prefix=TB-10", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(ids(&b), ["TB-1001", "TB-1002", "TB-10_1"]);
+        let (_, b) = app
+            .call(Method::GET, "/v1/orders?order_id_prefix=TB-10_", &key, None)
+            .await;
+        assert_eq!(ids(&b), ["TB-10_1"], "a _ is a character, not a wildcard");
+        let (_, b) = app
+            .call(
+                Method::GET,
+                "/v1/orders?order_id_prefix=T&buyer_id=b1",
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(ids(&b), ["TB-1001", "TB-2001"]);
+        let (_, b) = app
+            .call(
+                Method::GET,
+                "/v1/orders?order_id_prefix=TB-1001",
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(ids(&b), ["TB-1001"]);
+        let long = "x".repeat(65);
+        let (s, b) = app
+            .call(
+                Method::GET,
+                &format!("/v1/orders?order_id_prefix={long}"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["errors"][0]["field"], "order_id_prefix");
+    });
+}

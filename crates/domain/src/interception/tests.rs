@@ -241,11 +241,11 @@ fn state_machine_table() {
         (S::Locked, E::DeliveredToErp, Ok(S::Locked)),
         (S::Locked, failed.clone(), Err(())),
         (S::Locked, E::ErpAlreadyShipped, Err(())),
-        (S::Locked, E::Released, Ok(S::Released)),
+        (S::Locked, E::Released { reason: None }, Ok(S::Released)),
         (S::Locked, E::Refunded, Ok(S::Refunded)),
         (S::LockFailed, E::Shipped, Ok(S::ShippedAnyway)),
         (S::Released, E::ErpLocked, Err(())),
-        (S::Refunded, E::Released, Err(())),
+        (S::Refunded, E::Released { reason: None }, Err(())),
         (S::AlreadyShipped, E::Refunded, Err(())),
         (S::ShippedAnyway, E::Shipped, Err(())),
     ];
@@ -362,7 +362,7 @@ fn event() -> impl Strategy<Value = LineEvent> {
         Just(LineEvent::ErpLocked),
         Just(LineEvent::ErpLockFailed { reason: "r".into() }),
         Just(LineEvent::ErpAlreadyShipped),
-        Just(LineEvent::Released),
+        Just(LineEvent::Released { reason: None }),
         Just(LineEvent::Refunded),
         Just(LineEvent::Shipped),
     ]
@@ -465,7 +465,7 @@ proptest! {
             Ok(next) => {
                 prop_assert!(state.is_active());
                 match &e {
-                    LineEvent::Released => prop_assert_eq!(next, LineState::Released),
+                    LineEvent::Released { .. } => prop_assert_eq!(next, LineState::Released),
                     LineEvent::Refunded => prop_assert_eq!(next, LineState::Refunded),
                     LineEvent::Shipped => prop_assert_eq!(next, LineState::ShippedAnyway),
                     _ => prop_assert!(next.is_active() || next == LineState::AlreadyShipped),

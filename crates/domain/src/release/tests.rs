@@ -48,10 +48,10 @@ fn without_a_list_every_active_item_is_released() {
     assert_eq!(d.release, ids(&["s1", "s3"]));
     assert!(d.refused.is_empty(), "closed lines are not named: {d:?}");
     assert_eq!(
-        d.events(),
+        d.events(None),
         vec![
-            (sid("s1"), LineEvent::Released),
-            (sid("s3"), LineEvent::Released)
+            (sid("s1"), LineEvent::Released { reason: None }),
+            (sid("s3"), LineEvent::Released { reason: None })
         ]
     );
 }
@@ -246,7 +246,7 @@ proptest! {
                 }
                 // The events apply cleanly and close exactly the released lines.
                 let mut lines = i.lines.clone();
-                for (id, event) in d.events() {
+                for (id, event) in d.events(Some("the buyer wants it after all")) {
                     let line = lines.iter_mut().find(|l| l.sub_order_id == id);
                     prop_assert!(line.is_some());
                     if let Some(line) = line {

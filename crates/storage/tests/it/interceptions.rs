@@ -117,7 +117,7 @@ backend_tests! {
         store
             .write(move |tx| {
                 let id = InterceptionId::parse("icp_1").unwrap();
-                for (i, events) in [(0, vec![LineEvent::DeliveredToErp, LineEvent::ErpLocked]), (1, vec![LineEvent::Released])] {
+                for (i, events) in [(0, vec![LineEvent::DeliveredToErp, LineEvent::ErpLocked]), (1, vec![LineEvent::Released { reason: None }])] {
                     for (k, event) in events.iter().enumerate() {
                         let at = t0() + Duration::minutes(1 + k as i64);
                         let transition = lines[i].apply(event, at).unwrap().unwrap();
