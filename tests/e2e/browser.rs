@@ -86,6 +86,8 @@ impl Browser {
                 ],
             }),
         );
+        // The page's console, read after every scenario: an error there fails the test.
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://{addr}"))
@@ -106,6 +108,11 @@ impl Browser {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let outcome = tokio::spawn(scenario(self.client.clone())).await;
+        let errors = if outcome.is_ok() {
+            console_errors(&self.client).await
+        } else {
+            Vec::new()
+        };
         let _ = self.client.close().await;
         drop(self.driver);
         if let Err(err) = outcome {
@@ -114,7 +121,114 @@ impl Browser {
                 Err(err) => panic!("the browser scenario did not finish: {err}"),
             }
         }
+        assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
     }
+}
+
+/// chromedriver's log of the page's console since it was last read.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// The errors the page's scripts logged or threw (severe console entries). A refused request
+/// is logged by Chromium as a network entry ("Failed to load resource: … 401"); the tests make
+/// such requests on purpose and the page shows their problem, so those are not errors here.
+async fn console_errors(c: &Client) -> Vec<String> {
+    let log = c
+        .issue_cmd(BrowserLog)
+        .await
+        .unwrap_or_else(|err| panic!("cannot read the browser's console log: {err}"));
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["level"] == "SEVERE" && entry["source"] != "network")
+        .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// axe-core's script, from the npm package `.ci/run` installs into `target/axe`; `None` (and a
+/// note) outside CI when it is missing, a panic under CI.
+fn axe_source() -> Option<&'static str> {
+    static SOURCE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SOURCE
+        .get_or_init(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/axe/node_modules/axe-core/axe.min.js");
+            match std::fs::read_to_string(&path) {
+                Ok(source) => Some(source),
+                Err(err) => {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "{}: {err}; CI must check accessibility: install axe-core there \
+                         (`npm install --prefix target/axe axe-core`, as .ci/run does)",
+                        path.display()
+                    );
+                    eprintln!(
+                        "accessibility checks skipped: {} is missing",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        })
+        .as_deref()
+}
+
+/// Checks the page as it is now: a screenshot named `name`, and axe-core's WCAG 2 A/AA rules
+/// with no critical or serious violation.
+async fn check_page(c: &Client, name: &str) {
+    screenshot(c, name).await;
+    let Some(axe) = axe_source() else {
+        return;
+    };
+    c.execute(axe, vec![])
+        .await
+        .unwrap_or_else(|err| panic!("{name}: cannot load axe-core: {err}"));
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))),
+                     e => done({error: String(e)}));",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{name}: axe-core did not run: {err}"));
+    assert!(
+        result.get("error").is_none(),
+        "{name}: axe-core failed: {result}"
+    );
+    let bad: Vec<&Value> = result
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| matches!(v["impact"].as_str(), Some("critical" | "serious")))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{name}: accessibility violations (axe-core): {}",
+        serde_json::to_string_pretty(&bad).unwrap_or_default()
+    );
 }
 
 /// The chromedriver process, stopped when dropped (also when starting a session fails).
@@ -399,6 +513,7 @@ async fn a_buyer_opens_the_card_chooses_one_item_and_is_told_it_was_received() {
             })
             .await;
             assert!(done.contains("may still fail"), "{done}");
+            check_page(&c, "card-submitted").await;
             let focused = c
                 .execute(
                     "return document.activeElement && document.activeElement.id;",
@@ -438,7 +553,7 @@ async fn a_buyer_opens_the_card_chooses_one_item_and_is_told_it_was_received() {
                 1,
                 "the intercepted item is still choosable"
             );
-            screenshot(&c, "card").await;
+            check_page(&c, "card").await;
 
             // Behind the page: exactly that item, and the memo on the order.
             let list = checks
@@ -571,7 +686,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             assert!(problem.contains("Interception cannot be enabled yet"), "{problem}");
             let beside_memo = find(&c, ".field-error[data-for=memo_text]").await;
             assert!(!beside_memo.text().await.unwrap().is_empty(), "no error beside the memo");
-            screenshot(&c, "console-setup-refused").await;
+            check_page(&c, "console-setup-refused").await;
 
             // Step 1, then step 2.
             type_into(&c, "#memo-text", MEMO).await;
@@ -621,7 +736,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             type_into(&c, "#card-expiry", "120").await;
             click(&c, "#save-advanced").await;
             wait_text(&c, "#advanced-form .result", "saved", |t| t.contains("Saved")).await;
-            screenshot(&c, "console-setup").await;
+            check_page(&c, "console-setup").await;
 
             // An event window around now, in Shanghai time.
             click(&c, "nav button[data-tab=windows]").await;
@@ -644,6 +759,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             // Every time names its zone.
             let list = find(&c, "#window-list").await.text().await.unwrap();
             assert!(list.contains(&format!("{} Asia/Shanghai", from_wall.replace('T', " "))), "{list}");
+            check_page(&c, "console-windows").await;
 
             // Edit it: the form takes its times back in its zone; saving changes it.
             click(&c, ".edit-window").await;
@@ -770,7 +886,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                     .as_deref(),
                 Some("true")
             );
-            screenshot(&c, "console-interceptions").await;
+            check_page(&c, "console-interceptions").await;
 
             // Release: the agent chooses the items (both, ticked by default) and says why;
             // both are released, the memo note taken back, the reason kept in the history.
@@ -808,13 +924,14 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 t.contains("release notice")
             })
             .await;
-            screenshot(&c, "console-order").await;
+            check_page(&c, "console-order").await;
 
             click(&c, "nav button[data-tab=risk]").await;
             wait_text(&c, "#risk-list", "nothing at risk", |t| {
                 t.contains("Nothing at risk")
             })
             .await;
+            check_page(&c, "console-risk").await;
 
             // Behind the page.
             let settings = checks.ok(Method::GET, "/v1/settings", None).await;
@@ -997,7 +1114,7 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
                 shown.text().await
             );
             network_latency(&c, Duration::ZERO).await;
-            screenshot(&c, "console-slow-lookup").await;
+            check_page(&c, "console-slow-lookup").await;
         })
         .await;
 }
@@ -1083,7 +1200,7 @@ async fn erp_failures_show_on_the_order_with_a_redrive() {
                 t.contains("Queued again")
             })
             .await;
-            screenshot(&c, "console-erp-failure").await;
+            check_page(&c, "console-erp-failure").await;
             // The re-drive really queued it: its ERP is tried again (and refuses again).
             let deadline = Instant::now() + UI_TIMEOUT;
             let path = format!("/v1/erp/dead-letters/{dead_id}");
@@ -1151,6 +1268,8 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
         .run(|c| async move {
             // The first admin chooses a password from the link.
             c.goto(&admin_link).await.unwrap();
+            find(&c, "#new-password").await;
+            check_page(&c, "console-invitation").await;
             type_into(&c, "#new-password", "tea house boss 2026").await;
             type_into(&c, "#new-password-again", "tea house boss 2026!").await;
             click(&c, "#accept-invitation").await;
@@ -1196,7 +1315,7 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
                 t.contains("li.na@tea.example") && t.contains("invited")
             })
             .await;
-            screenshot(&c, "console-staff").await;
+            check_page(&c, "console-staff").await;
             let agent_token = shown
                 .split("#invitation=")
                 .nth(1)
@@ -1209,6 +1328,7 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
                 t.contains("Sign in with the login")
             })
             .await;
+            check_page(&c, "console-sign-in").await;
 
             // The agent opens their link.
             c.goto(&format!("{console}#invitation={agent_token}"))
@@ -1253,7 +1373,7 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
                 history.contains("li.na@tea.example"),
                 "the history does not name the agent: {history}"
             );
-            screenshot(&c, "console-agent-history").await;
+            check_page(&c, "console-agent-history").await;
 
             // A reload keeps the agent signed in.
             c.refresh().await.unwrap();
@@ -1285,4 +1405,40 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
             wait_text(&c, "#who", "the agent again", |t| t.contains("李娜")).await;
         })
         .await;
+}
+
+/// The terms page passes the accessibility checks; and the check for console errors sees an
+/// error a script throws (so that it is not silent when a page breaks).
+#[tokio::test]
+async fn the_terms_page_is_accessible_and_a_thrown_error_is_caught() {
+    if !browser_installed("terms") {
+        return;
+    }
+    let (server, _) = server_with_shop("browser-terms");
+    let terms = server.url("/terms");
+    let browser = Browser::start().await;
+    let c = browser.client.clone();
+    c.goto(&terms).await.unwrap();
+    wait_text(&c, "h1", "the title", |t| t.contains("Interception terms")).await;
+    check_page(&c, "terms").await;
+    assert!(console_errors(&c).await.is_empty());
+    c.execute(
+        "setTimeout(function () { throw new Error('a page that broke'); }, 0);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + UI_TIMEOUT;
+    let mut seen = Vec::new();
+    while seen.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the thrown error was never logged"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = console_errors(&c).await;
+    }
+    assert!(seen[0].contains("a page that broke"), "{seen:?}");
+    browser.run(|_| async {}).await;
+    drop(server);
 }
