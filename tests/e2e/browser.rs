@@ -338,6 +338,27 @@ async fn confirm(c: &Client, what: &str) {
         .unwrap_or_else(|err| panic!("cannot accept the confirmation: {err}"));
 }
 
+/// Switches the console to English (the page reloads; the choice is remembered).
+async fn english(c: &Client) {
+    let lang = |c: Client| async move {
+        c.execute("return document.documentElement.lang;", vec![])
+            .await
+            .ok()
+    };
+    if lang(c.clone()).await == Some(json!("en")) {
+        return;
+    }
+    click(c, "#lang-switch").await;
+    let deadline = Instant::now() + UI_TIMEOUT;
+    while lang(c.clone()).await != Some(json!("en")) {
+        assert!(
+            Instant::now() < deadline,
+            "the console did not switch to English"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// How many times the page has drawn the list `css` (its `data-drawn`), 0 before the first.
 async fn drawn(c: &Client, css: &str) -> u64 {
     let value = find(c, css).await.attr("data-drawn").await.ok().flatten();
@@ -646,22 +667,34 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
     browser
         .run(|c| async move {
             c.goto(&console).await.unwrap();
+            // Chinese by default, one language at a time, the server's words included.
+            let h1 = find(&c, "h1").await.text().await.unwrap();
+            assert!(h1.contains("商家后台") && !h1.contains("Merchant"), "{h1}");
             type_into(&c, "#api-key", &key).await;
             click(&c, "#connect").await;
-            wait_text(&c, "#enabled-state", "the shop's state", |t| {
-                t.contains("Not enabled")
+            wait_text(&c, "#enabled-state", "the shop's state", |t| t == "未启用").await;
+            click(&c, "#enable").await;
+            let problem = wait_text(&c, "#enable-form .problem", "the refusal in Chinese", |t| {
+                t.contains("尚不能启用拦截")
             })
             .await;
+            assert!(problem.contains("备注内容"), "{problem}");
+            assert!(!problem.contains("memo_text") && !problem.contains("terms_accepted"), "{problem}");
+            // The switch to English is remembered; the key stays in this tab.
+            english(&c).await;
+            wait_text(&c, "#enabled-state", "the shop's state", |t| t == "Not enabled").await;
+            let h1 = find(&c, "h1").await.text().await.unwrap();
+            assert_eq!(h1, "Shiphold · Merchant console");
             assert!(!find(&c, "#key-form").await.is_displayed().await.unwrap());
-            // The key lives in this tab's sessionStorage only.
+            // The key lives in this tab's sessionStorage only; the language, in localStorage.
             let stored = c
                 .execute(
-                    "return [sessionStorage.getItem('shiphold.console.key'), localStorage.length, document.cookie];",
+                    "return [sessionStorage.getItem('shiphold.console.key'), localStorage.length, localStorage.getItem('shiphold.console.lang'), document.cookie];",
                     vec![],
                 )
                 .await
                 .unwrap();
-            assert_eq!(stored, json!([key, 0, ""]));
+            assert_eq!(stored, json!([key, 1, "en", ""]));
 
             // The tabs are tabs: the arrow keys move between them.
             let first = find(&c, "nav button[data-tab=setup]").await;
@@ -679,10 +712,12 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             // Step 2 before step 1: refused, naming both missing fields.
             click(&c, "#enable").await;
             let problem = wait_text(&c, "#enable-form .problem", "the refusal", |t| {
-                t.contains("terms_accepted")
+                t.contains("the interception terms")
             })
             .await;
-            assert!(problem.contains("memo_text"), "{problem}");
+            // The fields as people call them, not the API's names.
+            assert!(problem.contains("memo text"), "{problem}");
+            assert!(!problem.contains("memo_text") && !problem.contains("terms_accepted"), "{problem}");
             assert!(problem.contains("Interception cannot be enabled yet"), "{problem}");
             let beside_memo = find(&c, ".field-error[data-for=memo_text]").await;
             assert!(!beside_memo.text().await.unwrap().is_empty(), "no error beside the memo");
@@ -709,7 +744,7 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
             // Step 1 saved: step 2's earlier refusal is gone.
             assert!(!find(&c, "#enable-form .problem").await.is_displayed().await.unwrap());
             click(&c, "#enable").await;
-            wait_text(&c, "#enabled-state", "enabled", |t| t == "已启用 / Enabled").await;
+            wait_text(&c, "#enabled-state", "enabled", |t| t == "Enabled").await;
             assert!(!find(&c, "#enable-form .problem").await.is_displayed().await.unwrap());
 
             // Step 3: a refused ERP endpoint says why beside the field; card expiry saves.
@@ -1020,6 +1055,7 @@ async fn a_slow_lookup_never_acts_on_the_previous_order() {
         .await
         .run(|c| async move {
             c.goto(&console).await.unwrap();
+            english(&c).await;
             type_into(&c, "#api-key", &key).await;
             click(&c, "#connect").await;
             wait_text(&c, "#enabled-state", "the shop's state", |t| {
@@ -1181,6 +1217,7 @@ async fn erp_failures_show_on_the_order_with_a_redrive() {
         .await
         .run(|c| async move {
             c.goto(&console).await.unwrap();
+            english(&c).await;
             type_into(&c, "#api-key", &key).await;
             click(&c, "#connect").await;
             wait_text(&c, "#enabled-state", "the shop's state", |t| {
@@ -1268,6 +1305,7 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
         .run(|c| async move {
             // The first admin chooses a password from the link.
             c.goto(&admin_link).await.unwrap();
+            english(&c).await;
             find(&c, "#new-password").await;
             check_page(&c, "console-invitation").await;
             type_into(&c, "#new-password", "tea house boss 2026").await;

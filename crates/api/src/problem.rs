@@ -143,7 +143,7 @@ impl ProblemKind {
             | Self::StaleTimestamp
             | Self::SignInFailed => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfRejected => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::InvitationInvalid => StatusCode::NOT_FOUND,
             Self::StaleUpdate
             | Self::Conflict
             | Self::IdempotencyKeyInUse
@@ -158,7 +158,7 @@ impl ProblemKind {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests | Self::SignInThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::CardExpired | Self::CardRevoked | Self::InvitationInvalid => StatusCode::GONE,
+            Self::CardExpired | Self::CardRevoked => StatusCode::GONE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -205,6 +205,55 @@ impl ProblemKind {
         }
     }
 
+    /// The title in Chinese: the same catalogue as [`ProblemKind::title`], for callers who ask
+    /// for Chinese (`Accept-Language: zh…`).
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "无法读取请求",
+            Self::ValidationFailed => "部分字段无效",
+            Self::Unauthenticated => "需要登录或凭据",
+            Self::SignatureMissing => "缺少签名头",
+            Self::SignatureMismatch => "签名不匹配",
+            Self::StaleTimestamp => "签名时间与服务器时间相差太大",
+            Self::ShopMismatch => "请求体中的店铺与地址中的不一致",
+            Self::Forbidden => "没有权限执行此操作",
+            Self::NotFound => "未找到",
+            Self::StaleUpdate => "更新比已保存的订单旧",
+            Self::Conflict => "与当前状态冲突",
+            Self::IdempotencyKeyInUse => "使用此幂等键的请求仍在处理中",
+            Self::IdempotencyKeyReused => "此幂等键已用于另一个请求",
+            Self::ReplayWithheld => "首次应答含有只显示一次的密钥,不再重放",
+            Self::PayloadTooLarge => "请求体太大",
+            Self::RequestTimeout => "请求体未按时到达",
+            Self::TooManyRequests => "请求太多",
+            Self::UnsupportedMediaType => "请求体必须是 JSON",
+            Self::SetupIncomplete => "尚不能启用拦截",
+            Self::InterceptionDisabled => "本店未启用拦截发货",
+            Self::OutsideEventWindow => "当前没有进行中的活动窗口",
+            Self::NothingToIntercept => "没有可拦截的商品",
+            Self::WindowOverlap => "活动窗口与其他窗口重叠",
+            Self::CardExpired => "卡片已过期",
+            Self::CardRevoked => "卡片已被撤回",
+            Self::InvalidTransition => "商品当前状态不允许此操作",
+            Self::EndpointNotAllowed => "不允许使用此地址",
+            Self::Unavailable => "服务暂时不可用",
+            Self::Internal => "内部错误",
+            Self::MethodNotAllowed => "不支持此方法",
+            Self::SignInFailed => "登录名或密码错误",
+            Self::SignInThrottled => "登录失败次数过多",
+            Self::InvitationInvalid => "邀请链接无法使用",
+            Self::CsrfRejected => "请求不是来自商家后台",
+        }
+    }
+
+    /// The title in `language`.
+    pub fn title_in(self, language: Language) -> &'static str {
+        match language {
+            Language::Chinese => self.title_zh(),
+            Language::English => self.title(),
+        }
+    }
+
     /// Every kind, for documentation and tests.
     pub const ALL: [ProblemKind; 34] = [
         Self::MalformedRequest,
@@ -242,6 +291,55 @@ impl ProblemKind {
         Self::InvitationInvalid,
         Self::CsrfRejected,
     ];
+}
+
+/// The language a person reads problem titles in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// `zh…`.
+    Chinese,
+    /// `en…`, and the default.
+    English,
+}
+
+impl Language {
+    /// The caller's preferred language among the two, from an `Accept-Language` header (RFC
+    /// 9110: the tag with the highest `q` that is Chinese or English wins; equal `q`s keep their
+    /// order); English when it names neither.
+    pub fn from_accept_language(header: Option<&str>) -> Self {
+        let mut best: Option<(f32, Language)> = None;
+        for part in header.unwrap_or_default().split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let language = if tag == "zh" || tag.starts_with("zh-") {
+                Language::Chinese
+            } else if tag == "en" || tag.starts_with("en-") {
+                Language::English
+            } else {
+                continue;
+            };
+            if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, language));
+            }
+        }
+        best.map_or(Language::English, |(_, l)| l)
+    }
+
+    /// Its tag, for `Content-Language`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::Chinese => "zh-CN",
+            Language::English => "en",
+        }
+    }
 }
 
 /// An item-level reason, in problem documents about items.
@@ -481,6 +579,44 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::InvitationInvalid => Self::new(ProblemKind::InvitationInvalid, detail),
             ServiceError::Store(store) => store.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_is_the_preferred_of_chinese_and_english() {
+        let of = |h: Option<&str>| Language::from_accept_language(h);
+        assert_eq!(of(None), Language::English);
+        assert_eq!(of(Some("")), Language::English);
+        assert_eq!(of(Some("zh-CN,zh;q=0.9,en;q=0.8")), Language::Chinese);
+        assert_eq!(of(Some("en-US,en;q=0.9,zh-CN;q=0.8")), Language::English);
+        assert_eq!(of(Some("fr-FR, zh-TW;q=0.5, en;q=0.4")), Language::Chinese);
+        assert_eq!(of(Some("en;q=0.2, zh;q=0.7")), Language::Chinese);
+        assert_eq!(of(Some("zh;q=0, en")), Language::English);
+        assert_eq!(of(Some("de, fr")), Language::English);
+        assert_eq!(of(Some("ZH-hans")), Language::Chinese);
+        assert_eq!(of(Some("zhx, english")), Language::English);
+    }
+
+    #[test]
+    fn every_kind_has_a_title_in_both_languages() {
+        let mut zh = std::collections::HashSet::new();
+        for kind in ProblemKind::ALL {
+            assert!(!kind.title().is_empty() && !kind.title_zh().is_empty());
+            assert!(
+                kind.title_zh()
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{kind:?}"
+            );
+            assert!(
+                zh.insert(kind.title_zh()),
+                "{kind:?}: the same Chinese title twice"
+            );
         }
     }
 }

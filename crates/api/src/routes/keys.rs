@@ -32,7 +32,7 @@ struct CreateBody {
         example = "ERP integration",
         min_length = 1,
         max_length = 100,
-        pattern = "\\S"
+        pattern = "[^\\s\\u0085]"
     )]
     label: String,
     /// At least one of `admin`, `agent`, `integration`.

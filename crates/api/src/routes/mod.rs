@@ -118,28 +118,51 @@ pub(crate) fn finish(router: Router<AppState>, state: AppState, shape: Shape) ->
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Adds the request's id to every problem document (`request_id`), so that a client quoting an
-/// error can be matched with the server's log line.
+/// error can be matched with the server's log line; and gives its `title` in the caller's
+/// language (`Accept-Language`: Chinese or English, English by default) from the one catalogue
+/// of titles, saying which in `Content-Language`.
 async fn problem_request_id(request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let language = crate::problem::Language::from_accept_language(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let response = next.run(request).await;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == crate::problem::PROBLEM_JSON.as_bytes());
-    let Some(id) = id.filter(|_| is_problem) else {
+    if !is_problem {
         return response;
-    };
+    }
+    let id = id.unwrap_or_default();
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
         return ApiError::internal("a problem document could not be read back").into_response();
     };
     let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(mut map)) => {
-            map.insert("request_id".into(), serde_json::Value::String(id));
+            if !id.is_empty() {
+                map.insert("request_id".into(), serde_json::Value::String(id));
+            }
+            let kind = map
+                .get("type")
+                .and_then(|t| t.as_str())
+                .and_then(|t| t.strip_prefix("/problems/"))
+                .and_then(|slug| ProblemKind::ALL.into_iter().find(|k| k.slug() == slug));
+            if let Some(kind) = kind {
+                map.insert("title".into(), kind.title_in(language).into());
+                parts.headers.insert(
+                    header::CONTENT_LANGUAGE,
+                    axum::http::HeaderValue::from_static(language.tag()),
+                );
+            }
             parts.headers.remove(header::CONTENT_LENGTH);
             serde_json::to_vec(&map).unwrap_or_else(|_| bytes.to_vec())
         }

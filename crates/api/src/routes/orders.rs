@@ -64,7 +64,7 @@ struct SubOrderBody {
         example = "Blue kettle",
         min_length = 1,
         max_length = 200,
-        pattern = "\\S"
+        pattern = "[^\\s\\u0085]"
     )]
     title: String,
     /// 1 to 1,000,000.
@@ -326,19 +326,16 @@ async fn list(
         .buyer_id
         .as_deref()
         .and_then(|raw| errors.check(BuyerId::parse(raw)));
-    let id_prefix = q
-        .order_id_prefix
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
+    let id_prefix = q.order_id_prefix.as_deref().map(str::trim);
     if let Some(prefix) = id_prefix
-        && prefix.chars().count() > shiphold_domain::MAX_ID_LEN
+        && !(1..=shiphold_domain::MAX_ID_LEN).contains(&prefix.chars().count())
     {
         errors.push(shiphold_domain::FieldError::new(
             "order_id_prefix",
-            "too_long",
+            "invalid",
             format!(
-                "an order id is at most {} characters",
+                "the start of an order id is 1 to {} characters; leave the parameter out for \
+                 every order",
                 shiphold_domain::MAX_ID_LEN
             ),
         ));

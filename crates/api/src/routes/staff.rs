@@ -85,13 +85,23 @@ struct AccountList {
 struct InviteBody {
     /// What the person will sign in with: 3 to 100 letters, digits and `. _ - + @` (an email
     /// address will do); compared without case; unique across all shops.
-    #[schema(example = "li.na@example.com", min_length = 3, max_length = 100)]
+    #[schema(
+        example = "li.na@example.com",
+        min_length = 3,
+        max_length = 100,
+        pattern = "^[A-Za-z0-9._+@-]{3,100}$"
+    )]
     login: String,
     /// Their name, 1 to 100 characters.
-    #[schema(example = "李娜", min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(
+        example = "李娜",
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\s\\u0085]"
+    )]
     name: String,
     /// `admin` or `agent`.
-    #[schema(example = "agent")]
+    #[schema(example = "agent", pattern = "^(admin|agent)$")]
     role: String,
 }
 
@@ -218,6 +228,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response,
         (status = 400, response = crate::schema::MalformedRequest),
         (status = 401, response = crate::schema::Unauthenticated),
         (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::Conflict),
         (status = 413, response = crate::schema::PayloadTooLarge),
         (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 422, response = crate::schema::ValidationFailed),
@@ -315,6 +326,7 @@ async fn remove(
         (status = 401, response = crate::schema::SignInRefused),
         (status = 413, response = crate::schema::PayloadTooLarge),
         (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 422, response = crate::schema::ValidationFailed),
         (status = 429, response = crate::schema::SignInThrottled),
         (status = 503, response = crate::schema::Unavailable),
     ),
@@ -393,7 +405,7 @@ async fn sign_out(
         (status = 201, description = "The password is set and the person signed in; the `Set-Cookie` header holds the session.", body = SessionView,
             headers(("Set-Cookie" = String, description = "The session cookie, as for `POST /v1/sign-in`."))),
         (status = 400, response = crate::schema::MalformedRequest),
-        (status = 410, response = crate::schema::InvitationInvalid),
+        (status = 404, response = crate::schema::InvitationInvalid),
         (status = 413, response = crate::schema::PayloadTooLarge),
         (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 422, response = crate::schema::ValidationFailed),
@@ -405,6 +417,15 @@ async fn accept(
     body: JsonBody<AcceptBody>,
 ) -> Result<Response, ApiError> {
     let body = body.value;
-    let begun = staff::accept_invitation(&state, body.token.trim(), &body.password).await?;
+    let token = body.token.trim();
+    if token.is_empty() {
+        return Err(shiphold_domain::FieldError::new(
+            "token",
+            "required",
+            "send the token of the invitation link (shi_…)",
+        )
+        .into());
+    }
+    let begun = staff::accept_invitation(&state, token, &body.password).await?;
     Ok(session_response(&state, begun))
 }

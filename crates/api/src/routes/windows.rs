@@ -32,7 +32,7 @@ struct WindowBody {
         example = "Double 11",
         min_length = 1,
         max_length = 100,
-        pattern = "\\S"
+        pattern = "[^\\s\\u0085]"
     )]
     name: String,
     /// When refunds switch off (RFC 3339).

@@ -172,10 +172,10 @@ fn view(r: &StaffRecord, now: DateTime<Utc>) -> StaffView {
     }
 }
 
-/// Checks a login: 3 to 100 characters of letters, digits and `. _ - + @`, compared without
-/// case (it is stored lower case).
+/// Checks a login: 3 to 100 characters of ASCII letters, digits and `. _ - + @`, compared
+/// without case (it is stored lower case).
 pub fn parse_login(raw: &str) -> Result<String, FieldError> {
-    let login = raw.trim().to_lowercase();
+    let login = raw.to_ascii_lowercase();
     let fits = (3..=100).contains(&login.chars().count())
         && login
             .chars()
@@ -312,12 +312,11 @@ async fn insert_invited(
                 return Err(ServiceError::NotFound("shop"));
             }
             if tx.staff_by_login(&stored.login)?.is_some() {
-                return Err(FieldError::new(
-                    "login",
-                    "taken",
-                    "this login is taken; choose another (logins are unique across all shops)",
-                )
-                .into());
+                return Err(ServiceError::Conflict(format!(
+                    "the login '{}' is taken; choose another (logins are unique across all \
+                     shops, and a removed account keeps its login)",
+                    stored.login
+                )));
             }
             tx.insert_staff(&stored)?;
             let after = serde_json::json!({
@@ -510,7 +509,7 @@ pub async fn sign_in(
     login: &str,
     password: &str,
 ) -> Result<SignedIn, ServiceError> {
-    let Ok(login) = parse_login(login) else {
+    let Ok(login) = parse_login(login.trim()) else {
         dummy_verify(password.to_owned()).await;
         return Err(ServiceError::SignInFailed);
     };
@@ -680,9 +679,11 @@ mod tests {
 
     #[test]
     fn logins_are_compared_without_case_and_checked() {
-        assert_eq!(parse_login("  Li.Na@Shop.CN ").unwrap(), "li.na@shop.cn");
+        assert_eq!(parse_login("Li.Na@Shop.CN").unwrap(), "li.na@shop.cn");
         for bad in [
             "",
+            " li.na",
+            "ǅab",
             "ab",
             "has space",
             "semi;colon",

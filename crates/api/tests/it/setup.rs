@@ -845,5 +845,46 @@ async fn orders_are_found_by_the_start_of_their_id() {
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         assert_eq!(b["errors"][0]["field"], "order_id_prefix");
+        // An empty one is refused too: leaving it out is how to list every order.
+        let (s, b) = app
+            .call(Method::GET, "/v1/orders?order_id_prefix=", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    });
+}
+
+/// A problem's title is in the caller's language (`Accept-Language`, Chinese or English;
+/// English without one), and `Content-Language` says which.
+#[tokio::test]
+async fn problem_titles_follow_accept_language() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        for (accept, title, language) in [
+            (Some("zh-CN,zh;q=0.9,en;q=0.8"), "未找到", "zh-CN"),
+            (Some("en-US,en;q=0.9"), "Not found", "en"),
+            (None, "Not found", "en"),
+        ] {
+            let mut req = app.req(Method::GET, "/v1/orders/NOPE", &key);
+            if let Some(accept) = accept {
+                req = req.header("accept-language", accept);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.headers()["content-language"], language, "{accept:?}");
+            let (s, b) = crate::support::read(r).await;
+            assert_eq!(s, StatusCode::NOT_FOUND);
+            assert_eq!(b["title"], title, "{accept:?}: {b}");
+            assert_eq!(b["type"], "/problems/not-found");
+        }
+        // The same for refusals before any route: an unknown path, a bad key.
+        let r = app
+            .http
+            .get(app.url("/v1/settings"))
+            .header("accept-language", "zh")
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = crate::support::read(r).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(b["title"], "需要登录或凭据", "{b}");
     });
 }

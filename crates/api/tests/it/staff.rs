@@ -30,7 +30,7 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
                 Method::POST,
                 "/v1/staff",
                 &key,
-                Some(json!({"login": " Li.Na@Example.com ", "name": "李娜", "role": "agent"})),
+                Some(json!({"login": "Li.Na@Example.com", "name": "李娜", "role": "agent"})),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{invited}");
@@ -66,7 +66,7 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
         assert!(!agent.set_cookie.contains("Secure"), "{}", agent.set_cookie);
         // The link works once.
         let (s, b) = read(accept("another long password").await.unwrap()).await;
-        assert_eq!(s, StatusCode::GONE, "{b}");
+        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
         assert_eq!(b["type"], "/problems/invitation-invalid");
 
         let (s, me) = app.call_as(Method::GET, "/v1/session", &agent, None).await;
@@ -287,7 +287,8 @@ async fn a_session_expires_after_its_lifetime() {
                 .unwrap(),
         )
         .await;
-        assert_eq!(s, StatusCode::GONE, "{b}");
+        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+        assert_eq!(b["type"], "/problems/invitation-invalid");
         app.stop().await;
     }
 }
@@ -323,7 +324,7 @@ async fn admins_remove_and_reinvite_accounts() {
             "{audit}"
         );
 
-        // A taken login is refused, naming the field.
+        // A taken login is refused as a conflict, naming it.
         let (s, b) = app
             .call_as(
                 Method::POST,
@@ -332,8 +333,15 @@ async fn admins_remove_and_reinvite_accounts() {
                 Some(json!({"login": "HELPER@example.com", "name": "x", "role": "agent"})),
             )
             .await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-        assert_eq!(b["errors"][0]["field"], "login");
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["type"], "/problems/conflict");
+        assert!(
+            b["detail"]
+                .as_str()
+                .unwrap()
+                .contains("'helper@example.com' is taken"),
+            "{b}"
+        );
 
         // Nobody removes themselves.
         let (s, b) = app
@@ -403,7 +411,7 @@ async fn admins_remove_and_reinvite_accounts() {
                 Some(json!({"login": agent.login, "name": "x", "role": "agent"})),
             )
             .await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(s, StatusCode::CONFLICT);
     });
 }
 
