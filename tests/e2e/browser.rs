@@ -678,7 +678,8 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 t.contains("尚不能启用拦截")
             })
             .await;
-            assert!(problem.contains("备注内容"), "{problem}");
+            assert!(problem.contains("备注内容") && problem.contains("请同意《拦截发货条款》"), "{problem}");
+            assert!(!problem.contains("memo text") && !problem.contains("accept the"), "{problem}");
             assert!(!problem.contains("memo_text") && !problem.contains("terms_accepted"), "{problem}");
             // The switch to English is remembered; the key stays in this tab.
             english(&c).await;

@@ -94,11 +94,14 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
                 .flatten()
                 .and_then(|v| array_for_object(&v, "body"))
             {
-                return Err(ApiError::field(shiphold_domain::FieldError::new(
-                    field,
-                    "invalid",
-                    "expected a JSON object, not an array",
-                )));
+                return Err(ApiError::field(
+                    shiphold_domain::FieldError::new(
+                        field,
+                        "invalid",
+                        "expected a JSON object, not an array",
+                    )
+                    .zh("应为 JSON 对象,而不是数组"),
+                ));
             }
             Ok(value)
         }

@@ -351,6 +351,9 @@ pub struct ItemProblem {
     pub reason: String,
     /// For people.
     pub message: String,
+    /// For people who read Chinese.
+    #[serde(skip)]
+    pub message_zh: String,
 }
 
 impl From<&Refusal> for ItemProblem {
@@ -359,6 +362,7 @@ impl From<&Refusal> for ItemProblem {
             sub_order_id: r.sub_order_id.to_string(),
             reason: r.reason.as_str().into(),
             message: r.reason.message().into(),
+            message_zh: r.reason.message_zh().into(),
         }
     }
 }
@@ -369,6 +373,7 @@ impl From<&ReleaseRefusal> for ItemProblem {
             sub_order_id: r.sub_order_id.to_string(),
             reason: r.reason.as_str().into(),
             message: r.reason.message(),
+            message_zh: r.reason.message_zh(),
         }
     }
 }
@@ -387,6 +392,34 @@ pub struct ApiError {
     pub items: Vec<ItemProblem>,
     /// Seconds to wait before retrying, where that helps.
     pub retry_after: Option<u64>,
+    /// The detail in Chinese, where one was written.
+    pub detail_zh: Option<String>,
+}
+
+/// The Chinese texts of a problem, riding with its response (not in its body) to the layer
+/// that knows the caller's language.
+#[derive(Debug, Clone)]
+pub(crate) struct Chinese {
+    /// The detail.
+    pub detail: Option<String>,
+    /// Each field error's message, in the body's order.
+    pub messages: Vec<Option<String>>,
+    /// Each item's message, in the body's order.
+    pub items: Vec<String>,
+}
+
+/// A field error's message in Chinese when no sentence was written for it: by its code.
+pub(crate) fn generic_zh(code: &str) -> &'static str {
+    match code {
+        "required" => "必填",
+        "too_long" => "太长",
+        "too_many" => "太多",
+        "out_of_range" => "超出允许的范围",
+        "duplicate" => "重复",
+        "before_start" => "必须晚于开始时间",
+        "before_end" => "不能早于结束时间",
+        _ => "格式或取值无效",
+    }
 }
 
 impl ApiError {
@@ -398,19 +431,25 @@ impl ApiError {
             errors: Vec::new(),
             items: Vec::new(),
             retry_after: None,
+            detail_zh: None,
         }
     }
 
     /// 404 for `what`. Another shop's objects answer exactly this, as if they did not exist.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ProblemKind::NotFound, format!("no such {what}"))
+        Self {
+            detail_zh: Some(format!("没有这个{}", crate::service::error::thing_zh(what))),
+            ..Self::new(ProblemKind::NotFound, format!("no such {what}"))
+        }
     }
 
     /// 422 listing the fields.
     pub fn validation(errors: ValidationError) -> Self {
         let detail = errors.to_string();
+        let detail_zh = Some(crate::service::error::invalid_zh(&errors));
         Self {
             errors: errors.errors,
+            detail_zh,
             ..Self::new(ProblemKind::ValidationFailed, detail)
         }
     }
@@ -458,6 +497,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.kind.status();
         let mut response = (status, axum::Json(self.body())).into_response();
+        response.extensions_mut().insert(Chinese {
+            detail: self.detail_zh.clone(),
+            messages: self.errors.iter().map(|e| e.message_zh.clone()).collect(),
+            items: self.items.iter().map(|i| i.message_zh.clone()).collect(),
+        });
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
@@ -475,11 +519,14 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::not_found("object"),
             StoreError::Conflict(detail) => Self::new(ProblemKind::Conflict, detail),
-            StoreError::InvalidCursor(_) => Self::field(FieldError::new(
-                "cursor",
-                "invalid",
-                "not a cursor of this list: pass the `next_cursor` of the previous page",
-            )),
+            StoreError::InvalidCursor(_) => Self::field(
+                FieldError::new(
+                    "cursor",
+                    "invalid",
+                    "not a cursor of this list: pass the `next_cursor` of the previous page",
+                )
+                .zh("不是此列表的游标;请传入上一页的 next_cursor"),
+            ),
             StoreError::Unavailable { message, source } => {
                 tracing::warn!(error = %message, source = ?source, "database unavailable");
                 Self {
@@ -518,7 +565,8 @@ impl From<FieldError> for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         let detail = error.to_string();
-        match error {
+        let detail_zh = error.detail_zh();
+        let mut problem = match error {
             ServiceError::NotFound(what) => Self::not_found(what),
             ServiceError::Forbidden(_) => Self::new(ProblemKind::Forbidden, detail),
             ServiceError::Invalid(errors) => Self::validation(errors),
@@ -526,7 +574,7 @@ impl From<ServiceError> for ApiError {
                 let mut problem = Self::new(ProblemKind::SetupIncomplete, detail);
                 problem.errors = missing
                     .iter()
-                    .map(|m| FieldError::new(m.field(), "required", m.message()))
+                    .map(|m| FieldError::new(m.field(), "required", m.message()).zh(m.message_zh()))
                     .collect();
                 problem
             }
@@ -579,7 +627,11 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::InvitationInvalid => Self::new(ProblemKind::InvitationInvalid, detail),
             ServiceError::Store(store) => store.into(),
+        };
+        if problem.detail_zh.is_none() {
+            problem.detail_zh = detail_zh;
         }
+        problem
     }
 }
 

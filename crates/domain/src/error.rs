@@ -11,6 +11,10 @@ pub struct FieldError {
     pub code: &'static str,
     /// A sentence for people.
     pub message: String,
+    /// The same sentence in Chinese, where one was written; the edge shows it to callers who
+    /// ask for Chinese.
+    #[serde(skip)]
+    pub message_zh: Option<String>,
 }
 
 impl FieldError {
@@ -20,7 +24,15 @@ impl FieldError {
             field: field.into(),
             code,
             message: message.into(),
+            message_zh: None,
         }
+    }
+
+    /// The message in Chinese too.
+    #[must_use]
+    pub fn zh(mut self, message: impl Into<String>) -> Self {
+        self.message_zh = Some(message.into());
+        self
     }
 
     /// The same error for a field nested under `prefix` (`items` + `[1].id`).

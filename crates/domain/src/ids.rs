@@ -14,14 +14,15 @@ pub const MAX_ID_LEN: usize = 64;
 
 fn check_id(field: &str, raw: &str) -> Result<(), FieldError> {
     if raw.is_empty() {
-        return Err(FieldError::new(field, "required", "must not be empty"));
+        return Err(FieldError::new(field, "required", "must not be empty").zh("不能为空"));
     }
     if raw.len() > MAX_ID_LEN {
         return Err(FieldError::new(
             field,
             "too_long",
             format!("must be at most {MAX_ID_LEN} bytes"),
-        ));
+        )
+        .zh(format!("最多 {MAX_ID_LEN} 字节")));
     }
     if !raw
         .bytes()
@@ -31,7 +32,8 @@ fn check_id(field: &str, raw: &str) -> Result<(), FieldError> {
             field,
             "invalid",
             "may contain only ASCII letters, digits, '-', '_', '.' and ':'",
-        ));
+        )
+        .zh("只能包含英文字母、数字和 - _ . :"));
     }
     Ok(())
 }

@@ -84,6 +84,7 @@ impl LineState {
                     "invalid",
                     format!("unknown interception state '{raw}'"),
                 )
+                .zh(format!("未知的拦截状态“{raw}”"))
             })
     }
 
@@ -450,6 +451,17 @@ impl RefusalReason {
             RefusalReason::UnknownItem => "the order has no such sub-order",
         }
     }
+
+    /// The same, in Chinese.
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            RefusalReason::Shipped => "该商品已发货",
+            RefusalReason::Refunded => "该商品已退款",
+            RefusalReason::Closed => "该子订单已关闭",
+            RefusalReason::AlreadyIntercepted => "该商品已在拦截中",
+            RefusalReason::UnknownItem => "订单中没有这个子订单",
+        }
+    }
 }
 
 /// An item that was not intercepted, and why.
@@ -639,7 +651,9 @@ pub fn decide(input: DecisionInput<'_>) -> Result<Decision, DecideError> {
         Some(ids) => {
             if ids.is_empty() {
                 return Err(DecideError::Invalid(
-                    FieldError::new("sub_order_ids", "required", "choose at least one item").into(),
+                    FieldError::new("sub_order_ids", "required", "choose at least one item")
+                        .zh("请至少选择一件商品")
+                        .into(),
                 ));
             }
             let mut seen = BTreeSet::new();

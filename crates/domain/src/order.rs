@@ -46,7 +46,8 @@ impl ShippingStatus {
                 format!(
                     "unknown shipping status '{other}'; expected awaiting_shipment, shipped, refunded or closed"
                 ),
-            )),
+            )
+.zh(format!("未知的发货状态“{other}”;应为 awaiting_shipment、shipped、refunded 或 closed"))),
         }
     }
 }
@@ -66,11 +67,10 @@ impl Money {
     /// Parses an amount in minor units.
     pub fn from_minor(amount: i64) -> Result<Self, FieldError> {
         if amount < 0 {
-            return Err(FieldError::new(
-                "amount",
-                "out_of_range",
-                "amount must not be negative",
-            ));
+            return Err(
+                FieldError::new("amount", "out_of_range", "amount must not be negative")
+                    .zh("金额不能为负数"),
+            );
         }
         Ok(Self(amount))
     }
@@ -125,20 +125,28 @@ impl SubOrder {
         let mut errors = ValidationError::empty();
         let title = self.title.trim();
         if title.is_empty() {
-            errors.push(FieldError::new("title", "required", "title is required"));
+            errors.push(
+                FieldError::new("title", "required", "title is required").zh("请填写商品名称"),
+            );
         } else if title.chars().count() > Self::MAX_TITLE_CHARS {
-            errors.push(FieldError::new(
-                "title",
-                "too_long",
-                format!("title must be at most {} characters", Self::MAX_TITLE_CHARS),
-            ));
+            errors.push(
+                FieldError::new(
+                    "title",
+                    "too_long",
+                    format!("title must be at most {} characters", Self::MAX_TITLE_CHARS),
+                )
+                .zh(format!("商品名称最多 {} 个字符", Self::MAX_TITLE_CHARS)),
+            );
         }
         if self.quantity == 0 || self.quantity > Self::MAX_QUANTITY {
-            errors.push(FieldError::new(
-                "quantity",
-                "out_of_range",
-                format!("quantity must be between 1 and {}", Self::MAX_QUANTITY),
-            ));
+            errors.push(
+                FieldError::new(
+                    "quantity",
+                    "out_of_range",
+                    format!("quantity must be between 1 and {}", Self::MAX_QUANTITY),
+                )
+                .zh(format!("数量应在 1 到 {} 之间", Self::MAX_QUANTITY)),
+            );
         }
         errors.into_result()
     }
@@ -173,47 +181,58 @@ impl Order {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut errors = ValidationError::empty();
         if self.sub_orders.is_empty() {
-            errors.push(FieldError::new(
-                "sub_orders",
-                "required",
-                "an order needs at least one sub-order",
-            ));
+            errors.push(
+                FieldError::new(
+                    "sub_orders",
+                    "required",
+                    "an order needs at least one sub-order",
+                )
+                .zh("订单至少要有一个子订单"),
+            );
         }
         if self.sub_orders.len() > Self::MAX_SUB_ORDERS {
-            errors.push(FieldError::new(
-                "sub_orders",
-                "too_many",
-                format!(
-                    "an order may have at most {} sub-orders",
-                    Self::MAX_SUB_ORDERS
-                ),
-            ));
+            errors.push(
+                FieldError::new(
+                    "sub_orders",
+                    "too_many",
+                    format!(
+                        "an order may have at most {} sub-orders",
+                        Self::MAX_SUB_ORDERS
+                    ),
+                )
+                .zh(format!("一个订单最多 {} 个子订单", Self::MAX_SUB_ORDERS)),
+            );
         }
         if self.version < 0 {
-            errors.push(FieldError::new(
-                "version",
-                "out_of_range",
-                "version must not be negative",
-            ));
+            errors.push(
+                FieldError::new("version", "out_of_range", "version must not be negative")
+                    .zh("版本号不能为负数"),
+            );
         }
         if self.seller_memo.len() > Self::MAX_SELLER_MEMO_BYTES {
-            errors.push(FieldError::new(
-                "seller_memo",
-                "too_long",
-                format!(
-                    "seller memo must be at most {} bytes",
-                    Self::MAX_SELLER_MEMO_BYTES
-                ),
-            ));
+            errors.push(
+                FieldError::new(
+                    "seller_memo",
+                    "too_long",
+                    format!(
+                        "seller memo must be at most {} bytes",
+                        Self::MAX_SELLER_MEMO_BYTES
+                    ),
+                )
+                .zh(format!("卖家备注最多 {} 字节", Self::MAX_SELLER_MEMO_BYTES)),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (index, sub) in self.sub_orders.iter().enumerate() {
             if !seen.insert(&sub.id) {
-                errors.push(FieldError::new(
-                    format!("sub_orders[{index}].id"),
-                    "duplicate",
-                    format!("sub-order '{}' appears twice", sub.id),
-                ));
+                errors.push(
+                    FieldError::new(
+                        format!("sub_orders[{index}].id"),
+                        "duplicate",
+                        format!("sub-order '{}' appears twice", sub.id),
+                    )
+                    .zh(format!("子订单“{}”出现了两次", sub.id)),
+                );
             }
             if let Err(sub_errors) = sub.validate() {
                 for e in sub_errors.errors {

@@ -31,6 +31,14 @@ impl ReleaseRefusalReason {
             ReleaseRefusalReason::Closed(state) => format!("the item is {state} and closed"),
         }
     }
+
+    /// The same, in Chinese.
+    pub fn message_zh(&self) -> String {
+        match self {
+            ReleaseRefusalReason::UnknownItem => "这次拦截中没有这件商品".to_owned(),
+            ReleaseRefusalReason::Closed(state) => format!("该商品的拦截已结束({state}),不能撤销"),
+        }
+    }
 }
 
 /// An item that was named for release and is not released, and why.

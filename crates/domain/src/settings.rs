@@ -27,11 +27,10 @@ impl MemoText {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = raw.trim();
         if text.is_empty() {
-            return Err(FieldError::new(
-                "memo_text",
-                "required",
-                "memo text is required",
-            ));
+            return Err(
+                FieldError::new("memo_text", "required", "memo text is required")
+                    .zh("请填写备注内容"),
+            );
         }
         if text.len() > MAX_MEMO_BYTES {
             return Err(FieldError::new(
@@ -41,14 +40,19 @@ impl MemoText {
                     "memo text must be at most {MAX_MEMO_BYTES} bytes, got {}",
                     text.len()
                 ),
-            ));
+            )
+            .zh(format!(
+                "备注内容最多 {MAX_MEMO_BYTES} 字节,当前 {} 字节",
+                text.len()
+            )));
         }
         if text.chars().any(|c| c.is_control() && c != '\n') {
             return Err(FieldError::new(
                 "memo_text",
                 "invalid",
                 "memo text may not contain control characters",
-            ));
+            )
+            .zh("备注内容不能包含控制字符"));
         }
         Ok(Self(text.to_owned()))
     }
@@ -123,7 +127,10 @@ impl Flag {
                 format!(
                     "unknown flag '{other}'; expected none, red, yellow, green, blue or purple"
                 ),
-            )),
+            )
+            .zh(format!(
+                "未知的旗子“{other}”;应为 none、red、yellow、green、blue 或 purple"
+            ))),
         }
     }
 }
@@ -169,7 +176,12 @@ impl CardExpiry {
                     Self::MIN_SECONDS,
                     Self::MAX_SECONDS
                 ),
-            ));
+            )
+            .zh(format!(
+                "卡片有效期应在 {} 到 {} 秒之间",
+                Self::MIN_SECONDS,
+                Self::MAX_SECONDS
+            )));
         }
         Ok(Self(seconds))
     }
@@ -253,11 +265,14 @@ impl AdvancedSettings {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut errors = ValidationError::empty();
         if self.test_buyers.len() > Self::MAX_TEST_BUYERS {
-            errors.push(FieldError::new(
-                "test_buyers",
-                "too_many",
-                format!("at most {} test buyers", Self::MAX_TEST_BUYERS),
-            ));
+            errors.push(
+                FieldError::new(
+                    "test_buyers",
+                    "too_many",
+                    format!("at most {} test buyers", Self::MAX_TEST_BUYERS),
+                )
+                .zh(format!("测试买家最多 {} 个", Self::MAX_TEST_BUYERS)),
+            );
         }
         errors.into_result()
     }
@@ -297,6 +312,14 @@ impl Missing {
         match self {
             Missing::MemoText => "set the memo text that is written on intercepted orders",
             Missing::TermsAccepted => "accept the interception terms",
+        }
+    }
+
+    /// Why it is needed, in Chinese.
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            Missing::MemoText => "请设置写在被拦截订单上的备注内容",
+            Missing::TermsAccepted => "请同意《拦截发货条款》",
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn parse_time_zone(raw: &str) -> Result<Tz, FieldError> {
             "invalid",
             format!("'{raw}' is not an IANA time-zone name"),
         )
+        .zh(format!("“{raw}”不是 IANA 时区名称(例如 Asia/Shanghai)"))
     })
 }
 
@@ -54,27 +55,36 @@ impl EventWindow {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut errors = ValidationError::empty();
         if self.name.trim().is_empty() {
-            errors.push(FieldError::new("name", "required", "name is required"));
+            errors.push(FieldError::new("name", "required", "name is required").zh("请填写名称"));
         } else if self.name.chars().count() > Self::MAX_NAME_CHARS {
-            errors.push(FieldError::new(
-                "name",
-                "too_long",
-                format!("name must be at most {} characters", Self::MAX_NAME_CHARS),
-            ));
+            errors.push(
+                FieldError::new(
+                    "name",
+                    "too_long",
+                    format!("name must be at most {} characters", Self::MAX_NAME_CHARS),
+                )
+                .zh(format!("名称最多 {} 个字符", Self::MAX_NAME_CHARS)),
+            );
         }
         if self.refunds_off_until <= self.refunds_off_from {
-            errors.push(FieldError::new(
-                "refunds_off_until",
-                "before_start",
-                "the end must be after refunds_off_from",
-            ));
+            errors.push(
+                FieldError::new(
+                    "refunds_off_until",
+                    "before_start",
+                    "the end must be after refunds_off_from",
+                )
+                .zh("结束时间必须晚于开始时间"),
+            );
         }
         if self.refunds_reopen_at < self.refunds_off_until {
-            errors.push(FieldError::new(
-                "refunds_reopen_at",
-                "before_end",
-                "refunds cannot reopen before the window ends",
-            ));
+            errors.push(
+                FieldError::new(
+                    "refunds_reopen_at",
+                    "before_end",
+                    "refunds cannot reopen before the window ends",
+                )
+                .zh("退款重开时间不能早于窗口结束时间"),
+            );
         }
         errors.into_result()
     }

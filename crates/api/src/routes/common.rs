@@ -34,6 +34,7 @@ impl PageQuery {
                 "out_of_range",
                 "limit must be between 1 and 200",
             )
+            .zh("limit 应在 1 到 200 之间")
             .into());
         }
         Ok(Page {
@@ -63,6 +64,7 @@ pub(crate) fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, FieldE
                 "invalid",
                 "must be an RFC 3339 timestamp such as 2026-11-11T00:00:00+08:00",
             )
+            .zh("应为 RFC 3339 时间,例如 2026-11-11T00:00:00+08:00")
         })
 }
 
@@ -158,11 +160,14 @@ pub(crate) async fn idempotency(
         Err(error) => return error.into_response(),
     };
     let Some(key) = valid_idempotency_key(raw_key.as_bytes()) else {
-        return ApiError::field(FieldError::new(
-            "Idempotency-Key",
-            "invalid",
-            "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
-        ))
+        return ApiError::field(
+            FieldError::new(
+                "Idempotency-Key",
+                "invalid",
+                "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+            )
+            .zh("Idempotency-Key 请求头应为 1 到 255 个可见 ASCII 字符"),
+        )
         .into_response();
     };
     let (parts, body) = request.into_parts();

@@ -142,6 +142,11 @@ async fn problem_request_id(request: Request, next: Next) -> Response {
         return response;
     }
     let id = id.unwrap_or_default();
+    let chinese = response
+        .extensions()
+        .get::<crate::problem::Chinese>()
+        .cloned()
+        .filter(|_| language == crate::problem::Language::Chinese);
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
         return ApiError::internal("a problem document could not be read back").into_response();
@@ -156,6 +161,29 @@ async fn problem_request_id(request: Request, next: Next) -> Response {
                 .and_then(|t| t.as_str())
                 .and_then(|t| t.strip_prefix("/problems/"))
                 .and_then(|slug| ProblemKind::ALL.into_iter().find(|k| k.slug() == slug));
+            if let Some(chinese) = chinese {
+                if let Some(detail) = chinese.detail {
+                    map.insert("detail".into(), detail.into());
+                }
+                // Every field's message in Chinese: the sentence written for it, else its code's.
+                if let Some(serde_json::Value::Array(errors)) = map.get_mut("errors") {
+                    for (i, error) in errors.iter_mut().enumerate() {
+                        let code = error["code"].as_str().unwrap_or_default().to_owned();
+                        let message = chinese
+                            .messages
+                            .get(i)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_else(|| crate::problem::generic_zh(&code).to_owned());
+                        error["message"] = message.into();
+                    }
+                }
+                if let Some(serde_json::Value::Array(items)) = map.get_mut("items") {
+                    for (item, message) in items.iter_mut().zip(chinese.items) {
+                        item["message"] = message.into();
+                    }
+                }
+            }
             if let Some(kind) = kind {
                 map.insert("title".into(), kind.title_in(language).into());
                 parts.headers.insert(

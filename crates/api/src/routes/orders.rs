@@ -330,15 +330,21 @@ async fn list(
     if let Some(prefix) = id_prefix
         && !(1..=shiphold_domain::MAX_ID_LEN).contains(&prefix.chars().count())
     {
-        errors.push(shiphold_domain::FieldError::new(
-            "order_id_prefix",
-            "invalid",
-            format!(
-                "the start of an order id is 1 to {} characters; leave the parameter out for \
+        errors.push(
+            shiphold_domain::FieldError::new(
+                "order_id_prefix",
+                "invalid",
+                format!(
+                    "the start of an order id is 1 to {} characters; leave the parameter out for \
                  every order",
+                    shiphold_domain::MAX_ID_LEN
+                ),
+            )
+            .zh(format!(
+                "订单号开头应为 1 到 {} 个字符;不填则列出全部订单",
                 shiphold_domain::MAX_ID_LEN
-            ),
-        ));
+            )),
+        );
     }
     errors.into_result()?;
     let filter = shiphold_storage::OrderFilter {

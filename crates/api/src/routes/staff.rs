@@ -424,6 +424,7 @@ async fn accept(
             "required",
             "send the token of the invitation link (shi_…)",
         )
+        .zh("请提供邀请链接中的令牌(shi_…)")
         .into());
     }
     let begun = staff::accept_invitation(&state, token, &body.password).await?;

@@ -87,6 +87,85 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+/// The things a use case names when it finds none, in Chinese.
+pub(crate) fn thing_zh(what: &str) -> &str {
+    match what {
+        "interception" => "拦截",
+        "card" => "卡片",
+        "order" => "订单",
+        "shop" => "店铺",
+        "staff account" => "员工账号",
+        "dead letter" => "死信",
+        "API key" => "API 密钥",
+        "event window" => "活动窗口",
+        other => other,
+    }
+}
+
+impl ServiceError {
+    /// What went wrong, in Chinese, where a person reads it; `None` where only the English
+    /// text exists (what an ERP or an operator reads, and a store failure).
+    pub fn detail_zh(&self) -> Option<String> {
+        Some(match self {
+            Self::NotFound(what) => format!("没有这个{}", thing_zh(what)),
+            Self::Forbidden(role) => format!("此 API 密钥或账号没有“{role}”角色"),
+            Self::Invalid(errors) => invalid_zh(errors),
+            Self::SetupIncomplete(missing) => format!(
+                "还不能启用拦截,请先完成:{}",
+                missing
+                    .iter()
+                    .map(|m| m.message_zh())
+                    .collect::<Vec<_>>()
+                    .join(";")
+            ),
+            Self::InterceptionDisabled => "本店尚未启用拦截发货;请管理员在设置中启用".into(),
+            Self::OutsideEventWindow { test_mode: true } => {
+                "当前没有进行中的活动窗口,且该买家不是本店的测试买家".into()
+            }
+            Self::OutsideEventWindow { test_mode: false } => {
+                "只有在活动窗口(退款关闭期间)内才能发送卡片和拦截".into()
+            }
+            Self::NothingToIntercept(_) => "没有可拦截的商品;每件商品的原因见下".into(),
+            Self::NothingToRelease(_) => "这次拦截中没有可以撤销的商品".into(),
+            Self::StaleUpdate { stored_version } => {
+                format!("已保存的订单版本为 {stored_version};要修改请发送更高的版本")
+            }
+            Self::WindowOverlap(id) => format!("与活动窗口 {id} 时间重叠"),
+            Self::CardExpired => "卡片链接已过期;请联系客服获取新链接".into(),
+            Self::CardRevoked => "客服已撤回此卡片".into(),
+            Self::SignInFailed => "登录名或密码错误".into(),
+            Self::SignInThrottled { retry_after } => format!(
+                "此账号登录失败次数过多;请 {} 秒后再试",
+                retry_after.as_secs().max(1)
+            ),
+            Self::InvitationInvalid => {
+                "此邀请链接未知、已使用、已被替换或已过期;请管理员重新邀请".into()
+            }
+            Self::EndpointNotAllowed(_)
+            | Self::Conflict(_)
+            | Self::Callback(_)
+            | Self::CallbackMismatch(_)
+            | Self::Store(_) => return None,
+        })
+    }
+}
+
+/// The Chinese detail of invalid input: each field's Chinese message where it has one.
+pub(crate) fn invalid_zh(errors: &ValidationError) -> String {
+    let parts: Vec<String> = errors
+        .errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e.field,
+                e.message_zh.as_deref().unwrap_or(&e.message)
+            )
+        })
+        .collect();
+    format!("输入无效:{}", parts.join(";"))
+}
+
 fn missing_fields(missing: &[Missing]) -> String {
     missing
         .iter()

@@ -25,30 +25,33 @@ pub fn parse_new_key(
     let mut errors = ValidationError::empty();
     let label = label.trim().to_owned();
     if label.is_empty() || label.chars().count() > 100 {
-        errors.push(FieldError::new(
-            "label",
-            "invalid",
-            "a label is 1 to 100 characters",
-        ));
+        errors.push(
+            FieldError::new("label", "invalid", "a label is 1 to 100 characters")
+                .zh("标签应为 1 到 100 个字符"),
+        );
     }
     let mut parsed = Vec::new();
     for (i, raw) in roles.iter().enumerate() {
         match Role::parse(raw) {
             Some(r) if !parsed.contains(&r) => parsed.push(r),
             Some(_) => {}
-            None => errors.push(FieldError::new(
-                format!("roles[{i}]"),
-                "invalid",
-                format!("unknown role '{raw}'; expected admin, agent or integration"),
-            )),
+            None => errors.push(
+                FieldError::new(
+                    format!("roles[{i}]"),
+                    "invalid",
+                    format!("unknown role '{raw}'; expected admin, agent or integration"),
+                )
+                .zh(format!(
+                    "未知的角色“{raw}”;应为 admin、agent 或 integration"
+                )),
+            ),
         }
     }
     if roles.is_empty() {
-        errors.push(FieldError::new(
-            "roles",
-            "required",
-            "give the key at least one role",
-        ));
+        errors.push(
+            FieldError::new("roles", "required", "give the key at least one role")
+                .zh("请至少给密钥一个角色"),
+        );
     }
     errors.into_result()?;
     Ok((label, parsed))

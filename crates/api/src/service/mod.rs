@@ -4,7 +4,7 @@
 //! Routes, jobs and the command line all come in here; nothing in it knows HTTP.
 
 mod caller;
-mod error;
+pub(crate) mod error;
 
 pub mod cards;
 pub mod erp_outbox;

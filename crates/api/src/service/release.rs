@@ -46,7 +46,8 @@ pub fn parse_reason(raw: Option<&str>) -> Result<Option<String>, shiphold_domain
             "reason",
             "too_long",
             format!("a reason is at most {MAX_REASON_CHARS} characters"),
-        ));
+        )
+        .zh(format!("原因最多 {MAX_REASON_CHARS} 个字符")));
     }
     Ok(Some(reason.to_owned()))
 }
@@ -85,7 +86,8 @@ pub async fn release(
                         "sub_order_ids",
                         "required",
                         "name at least one item, or leave the field out to release all",
-                    ),
+                    )
+.zh("请至少指定一件商品,或不填以撤销全部"),
                 ),
                 shiphold_domain::ReleaseError::NothingToRelease { refused } => {
                     ServiceError::NothingToRelease(refused)

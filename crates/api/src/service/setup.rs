@@ -167,7 +167,11 @@ pub async fn set_advanced(
         .as_ref()
         .is_some_and(|b| b.len() > shiphold_domain::AdvancedSettings::MAX_TEST_BUYERS)
     {
-        return Err(FieldError::new("test_buyers", "too_many", "at most 100 test buyers").into());
+        return Err(
+            FieldError::new("test_buyers", "too_many", "at most 100 test buyers")
+                .zh("测试买家最多 100 个")
+                .into(),
+        );
     }
     change(app, caller, "settings.advanced", move |record| {
         let adv = &mut record.settings.advanced;

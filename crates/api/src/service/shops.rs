@@ -31,6 +31,7 @@ pub async fn create_shop(app: &AppState, name: &str) -> Result<CreatedShop, Serv
             "invalid",
             format!("a shop name is 1 to {MAX_SHOP_NAME_CHARS} characters"),
         )
+        .zh(format!("店铺名称应为 1 到 {MAX_SHOP_NAME_CHARS} 个字符"))
         .into());
     }
     let now = app.now().business;

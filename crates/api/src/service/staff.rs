@@ -187,7 +187,8 @@ pub fn parse_login(raw: &str) -> Result<String, FieldError> {
             "login",
             "invalid",
             "a login is 3 to 100 letters, digits and . _ - + @ (an email address will do)",
-        ))
+        )
+        .zh("登录名应为 3 到 100 个英文字母、数字或 . _ - + @(可用邮箱地址)"))
     }
 }
 
@@ -197,19 +198,17 @@ pub fn parse_new_staff(login: &str, name: &str, role: &str) -> Result<NewStaff, 
     let login = errors.check(parse_login(login));
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.push(FieldError::new(
-            "name",
-            "invalid",
-            "a name is 1 to 100 characters",
-        ));
+        errors.push(
+            FieldError::new("name", "invalid", "a name is 1 to 100 characters")
+                .zh("姓名应为 1 到 100 个字符"),
+        );
     }
     let role = StaffRole::parse(role);
     if role.is_none() {
-        errors.push(FieldError::new(
-            "role",
-            "invalid",
-            "the role is 'admin' or 'agent'",
-        ));
+        errors.push(
+            FieldError::new("role", "invalid", "the role is 'admin' or 'agent'")
+                .zh("角色应为 admin(管理员)或 agent(客服)"),
+        );
     }
     errors.into_result()?;
     match (login, role) {
@@ -226,14 +225,16 @@ pub fn check_password(password: &str, login: &str) -> Result<(), FieldError> {
             "password",
             "invalid",
             format!("a password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
-        ));
+        )
+        .zh(format!(
+            "密码应为 {MIN_PASSWORD_CHARS} 到 {MAX_PASSWORD_CHARS} 个字符"
+        )));
     }
     if password.trim().to_lowercase() == login {
-        return Err(FieldError::new(
-            "password",
-            "invalid",
-            "the password must not be the login",
-        ));
+        return Err(
+            FieldError::new("password", "invalid", "the password must not be the login")
+                .zh("密码不能与登录名相同"),
+        );
     }
     Ok(())
 }

@@ -875,6 +875,49 @@ async fn problem_titles_follow_accept_language() {
             assert_eq!(b["title"], title, "{accept:?}: {b}");
             assert_eq!(b["type"], "/problems/not-found");
         }
+        // In Chinese, the detail and every field's message too; in English, as before.
+        let (_, b) = crate::support::read(
+            app.req(Method::GET, "/v1/orders/NOPE", &key)
+                .header("accept-language", "zh-CN")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(b["detail"], "没有这个订单", "{b}");
+        for (accept, message, detail) in [
+            ("zh-CN", "请填写备注内容", "输入无效"),
+            ("en", "memo text is required", "invalid input"),
+        ] {
+            let (s, b) = crate::support::read(
+                app.req(Method::PUT, "/v1/settings/memo", &key)
+                    .header("accept-language", accept)
+                    .json(&serde_json::json!({"memo_text": "", "accept_terms": true}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+            assert_eq!(b["errors"][0]["field"], "memo_text");
+            assert_eq!(b["errors"][0]["code"], "required");
+            assert_eq!(b["errors"][0]["message"], message, "{accept}: {b}");
+            assert!(
+                b["detail"].as_str().unwrap().starts_with(detail),
+                "{accept}: {b}"
+            );
+        }
+        // A field without a Chinese sentence still reads Chinese: by its code.
+        let (_, b) = crate::support::read(
+            app.req(Method::PUT, "/v1/settings/memo", &key)
+                .header("accept-language", "zh")
+                .json(&serde_json::json!({"memo_text": 5}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(b["errors"][0]["message"], "格式或取值无效", "{b}");
         // The same for refusals before any route: an unknown path, a bad key.
         let r = app
             .http
