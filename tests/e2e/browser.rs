@@ -1481,3 +1481,64 @@ async fn the_terms_page_is_accessible_and_a_thrown_error_is_caught() {
     browser.run(|_| async {}).await;
     drop(server);
 }
+
+/// On a 360 px phone the console never scrolls sideways: its tables scroll within themselves.
+#[tokio::test]
+async fn the_console_fits_a_phone() {
+    if !browser_installed("phone") {
+        return;
+    }
+    let (server, key) = server_with_shop("browser-phone");
+    let api = Api {
+        base: server.base_url(),
+        key: key.clone(),
+        http: http(),
+    };
+    api.enable_with_window_around_now().await;
+    api.push_order("TB-3601", "buyer-with-a-rather-long-identifier-360")
+        .await;
+    let console = server.url("/console");
+    Browser::start()
+        .await
+        .run(|c| async move {
+            c.set_window_rect(0, 0, 360, 800).await.unwrap();
+            c.goto(&console).await.unwrap();
+            english(&c).await;
+            type_into(&c, "#api-key", &key).await;
+            click(&c, "#connect").await;
+            wait_text(&c, "#enabled-state", "the shop's state", |t| t == "Enabled").await;
+            let fits = |c: Client, what: &'static str| async move {
+                let widths = c
+                    .execute(
+                        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+                assert!(scroll <= client, "{what}: the page is {scroll} px wide in {client} px");
+            };
+            fits(c.clone(), "set-up").await;
+            click(&c, "nav button[data-tab=orders]").await;
+            type_into(&c, "#order-id", "TB-3601").await;
+            click(&c, "#lookup-order").await;
+            wait_text(&c, "#order-title", "TB-3601", |t| t == "TB-3601").await;
+            click(&c, "#intercept-order").await;
+            confirm(&c, "Intercept every unshipped item of order").await;
+            wait_text(&c, "#order-actions .result", "the interception", |t| {
+                t.contains("not yet confirmed")
+            })
+            .await;
+            fits(c.clone(), "an order").await;
+            check_page(&c, "console-phone-order").await;
+            click(&c, "nav button[data-tab=interceptions]").await;
+            click(&c, ".interception .expand").await;
+            wait_text(&c, ".interception .history-box", "the history", |t| t.contains("TB-3601-1")).await;
+            fits(c.clone(), "interceptions").await;
+            click(&c, "nav button[data-tab=windows]").await;
+            wait_text(&c, "#window-list", "the window", |t| t.contains("active")).await;
+            fits(c.clone(), "windows").await;
+        })
+        .await;
+    drop(server);
+}
