@@ -1392,11 +1392,14 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
             }
             assert!(find(&c, "#tab-orders").await.is_displayed().await.unwrap());
 
-            // The agent intercepts an order.
+            // The agent intercepts an order, saying why.
             type_into(&c, "#order-id", "TB-2001").await;
             click(&c, "#lookup-order").await;
             wait_text(&c, "#order-title", "TB-2001", |t| t == "TB-2001").await;
             click(&c, "#intercept-order").await;
+            c.send_alert_text("买家下错单 / ordered twice by mistake")
+                .await
+                .unwrap();
             confirm(&c, "Intercept every unshipped item of order").await;
             wait_text(&c, "#order-actions .result", "the interception", |t| {
                 t.contains("interception requested — not yet confirmed")
@@ -1412,6 +1415,14 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
                 history.contains("li.na@tea.example"),
                 "the history does not name the agent: {history}"
             );
+            assert!(
+                history.contains("ordered twice by mistake"),
+                "no reason: {history}"
+            );
+            wait_text(&c, ".interception .reason", "the reason", |t| {
+                t.contains("ordered twice by mistake")
+            })
+            .await;
             check_page(&c, "console-agent-history").await;
 
             // A reload keeps the agent signed in.

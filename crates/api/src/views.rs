@@ -43,6 +43,8 @@ pub(crate) struct InterceptionView {
     #[schema(value_type = crate::schema::mirror::Requester)]
     requested_by: Requester,
     created_at: DateTime<Utc>,
+    /// Why customer service intercepted it, as they wrote it; `null` for a buyer's card.
+    reason: Option<String>,
     active: bool,
     lines: Vec<LineView>,
     /// Items asked for and not intercepted, with why (only in the answer to a request).
@@ -62,6 +64,7 @@ pub(crate) fn interception_view(
         method: i.method.clone(),
         requested_by: i.requested_by.clone(),
         created_at: i.created_at,
+        reason: i.reason.clone(),
         active: i.is_active(),
         lines: i
             .lines

@@ -402,6 +402,8 @@ pub struct Interception {
     pub requested_by: Requester,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// Why, as customer service wrote it (none for a buyer's card).
+    pub reason: Option<String>,
     /// The intercepted items.
     pub lines: Vec<Line>,
 }
@@ -558,6 +560,8 @@ pub struct DecisionInput<'a> {
     pub method: Method,
     /// The sub-orders chosen on a card; `None` for the whole order.
     pub chosen: Option<Vec<SubOrderId>>,
+    /// Why, as customer service wrote it.
+    pub reason: Option<String>,
     /// The sub-orders of this order that already have an active line.
     pub active_lines: BTreeSet<SubOrderId>,
     /// The id the new interception gets.
@@ -633,6 +637,7 @@ pub fn decide(input: DecisionInput<'_>) -> Result<Decision, DecideError> {
         requester,
         method,
         chosen,
+        reason,
         active_lines,
         new_id,
     } = input;
@@ -699,6 +704,7 @@ pub fn decide(input: DecisionInput<'_>) -> Result<Decision, DecideError> {
             method,
             requested_by: requester,
             created_at: now,
+            reason,
             lines,
         },
         refusals,

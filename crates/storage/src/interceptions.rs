@@ -66,6 +66,7 @@ struct InterceptionRow {
     requester_kind: String,
     requester_id: String,
     created_at: i64,
+    reason: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -160,6 +161,7 @@ impl InterceptionRow {
             method,
             requested_by,
             created_at: from_ms(self.created_at, "interceptions.created_at")?,
+            reason: self.reason,
             lines: lines
                 .into_iter()
                 .map(LineRow::into_line)
@@ -285,6 +287,7 @@ impl Tx<'_> {
                 requester_kind: requester_kind.to_owned(),
                 requester_id,
                 created_at: ms(interception.created_at),
+                reason: interception.reason.clone(),
             })
             .execute(self.db())?;
         for (position, line) in interception.lines.iter().enumerate() {
@@ -305,7 +308,7 @@ impl Tx<'_> {
                 from: LineState::Requested,
                 to: line.state,
                 event: EventKind::Requested,
-                detail: None,
+                detail: interception.reason.clone(),
                 at: line.updated_at,
                 by: Some(interception.requested_by.actor()),
             };

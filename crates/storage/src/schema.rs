@@ -111,6 +111,7 @@ diesel::table! {
         requester_kind -> Text,
         requester_id -> Text,
         created_at -> BigInt,
+        reason -> Nullable<Text>,
     }
 }
 

@@ -36,6 +36,13 @@ struct DirectBody {
     #[serde(default)]
     #[schema(value_type = Option<crate::schema::mirror::Locale>)]
     locale: Option<String>,
+    /// Why (at most 200 characters), kept in the interception, each item's first history row and
+    /// the audit trail; the buyer is not shown it.
+    #[schema(
+        max_length = 200,
+        example = "The buyer ordered twice by mistake (chat 11:02)"
+    )]
+    reason: Option<String>,
 }
 
 /// Intercepts every item of the order that can be intercepted (agent); the answer lists the items refused and why.
@@ -71,8 +78,20 @@ async fn intercept_order(
 ) -> Result<Response, ApiError> {
     let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
     let body = body.value.unwrap_or_default();
-    let locale = parse_locale(body.locale.as_deref());
-    let outcome = intercept::intercept_order(&state, &caller, order_id, locale).await?;
+    let mut errors = shiphold_domain::ValidationError::empty();
+    let locale = parse_locale(body.locale.as_deref()).unwrap_or_else(|e| {
+        errors.errors.extend(e.errors);
+        shiphold_messaging::Locale::default()
+    });
+    let reason = errors
+        .check(crate::service::release::parse_reason(
+            body.reason.as_deref(),
+        ))
+        .flatten();
+    let command = errors
+        .into_result()
+        .map(|()| intercept::InterceptOrder { locale, reason });
+    let outcome = intercept::intercept_order(&state, &caller, order_id, command).await?;
     Ok(intercepted(&outcome))
 }
 

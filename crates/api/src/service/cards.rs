@@ -296,6 +296,7 @@ pub async fn submit(
                     card_id: card.id.clone(),
                 },
                 chosen,
+                reason: None,
                 locale,
                 actor: format!("buyer:{}", card.buyer_id),
             };

@@ -23,8 +23,18 @@ pub(crate) struct InterceptRequest {
     pub requester: Requester,
     pub method: Method,
     pub chosen: Option<Vec<SubOrderId>>,
+    pub reason: Option<String>,
     pub locale: Locale,
     pub actor: String,
+}
+
+/// Method 2's command: the buyer messages' language, and why (kept in the history).
+#[derive(Debug, Clone)]
+pub struct InterceptOrder {
+    /// The language of the acknowledgement to the buyer.
+    pub locale: Locale,
+    /// Why, as the agent wrote it.
+    pub reason: Option<String>,
 }
 
 /// An interception, and whether this request created it (a repeated card submission answers
@@ -44,16 +54,17 @@ pub async fn intercept_order(
     app: &AppState,
     caller: &Caller,
     order_id: OrderId,
-    locale: Parsed<Locale>,
+    command: Parsed<InterceptOrder>,
 ) -> Result<Intercepted, ServiceError> {
     caller.require(Role::Agent)?;
-    let locale = locale?;
+    let InterceptOrder { locale, reason } = command?;
     let request = InterceptRequest {
         shop_id: caller.shop_id.clone(),
         order_id,
         requester: Requester::Agent(caller.actor()),
         method: Method::Direct,
         chosen: None,
+        reason,
         locale,
         actor: caller.actor(),
     };
@@ -94,6 +105,7 @@ pub(crate) fn in_tx(
         requester: request.requester.clone(),
         method: request.method.clone(),
         chosen: request.chosen.clone(),
+        reason: request.reason.clone(),
         active_lines: active_set,
         new_id: InterceptionId::generate(),
     };
@@ -152,6 +164,7 @@ pub(crate) fn in_tx(
         serde_json::Value::Null,
         serde_json::json!({
             "order_id": order.id,
+            "reason": decision.interception.reason,
             "items": decision.interception.lines.iter().map(|l| l.sub_order_id.as_str()).collect::<Vec<_>>(),
             "memo_note": order.memo.note,
             "flag": order.memo.flag,

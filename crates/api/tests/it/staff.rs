@@ -77,12 +77,22 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
         assert_eq!(me["csrf_token"], agent.csrf.as_str());
 
         // Works as themselves.
+        let (s, b) = app
+            .call_as(
+                Method::POST,
+                "/v1/orders/T-1/interceptions",
+                &agent,
+                Some(json!({"reason": "x".repeat(201)})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["errors"][0]["field"], "reason");
         let (s, icp) = app
             .call_as(
                 Method::POST,
                 "/v1/orders/T-1/interceptions",
                 &agent,
-                Some(json!({"locale": "en"})),
+                Some(json!({"locale": "en", "reason": " 买家下错单 "})),
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{icp}");
@@ -116,6 +126,9 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
             events.contains(&("requested", "staff:li.na@example.com")),
             "{events:?}"
         );
+        // The reason is the interception's and its first history row's.
+        assert_eq!(icp["reason"], "买家下错单");
+        assert_eq!(history[0]["detail"], "买家下错单");
         assert!(
             events.contains(&("released", "staff:li.na@example.com")),
             "{events:?}"

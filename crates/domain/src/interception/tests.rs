@@ -80,6 +80,7 @@ fn input<'a>(
             card_id: CardId::parse("crd_1").unwrap(),
         },
         chosen: chosen.map(|c| c.into_iter().map(sid).collect()),
+        reason: None,
         active_lines: BTreeSet::new(),
         new_id: InterceptionId::parse("icp_1").unwrap(),
     }

@@ -29,6 +29,7 @@ fn interception(lines: Vec<Line>) -> Interception {
         method: Method::Direct,
         requested_by: Requester::Agent("key_agent".into()),
         created_at: t0(),
+        reason: None,
         lines,
     }
 }

@@ -24,6 +24,7 @@ fn interception(id: &str, order: &str, subs: &[&str], minutes: i64) -> Intercept
         },
         requested_by: Requester::Buyer(BuyerId::parse("b1").unwrap()),
         created_at: at,
+        reason: None,
         lines: subs
             .iter()
             .map(|s| Line::requested(SubOrderId::parse(s).unwrap(), 1, at))

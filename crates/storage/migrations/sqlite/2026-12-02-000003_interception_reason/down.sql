@@ -1,0 +1,1 @@
+ALTER TABLE interceptions DROP COLUMN reason;
