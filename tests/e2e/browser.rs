@@ -575,6 +575,23 @@ async fn a_buyer_opens_the_card_chooses_one_item_and_is_told_it_was_received() {
                 "the intercepted item is still choosable"
             );
             check_page(&c, "card").await;
+            // On a 360 px phone the card never scrolls sideways (its long link wraps).
+            c.set_window_rect(0, 0, 360, 800).await.unwrap();
+            let widths = c
+                .execute(
+                    "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                widths[0].as_u64().unwrap() <= widths[1].as_u64().unwrap(),
+                "the card is {} px wide in {} px",
+                widths[0],
+                widths[1]
+            );
+            check_page(&c, "card-phone").await;
+            c.set_window_rect(0, 0, 1280, 1500).await.unwrap();
 
             // Behind the page: exactly that item, and the memo on the order.
             let list = checks
@@ -981,6 +998,15 @@ async fn a_merchant_sets_up_intercepts_filters_and_releases_in_the_console() {
                 "{order}"
             );
             assert_eq!(order["sub_orders"][0]["interception_state"], "released");
+
+            // Switching off asks for a confirmation and a reason, which the audit keeps.
+            click(&c, "nav button[data-tab=setup]").await;
+            click(&c, "#disable").await;
+            c.send_alert_text("refunds are open again").await.unwrap();
+            confirm(&c, "Switch interception off?").await;
+            wait_text(&c, "#enabled-state", "disabled", |t| t == "Not enabled").await;
+            let audit = checks.ok(Method::GET, "/v1/audit", None).await;
+            assert!(audit.to_string().contains("refunds are open again"), "{audit}");
         })
         .await;
     drop(server);

@@ -268,6 +268,16 @@ async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Respons
     Ok(settings(&state, &caller, &record))
 }
 
+/// Why interception is being switched off; the body may be left out.
+#[derive(Debug, Deserialize, Default, ToSchema)]
+#[schema(as = DisableBody)]
+#[serde(deny_unknown_fields)]
+struct DisableBody {
+    /// Why (at most 200 characters), kept in the audit trail.
+    #[schema(max_length = 200, example = "Refunds are open again")]
+    reason: Option<String>,
+}
+
 /// Disables interception (admin).
 #[utoipa::path(
     post,
@@ -275,15 +285,26 @@ async fn enable(State(state): State<AppState>, caller: Caller) -> Result<Respons
     tag = "settings",
     operation_id = "disable",
     security(("api_key" = [])),
+    request_body = Option<DisableBody>,
     responses(
         (status = 200, description = "Interception is disabled.", body = SettingsView),
+        (status = 400, response = crate::schema::MalformedRequest),
         (status = 401, response = crate::schema::Unauthenticated),
         (status = 403, response = crate::schema::Forbidden),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 422, response = crate::schema::ValidationFailedOrKeyReused),
         (status = 503, response = crate::schema::Unavailable),
     ),
 )]
-async fn disable(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let record = setup::disable(&state, &caller).await?;
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: crate::extract::MaybeJson<DisableBody>,
+) -> Result<Response, ApiError> {
+    let body = body.value.unwrap_or_default();
+    let reason = crate::service::release::parse_reason(body.reason.as_deref()).map_err(Into::into);
+    let record = setup::disable(&state, &caller, reason).await?;
     Ok(settings(&state, &caller, &record))
 }
 

@@ -57,6 +57,20 @@ async fn change<F>(
 where
     F: FnOnce(&mut SettingsRecord) -> Result<(), ServiceError> + Send + 'static,
 {
+    change_saying(app, caller, action, None, change).await
+}
+
+/// Like [`change`], with the admin's reason in the audit entry.
+async fn change_saying<F>(
+    app: &AppState,
+    caller: &Caller,
+    action: &'static str,
+    reason: Option<String>,
+    change: F,
+) -> Result<Settings, ServiceError>
+where
+    F: FnOnce(&mut SettingsRecord) -> Result<(), ServiceError> + Send + 'static,
+{
     caller.require(Role::Admin)?;
     let (shop, actor, now) = (caller.shop_id.clone(), caller.actor(), app.now());
     let (settings, released) = app
@@ -79,6 +93,10 @@ where
             } else {
                 0
             };
+            let mut after = audit_view(&saved);
+            if let (Some(reason), serde_json::Value::Object(map)) = (reason, &mut after) {
+                map.insert("reason".into(), reason.into());
+            }
             audit(
                 tx,
                 &shop,
@@ -87,7 +105,7 @@ where
                 action,
                 "settings",
                 before,
-                audit_view(&saved),
+                after,
             )?;
             Ok((read_in_tx(tx, &shop)?, released))
         })
@@ -132,9 +150,15 @@ pub async fn enable(app: &AppState, caller: &Caller) -> Result<Settings, Service
     .await
 }
 
-/// Disables interception.
-pub async fn disable(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
-    change(app, caller, "settings.disable", |record| {
+/// Disables interception; the admin's reason, if given, goes into the audit trail.
+pub async fn disable(
+    app: &AppState,
+    caller: &Caller,
+    reason: Parsed<Option<String>>,
+) -> Result<Settings, ServiceError> {
+    caller.require(Role::Admin)?;
+    let reason = reason?;
+    change_saying(app, caller, "settings.disable", reason, |record| {
         record.settings.disable();
         Ok(())
     })

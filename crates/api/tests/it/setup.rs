@@ -931,3 +931,54 @@ async fn problem_titles_follow_accept_language() {
         assert_eq!(b["title"], "需要登录或凭据", "{b}");
     });
 }
+
+/// Disabling takes an optional reason, kept in the audit trail; a reason over 200 characters is
+/// refused and disables nothing.
+#[tokio::test]
+async fn disabling_records_why() {
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::POST,
+                "/v1/settings/disable",
+                &key,
+                Some(json!({"reason": "x".repeat(201)})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["errors"][0]["field"], "reason");
+        let (_, settings) = app.call(Method::GET, "/v1/settings", &key, None).await;
+        assert_eq!(settings["enabled"], true);
+        let (s, b) = app
+            .call(
+                Method::POST,
+                "/v1/settings/disable",
+                &key,
+                Some(json!({"reason": "退款已重开 / refunds are open again"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["enabled"], false);
+        let (_, audit) = app.call(Method::GET, "/v1/audit", &key, None).await;
+        let entry = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "settings.disable")
+            .unwrap_or_else(|| panic!("no disable in the audit: {audit}"));
+        assert_eq!(
+            entry["after"]["reason"], "退款已重开 / refunds are open again",
+            "{entry}"
+        );
+        // Without a body, as before.
+        let (s, _) = app
+            .call(Method::POST, "/v1/settings/enable", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = app
+            .call(Method::POST, "/v1/settings/disable", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    });
+}
