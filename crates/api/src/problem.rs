@@ -601,7 +601,9 @@ impl From<ServiceError> for ApiError {
                 problem.errors = vec![FieldError::new("endpoint", "not_allowed", why)];
                 problem
             }
-            ServiceError::Conflict(_) => Self::new(ProblemKind::Conflict, detail),
+            ServiceError::Conflict(_) | ServiceError::Refused { .. } => {
+                Self::new(ProblemKind::Conflict, detail)
+            }
             ServiceError::Callback(receive) => {
                 use shiphold_erp_adapter::{ParseError, ReceiveError, VerifyError};
                 let kind = match receive {

@@ -62,6 +62,14 @@ pub enum ServiceError {
     /// The change conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The change conflicts with the current state, said to a person: in English and Chinese.
+    #[error("{en}")]
+    Refused {
+        /// In English.
+        en: String,
+        /// In Chinese.
+        zh: String,
+    },
     /// An ERP callback whose signature or body was refused.
     #[error(transparent)]
     Callback(ReceiveError),
@@ -141,6 +149,7 @@ impl ServiceError {
             Self::InvitationInvalid => {
                 "此邀请链接未知、已使用、已被替换或已过期;请管理员重新邀请".into()
             }
+            Self::Refused { zh, .. } => zh.clone(),
             Self::EndpointNotAllowed(_)
             | Self::Conflict(_)
             | Self::Callback(_)

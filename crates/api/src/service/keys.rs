@@ -150,10 +150,12 @@ pub async fn revoke(app: &AppState, caller: &Caller, key_id: ApiKeyId) -> Result
                 .find(|k| k.id == key_id)
                 .ok_or(ServiceError::NotFound("API key"))?;
             if active_admin(target) && keys.iter().filter(|k| active_admin(k)).count() == 1 {
-                return Err(ServiceError::Conflict(
-                    "this is the shop's last admin key; create another admin key before revoking it"
+                return Err(ServiceError::Refused {
+                    en: "this is the shop's last admin key; create another admin key before \
+                         revoking it"
                         .into(),
-                ));
+                    zh: "这是本店最后一个管理员密钥;请先创建另一个管理员密钥再撤销它".into(),
+                });
             }
             if !tx.revoke_api_key(&shop, &key_id, now)? {
                 return Err(ServiceError::NotFound("API key"));

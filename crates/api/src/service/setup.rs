@@ -286,7 +286,10 @@ pub async fn rotate_secret(app: &AppState, caller: &Caller) -> Result<WithSecret
     let stored = secret.clone();
     let record = change(app, caller, "settings.erp.rotate_secret", move |record| {
         if record.settings.advanced.erp.is_none() {
-            return Err(ServiceError::Conflict("no ERP is linked".into()));
+            return Err(ServiceError::Refused {
+                en: "no ERP is linked".into(),
+                zh: "尚未连接 ERP".into(),
+            });
         }
         record.erp_secret_previous = record.erp_secret.replace(stored);
         Ok(())
@@ -306,9 +309,10 @@ pub async fn drop_previous_secret(
 ) -> Result<Settings, ServiceError> {
     change(app, caller, "settings.erp.drop_previous_secret", |record| {
         if record.erp_secret_previous.take().is_none() {
-            return Err(ServiceError::Conflict(
-                "no previous signing secret is kept: no rotation is in progress".into(),
-            ));
+            return Err(ServiceError::Refused {
+                en: "no previous signing secret is kept: no rotation is in progress".into(),
+                zh: "没有保留旧的签名密钥:当前没有正在进行的更换".into(),
+            });
         }
         Ok(())
     })

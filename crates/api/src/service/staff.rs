@@ -313,11 +313,17 @@ async fn insert_invited(
                 return Err(ServiceError::NotFound("shop"));
             }
             if tx.staff_by_login(&stored.login)?.is_some() {
-                return Err(ServiceError::Conflict(format!(
-                    "the login '{}' is taken; choose another (logins are unique across all \
-                     shops, and a removed account keeps its login)",
-                    stored.login
-                )));
+                return Err(ServiceError::Refused {
+                    en: format!(
+                        "the login '{}' is taken; choose another (logins are unique across all \
+                         shops, and a removed account keeps its login)",
+                        stored.login
+                    ),
+                    zh: format!(
+                        "登录名“{}”已被使用;请换一个(登录名在所有店铺中唯一,已移除的账号也保留其登录名)",
+                        stored.login
+                    ),
+                });
             }
             tx.insert_staff(&stored)?;
             let after = serde_json::json!({
@@ -374,9 +380,11 @@ pub async fn reinvite(
                 .staff_member(&shop, &id)?
                 .ok_or(ServiceError::NotFound("staff account"))?;
             if member.removed_at.is_some() {
-                return Err(ServiceError::Conflict(
-                    "this account was removed; invite the person again under a new login".into(),
-                ));
+                return Err(ServiceError::Refused {
+                    en: "this account was removed; invite the person again under a new login"
+                        .into(),
+                    zh: "此账号已被移除;请用新的登录名重新邀请".into(),
+                });
             }
             member.invite_hash = Some(hash);
             member.invite_expires_at = Some(expires_at);
@@ -412,9 +420,10 @@ pub async fn remove(
 ) -> Result<StaffView, ServiceError> {
     caller.require(Role::Admin)?;
     if caller.staff_id() == Some(&id) {
-        return Err(ServiceError::Conflict(
-            "you cannot remove your own account; another admin can".into(),
-        ));
+        return Err(ServiceError::Refused {
+            en: "you cannot remove your own account; another admin can".into(),
+            zh: "不能移除自己的账号;请另一位管理员操作".into(),
+        });
     }
     let now = app.now();
     let (shop, actor) = (caller.shop_id.clone(), caller.actor());

@@ -366,6 +366,17 @@ async fn admins_remove_and_reinvite_accounts() {
             )
             .await;
         assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        // Said to a person: in Chinese when they read Chinese.
+        let (s, b) = read(
+            app.as_staff(Method::DELETE, &format!("/v1/staff/{}", admin.id), &admin)
+                .header("accept-language", "zh-CN")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["detail"], "不能移除自己的账号;请另一位管理员操作", "{b}");
 
         // A new link for the agent: the old password still works until it is used.
         let (s, again) = app
