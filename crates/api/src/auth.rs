@@ -100,18 +100,15 @@ pub fn csrf_token_for(session_token: &str) -> String {
     ))
 }
 
-/// Whether the request's CSRF header matches the session's token (compared in constant time).
-pub fn csrf_matches(headers: &axum::http::HeaderMap, csrf_hash: &str) -> bool {
+/// Whether the request's CSRF header holds the CSRF token of the session `session_token`
+/// (compared in constant time).
+pub fn csrf_matches(headers: &axum::http::HeaderMap, session_token: &str) -> bool {
     use subtle::ConstantTimeEq;
+    let expected = csrf_token_for(session_token);
     headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|sent| {
-            hash_secret(sent.trim())
-                .as_bytes()
-                .ct_eq(csrf_hash.as_bytes())
-                .into()
-        })
+        .is_some_and(|sent| sent.trim().as_bytes().ct_eq(expected.as_bytes()).into())
 }
 
 /// The `Set-Cookie` value that stores a session's token for `max_age`, readable by no script
@@ -147,7 +144,7 @@ impl FromRequestParts<AppState> for StaffSession {
         let session = staff::session(state, &token)
             .await?
             .ok_or_else(|| unauthenticated("your sign-in has ended or expired; sign in again"))?;
-        if !is_safe(&parts.method) && !csrf_matches(&parts.headers, &session.csrf_hash) {
+        if !is_safe(&parts.method) && !csrf_matches(&parts.headers, &token) {
             return Err(ApiError::new(
                 ProblemKind::CsrfRejected,
                 format!(

@@ -241,7 +241,6 @@ diesel::table! {
         token_hash -> Text,
         shop_id -> Text,
         staff_id -> Text,
-        csrf_hash -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,

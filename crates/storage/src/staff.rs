@@ -1,5 +1,5 @@
-//! Staff accounts of a shop and their signed-in sessions. Passwords, invitation tokens, session
-//! tokens and CSRF tokens are stored only as hashes; the api crate makes and checks them.
+//! Staff accounts of a shop and their signed-in sessions. Passwords, invitation tokens and
+//! session tokens are stored only as hashes; the api crate makes and checks them.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -51,8 +51,6 @@ pub struct SessionRecord {
     pub shop_id: ShopId,
     /// The account.
     pub staff_id: StaffId,
-    /// The hash of the session's CSRF token.
-    pub csrf_hash: String,
     /// When it began.
     pub created_at: DateTime<Utc>,
     /// When it expires.
@@ -124,7 +122,6 @@ struct SessionRow {
     token_hash: String,
     shop_id: String,
     staff_id: String,
-    csrf_hash: String,
     created_at: i64,
     expires_at: i64,
     ended_at: Option<i64>,
@@ -136,7 +133,6 @@ impl SessionRow {
             token_hash: self.token_hash,
             shop_id: parse_id(&self.shop_id, "staff_sessions.shop_id")?,
             staff_id: parse_id(&self.staff_id, "staff_sessions.staff_id")?,
-            csrf_hash: self.csrf_hash,
             created_at: from_ms(self.created_at, "staff_sessions.created_at")?,
             expires_at: from_ms(self.expires_at, "staff_sessions.expires_at")?,
             ended_at: from_ms_opt(self.ended_at, "staff_sessions.ended_at")?,
@@ -231,7 +227,6 @@ impl Tx<'_> {
                 token_hash: session.token_hash.clone(),
                 shop_id: session.shop_id.as_str().to_owned(),
                 staff_id: session.staff_id.as_str().to_owned(),
-                csrf_hash: session.csrf_hash.clone(),
                 created_at: ms(session.created_at),
                 expires_at: ms(session.expires_at),
                 ended_at: session.ended_at.map(ms),
@@ -288,19 +283,6 @@ impl Tx<'_> {
                 .filter(staff_sessions::ended_at.is_null()),
         )
         .set(staff_sessions::ended_at.eq(ms(at)))
-        .execute(self.db())?)
-    }
-
-    /// Deletes sessions that expired or ended before `before`; returns how many.
-    pub fn purge_sessions(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let before = ms(before);
-        Ok(diesel::delete(
-            staff_sessions::table.filter(
-                staff_sessions::expires_at
-                    .lt(before)
-                    .or(staff_sessions::ended_at.lt(before)),
-            ),
-        )
         .execute(self.db())?)
     }
 }

@@ -144,8 +144,6 @@ pub struct Session {
     pub caller: Caller,
     /// Their account.
     pub member: StaffView,
-    /// The hash of the session's CSRF token.
-    pub csrf_hash: String,
     /// When it ends by itself.
     pub expires_at: DateTime<Utc>,
 }
@@ -463,17 +461,21 @@ pub async fn accept_invitation(
     token: &str,
     password: &str,
 ) -> Result<SignedIn, ServiceError> {
-    let hash = hash_secret(token);
+    let invite_hash = hash_secret(token);
     let now = app.now().wall;
+    let open = move |m: &StaffRecord| {
+        m.removed_at.is_none() && m.invite_expires_at.is_some_and(|at| at > now)
+    };
+    // Looked up first, so that a bad link or password costs no password hashing.
+    let lookup = invite_hash.clone();
     let found = app
         .store()
-        .read(move |tx| tx.staff_by_invite(&hash))
+        .read(move |tx| tx.staff_by_invite(&lookup))
         .await?
-        .filter(|m| m.removed_at.is_none() && m.invite_expires_at.is_some_and(|at| at > now))
+        .filter(open)
         .ok_or(ServiceError::InvitationInvalid)?;
     check_password(password, &found.login)?;
     let password_hash = blocking_hash(password.to_owned()).await?;
-    let invite_hash = hash_secret(token);
     let app2 = app.clone();
     let begun = app
         .store()
@@ -481,9 +483,7 @@ pub async fn accept_invitation(
             // Read again under the write: a second use of the same link finds it gone.
             let mut member = tx
                 .staff_by_invite(&invite_hash)?
-                .filter(|m| {
-                    m.removed_at.is_none() && m.invite_expires_at.is_some_and(|at| at > now)
-                })
+                .filter(open)
                 .ok_or(ServiceError::InvitationInvalid)?;
             member.password_hash = Some(password_hash);
             member.invite_hash = None;
@@ -587,7 +587,6 @@ fn begin_session(
         token_hash: hash_secret(&session_token),
         shop_id: member.shop_id.clone(),
         staff_id: member.id.clone(),
-        csrf_hash: hash_secret(&csrf_token),
         created_at: now,
         expires_at,
         ended_at: None,
@@ -627,7 +626,6 @@ pub async fn session(app: &AppState, token: &str) -> Result<Option<Session>, Ser
                     roles: role.roles(),
                 },
                 member: view(&m, now),
-                csrf_hash: s.csrf_hash,
                 expires_at: s.expires_at,
             }
         }))

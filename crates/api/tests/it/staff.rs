@@ -146,6 +146,16 @@ async fn an_invited_agent_signs_in_and_the_history_names_them() {
             .call_as(Method::GET, "/v1/erp/dead-letters", &agent, None)
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
+        // Re-driving is theirs too: an unknown entry is not found, not forbidden.
+        let (s, b) = app
+            .call_as(
+                Method::POST,
+                "/v1/erp/dead-letters/999999/redrive",
+                &agent,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
         // The invitation is in the audit trail, by the key that made it.
         let (_, audit) = app.call(Method::GET, "/v1/audit", &key, None).await;
         assert!(audit.to_string().contains("staff.invite"), "{audit}");

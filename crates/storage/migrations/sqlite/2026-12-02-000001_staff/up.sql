@@ -20,12 +20,11 @@ CREATE TABLE staff (
 CREATE UNIQUE INDEX staff_login ON staff (login);
 CREATE UNIQUE INDEX staff_invite_hash ON staff (invite_hash);
 
--- Signed-in sessions: the cookie's token and its CSRF token are stored hashed.
+-- Signed-in sessions: the cookie's token, stored hashed (its CSRF token is derived from it).
 CREATE TABLE staff_sessions (
     token_hash  TEXT PRIMARY KEY NOT NULL,
     shop_id     TEXT NOT NULL,
     staff_id    TEXT NOT NULL,
-    csrf_hash   TEXT NOT NULL,
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,
     ended_at    BIGINT,
