@@ -359,6 +359,30 @@ async fn english(c: &Client) {
     }
 }
 
+/// Signs out in the console and waits for the page it loads anew: until then the old page (with
+/// its hidden sign-in form) is still there, and typing into it would hit elements about to go.
+async fn sign_out(c: &Client) {
+    c.execute("window.shipholdOldPage = true;", vec![])
+        .await
+        .unwrap();
+    click(c, "#forget-key").await;
+    let deadline = Instant::now() + UI_TIMEOUT;
+    loop {
+        let old = c
+            .execute("return window.shipholdOldPage === true;", vec![])
+            .await
+            .ok();
+        if old == Some(json!(false)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "signing out did not load the page anew"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// How many times the page has drawn the list `css` (its `data-drawn`), 0 before the first.
 async fn drawn(c: &Client, css: &str) -> u64 {
     let value = find(c, css).await.attr("data-drawn").await.ok().flatten();
@@ -1387,7 +1411,7 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
                 .and_then(|rest| rest.split_whitespace().next())
                 .unwrap()
                 .to_owned();
-            click(&c, "#forget-key").await;
+            sign_out(&c).await;
             find(&c, "#sign-in-form").await;
             wait_text(&c, "#intro", "the sign-in prompt", |t| {
                 t.contains("Sign in with the login")
@@ -1456,7 +1480,7 @@ async fn staff_sign_in_as_themselves_and_the_history_names_them() {
             wait_text(&c, "#who", "still the agent", |t| t.contains("李娜")).await;
 
             // Signing out ends the session; a wrong password is refused, the right one works.
-            click(&c, "#forget-key").await;
+            sign_out(&c).await;
             find(&c, "#sign-in-form").await;
             let (status, _) = {
                 let r = checks
