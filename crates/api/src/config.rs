@@ -17,6 +17,8 @@ pub struct DeliveryConfig {
     pub poll_interval: Duration,
     /// How many deliveries run at once.
     pub concurrency: usize,
+    /// How many deliveries of one shop run at once (at most `concurrency`).
+    pub per_shop_concurrency: u32,
 }
 
 impl Default for DeliveryConfig {
@@ -39,7 +41,8 @@ impl Default for DeliveryConfig {
             lease: s(60),
             batch: 32,
             poll_interval: Duration::from_millis(500),
-            concurrency: 8,
+            concurrency: 32,
+            per_shop_concurrency: 8,
         }
     }
 }

@@ -76,6 +76,7 @@ pub struct JobsSettings {
     pub lease_seconds: u64,
     pub batch: u32,
     pub concurrency: u32,
+    pub per_shop_concurrency: u32,
     pub timeout_seconds: u64,
     #[serde(deserialize_with = "seconds_list")]
     pub retry_schedule_seconds: Vec<u64>,
@@ -330,6 +331,12 @@ impl Settings {
         range("jobs.lease_seconds", j.lease_seconds, 1, 86_400)?;
         range("jobs.batch", u64::from(j.batch), 1, 1000)?;
         range("jobs.concurrency", u64::from(j.concurrency), 1, 1024)?;
+        range(
+            "jobs.per_shop_concurrency",
+            u64::from(j.per_shop_concurrency),
+            1,
+            1024,
+        )?;
         range("jobs.timeout_seconds", j.timeout_seconds, 1, 3600)?;
         // A lease that runs out while the attempt is still in flight lets a second worker send the
         // same message again.
@@ -496,6 +503,7 @@ impl Settings {
                 batch: j.batch,
                 poll_interval: Duration::from_millis(j.poll_interval_ms),
                 concurrency: usize::try_from(j.concurrency).unwrap_or(1),
+                per_shop_concurrency: j.per_shop_concurrency.min(j.concurrency),
             },
             chat_gateway,
             run_jobs: j.enabled,
@@ -791,6 +799,10 @@ mod tests {
         assert_eq!(api.delivery.batch, expected.delivery.batch);
         assert_eq!(api.delivery.poll_interval, expected.delivery.poll_interval);
         assert_eq!(api.delivery.concurrency, expected.delivery.concurrency);
+        assert_eq!(
+            api.delivery.per_shop_concurrency,
+            expected.delivery.per_shop_concurrency
+        );
         assert!(api.chat_gateway.is_none());
         assert!(api.run_jobs);
         assert!(api.worker_id.ends_with(&format!("-{}", std::process::id())));

@@ -25,7 +25,8 @@ pub use interceptions::InterceptionFilter;
 pub use messages::{MessageChannel, MessageRecord, MessageStatus};
 pub use orders::OrderFilter;
 pub use outbox::{
-    AttemptRecord, ClaimedEntry, NewOutboxEntry, OutboxCount, OutboxEntry, OutboxStatus, Topic,
+    AttemptRecord, ClaimLimits, ClaimedEntry, NewOutboxEntry, OutboxCount, OutboxEntry,
+    OutboxStatus, Topic,
 };
 pub use page::{Page, PageOf};
 pub use reminders::{REFUND_REMINDER_KIND, REMINDER_HORIZON_DAYS};

@@ -5,6 +5,7 @@
 //! order: an entry is claimable only when no earlier entry of its key is still pending (leased
 //! or waiting for a retry). A dead-lettered entry no longer holds its key back.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -215,7 +216,6 @@ struct EntryRow {
     available_at: i64,
     lease_until: Option<i64>,
     leased_by: Option<String>,
-    lease_token: Option<String>,
     created_at: i64,
     finished_at: Option<i64>,
     last_error: Option<String>,
@@ -241,11 +241,7 @@ impl EntryRow {
         })
     }
 
-    fn into_claimed(self) -> Result<ClaimedEntry, StoreError> {
-        let lease_token = self
-            .lease_token
-            .clone()
-            .ok_or_else(|| StoreError::corrupt("outbox.lease_token: missing on a claimed entry"))?;
+    fn into_claimed(self, lease_token: &str) -> Result<ClaimedEntry, StoreError> {
         let entry = self.into_entry()?;
         Ok(ClaimedEntry {
             id: entry.id,
@@ -255,7 +251,7 @@ impl EntryRow {
             message_id: entry.message_id,
             payload: entry.payload,
             attempts: entry.attempts,
-            lease_token,
+            lease_token: lease_token.to_owned(),
             created_at: entry.created_at,
         })
     }
@@ -278,40 +274,83 @@ pub(crate) struct NewEntryRow<'a> {
 /// `at, outcome, status_code, error, duration_ms` of an attempt.
 type AttemptRow = (i64, String, Option<i32>, Option<String>, i64);
 
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// "No earlier entry of the same key is still pending": the head-of-line rule.
-const HEAD_OF_LINE: &str = "NOT EXISTS (SELECT 1 FROM outbox p
+/// The head-of-line rule: the entry is the first open (pending or held) entry of its key. A
+/// scalar subquery rather than `NOT EXISTS`, so that no planner can turn it into a join over
+/// every open entry: it is one probe of `outbox_open_key` per candidate, on both databases.
+const HEAD_OF_LINE: &str = "o.id = (SELECT p.id FROM outbox p
       WHERE p.shop_id = o.shop_id AND p.topic = o.topic AND p.ordering_key = o.ordering_key
-        AND p.status IN ('pending', 'held') AND p.id < o.id)";
+        AND p.status IN ('pending', 'held')
+      ORDER BY p.id LIMIT 1)";
 
-/// The claimable entries of a topic. Parameters: topic, now, now, limit.
-fn claim_sql(postgres: bool) -> String {
-    let (topic, now1, now2, limit) = if postgres {
-        ("$1", "$2", "$3", "$4")
-    } else {
-        ("?", "?", "?", "?")
+/// The entries a claim may lease, in the order they fell due, with their shops. Parameters:
+/// topic, now, now, then one shop id per `busy_shops` (shops left out of this claim), then the
+/// limit.
+///
+/// Candidates come from `outbox_claimable` in the order they fell due, so the scan stops after
+/// `limit` claimable rows whatever the size of the backlog. On PostgreSQL `SKIP LOCKED` lets
+/// concurrent claimers pass each other's rows; the head-of-line subquery still sees a row
+/// another claimer has locked, so a key's next entry is never handed out while its predecessor
+/// is being claimed.
+fn candidates_sql(postgres: bool, busy_shops: usize) -> String {
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        if postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
     };
-    // SKIP LOCKED lets concurrent claimers pass each other's rows; the head-of-line check is a
-    // plain subquery that still sees a row another claimer has locked, so a key's next entry
-    // is never handed out while its predecessor is being claimed.
+    let (topic, now1, now2) = (param(), param(), param());
+    let busy = if busy_shops == 0 {
+        String::new()
+    } else {
+        let list: Vec<String> = (0..busy_shops).map(|_| param()).collect();
+        format!(" AND o.shop_id NOT IN ({})", list.join(", "))
+    };
+    let limit = param();
     let lock = if postgres {
         " FOR UPDATE OF o SKIP LOCKED"
     } else {
         ""
     };
     format!(
-        "SELECT o.id FROM outbox o
+        "SELECT o.id, o.shop_id FROM outbox o
          WHERE o.topic = {topic} AND o.status = 'pending' AND o.available_at <= {now1}
-           AND (o.lease_until IS NULL OR o.lease_until <= {now2})
+           AND (o.lease_until IS NULL OR o.lease_until <= {now2}){busy}
            AND {HEAD_OF_LINE}
-         ORDER BY o.id LIMIT {limit}{lock}"
+         ORDER BY o.available_at, o.id LIMIT {limit}{lock}"
     )
 }
+
+/// How many entries one claim may take, overall and per shop.
+///
+/// The per-shop part keeps one shop's slow ERP from taking every delivery slot: a shop that
+/// already has `per_shop` deliveries in flight gets nothing from this claim, the others get up
+/// to `per_shop` each, so their messages go out while the slow one waits for its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// At most this many entries in all.
+    pub total: u32,
+    /// At most this many entries of one shop in flight, counting `in_flight`.
+    pub per_shop: u32,
+    /// The caller's deliveries still running, per shop.
+    pub in_flight: HashMap<ShopId, u32>,
+}
+
+impl From<u32> for ClaimLimits {
+    /// Up to `total` entries, however they fall among shops.
+    fn from(total: u32) -> Self {
+        ClaimLimits {
+            total,
+            per_shop: total,
+            in_flight: HashMap::new(),
+        }
+    }
+}
+
+/// How far past `total` a claim looks for entries of shops that still have room.
+const CANDIDATES_PER_SLOT: u32 = 4;
 
 fn lease_millis(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
@@ -338,55 +377,154 @@ impl Tx<'_> {
         )
     }
 
-    /// Claims up to `limit` due entries of `topic` for `worker`, for `lease`. Use
-    /// [`Store::claim`], which runs this in a transaction of its own.
+    /// Claims due entries of `topic` for `worker`, for `lease`, within `limits`; one lease
+    /// token for the batch. Use [`Store::claim`], which runs this in a transaction of its own.
     pub fn claim(
         &mut self,
         topic: Topic,
         worker: &str,
         lease: Duration,
-        limit: u32,
+        limits: &ClaimLimits,
         now: DateTime<Utc>,
     ) -> Result<Vec<ClaimedEntry>, StoreError> {
+        let total = limits.total.max(1);
+        let per_shop = limits.per_shop.max(1);
+        // Counts per shop: running now, then taken by this claim.
+        let mut taken: HashMap<&str, u32> = limits
+            .in_flight
+            .iter()
+            .map(|(shop, n)| (shop.as_str(), *n))
+            .collect();
+        let busy: Vec<&str> = taken
+            .iter()
+            .filter(|(_, n)| **n >= per_shop)
+            .map(|(shop, _)| *shop)
+            .collect();
+        let scan = i64::from(total.saturating_mul(CANDIDATES_PER_SLOT).min(1_000));
         let now_ms = ms(now);
-        let limit = i64::from(limit.max(1));
-        macro_rules! claimable {
-            ($conn:expr, $postgres:expr) => {
-                diesel::sql_query(claim_sql($postgres))
-                    .bind::<Text, _>(topic.as_str())
-                    .bind::<BigInt, _>(now_ms)
-                    .bind::<BigInt, _>(now_ms)
-                    .bind::<BigInt, _>(limit)
-                    .load::<IdRow>($conn)
-            };
+        let candidates = self.candidates(topic, now_ms, &busy, scan, "")?;
+        let mut chosen = Vec::new();
+        for (id, shop) in &candidates {
+            if chosen.len() >= total as usize {
+                break;
+            }
+            let count = taken.entry(shop.as_str()).or_insert(0);
+            if *count < per_shop {
+                *count += 1;
+                chosen.push(*id);
+            }
         }
-        let ids: Vec<i64> = match &mut *self.conn {
-            DbConnection::Pg(c) => claimable!(c, true)?,
-            DbConnection::Sqlite(c) => claimable!(c, false)?,
+        if chosen.is_empty() {
+            return Ok(Vec::new());
         }
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-        let lease_until = now_ms.saturating_add(lease_millis(lease));
-        for id in &ids {
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            diesel::update(outbox::table.find(id))
-                .set((
-                    outbox::lease_until.eq(lease_until),
-                    outbox::leased_by.eq(worker),
-                    outbox::lease_token.eq(token),
-                    outbox::attempts.eq(outbox::attempts + 1),
-                ))
-                .execute(self.db())?;
-        }
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&chosen)))
+            .set((
+                outbox::lease_until.eq(now_ms.saturating_add(lease_millis(lease))),
+                outbox::leased_by.eq(worker),
+                outbox::lease_token.eq(&token),
+                outbox::attempts.eq(outbox::attempts + 1),
+            ))
+            .execute(self.db())?;
         outbox::table
-            .filter(outbox::id.eq_any(&ids))
+            .filter(outbox::id.eq_any(&chosen))
             .order(outbox::id.asc())
             .select(EntryRow::as_select())
             .load(self.db())?
             .into_iter()
-            .map(EntryRow::into_claimed)
+            .map(|row| row.into_claimed(&token))
             .collect()
+    }
+
+    /// Runs the candidates query, or with `prefix` (`EXPLAIN …`) its plan.
+    fn candidates(
+        &mut self,
+        topic: Topic,
+        now_ms: i64,
+        busy: &[&str],
+        scan: i64,
+        prefix: &str,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        #[derive(QueryableByName)]
+        struct Candidate {
+            #[diesel(sql_type = BigInt)]
+            id: i64,
+            #[diesel(sql_type = Text)]
+            shop_id: String,
+        }
+        macro_rules! candidates {
+            ($conn:expr, $backend:ty, $postgres:expr) => {{
+                let mut query =
+                    diesel::sql_query(format!("{prefix}{}", candidates_sql($postgres, busy.len())))
+                        .into_boxed::<$backend>()
+                        .bind::<Text, _>(topic.as_str())
+                        .bind::<BigInt, _>(now_ms)
+                        .bind::<BigInt, _>(now_ms);
+                for shop in busy {
+                    query = query.bind::<Text, _>(*shop);
+                }
+                query.bind::<BigInt, _>(scan).load::<Candidate>($conn)?
+            }};
+        }
+        let rows = match &mut *self.conn {
+            DbConnection::Pg(c) => candidates!(c, diesel::pg::Pg, true),
+            DbConnection::Sqlite(c) => candidates!(c, diesel::sqlite::Sqlite, false),
+        };
+        Ok(rows.into_iter().map(|r| (r.id, r.shop_id)).collect())
+    }
+
+    /// The claim's query plan as the database would run it now, one line per step: for
+    /// diagnosis, and for the test that keeps the claim's cost independent of the backlog.
+    /// Plans a claim of `topic` at `now` that leaves out `busy` shops; leases nothing.
+    pub fn explain_claim(
+        &mut self,
+        topic: Topic,
+        now: DateTime<Utc>,
+        busy: &[ShopId],
+    ) -> Result<Vec<String>, StoreError> {
+        #[derive(QueryableByName)]
+        struct PgLine {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        // EXPLAIN QUERY PLAN answers (id, parent, notused, detail); the detail is the step.
+        #[derive(QueryableByName)]
+        struct SqliteStep {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let busy: Vec<&str> = busy.iter().map(ShopId::as_str).collect();
+        let sql = |postgres: bool, prefix: &str| {
+            format!("{prefix}{}", candidates_sql(postgres, busy.len()))
+        };
+        macro_rules! explain {
+            ($conn:expr, $backend:ty, $sql:expr, $row:ty) => {{
+                let mut query = diesel::sql_query($sql)
+                    .into_boxed::<$backend>()
+                    .bind::<Text, _>(topic.as_str())
+                    .bind::<BigInt, _>(ms(now))
+                    .bind::<BigInt, _>(ms(now));
+                for shop in &busy {
+                    query = query.bind::<Text, _>(*shop);
+                }
+                query.bind::<BigInt, _>(128_i64).load::<$row>($conn)?
+            }};
+        }
+        Ok(match &mut *self.conn {
+            DbConnection::Pg(c) => explain!(c, diesel::pg::Pg, sql(true, "EXPLAIN "), PgLine)
+                .into_iter()
+                .map(|l| l.line)
+                .collect(),
+            DbConnection::Sqlite(c) => explain!(
+                c,
+                diesel::sqlite::Sqlite,
+                sql(false, "EXPLAIN QUERY PLAN "),
+                SqliteStep
+            )
+            .into_iter()
+            .map(|l| l.detail)
+            .collect(),
+        })
     }
 
     /// Marks a claimed entry delivered and records the attempt. `Ok(false)`, changing nothing,
@@ -762,11 +900,12 @@ impl Store {
         topic: Topic,
         worker: &str,
         lease: Duration,
-        limit: u32,
+        limits: impl Into<ClaimLimits>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ClaimedEntry>, StoreError> {
         let worker = worker.to_owned();
-        self.write(move |tx| tx.claim(topic, &worker, lease, limit, now))
+        let limits = limits.into();
+        self.write(move |tx| tx.claim(topic, &worker, lease, &limits, now))
             .await
     }
 

@@ -1,12 +1,14 @@
 //! The dispatcher: claims due outbox entries by lease, runs a bounded number of deliveries at
 //! once, and records each outcome — delivered, a retry on the schedule, or a dead letter.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use shiphold_domain::ShopId;
 use shiphold_erp_adapter::DeliveryOutcome;
-use shiphold_storage::{AttemptRecord, ClaimedEntry, MessageStatus, Topic};
+use shiphold_storage::{AttemptRecord, ClaimLimits, ClaimedEntry, MessageStatus, Topic};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -96,6 +98,8 @@ pub(super) async fn run(
 ) {
     let config = state.config().delivery.clone();
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    // Deliveries running now, per shop: a claim gives a shop at most `per_shop_concurrency`.
+    let in_flight = Arc::new(InFlight::default());
     let mut running = JoinSet::new();
     loop {
         if *shutdown.borrow() {
@@ -107,14 +111,18 @@ pub(super) async fn run(
             if free == 0 {
                 break;
             }
-            let limit = u32::try_from(free).unwrap_or(u32::MAX).min(config.batch);
+            let limits = ClaimLimits {
+                total: u32::try_from(free).unwrap_or(u32::MAX).min(config.batch),
+                per_shop: config.per_shop_concurrency,
+                in_flight: in_flight.snapshot(),
+            };
             match state
                 .store()
                 .claim(
                     topic,
                     &state.config().worker_id,
                     config.lease,
-                    limit,
+                    limits,
                     state.now().wall,
                 )
                 .await
@@ -126,8 +134,10 @@ pub(super) async fn run(
                             break;
                         };
                         let (state, clients) = (state.clone(), clients.clone());
+                        let slot = in_flight.start(&entry.shop_id);
                         running.spawn(async move {
                             deliver(&state, &clients, entry).await;
+                            drop(slot);
                             drop(permit);
                         });
                     }
@@ -148,6 +158,52 @@ pub(super) async fn run(
     }
     // Let started deliveries finish; their leases would otherwise make others wait.
     while running.join_next().await.is_some() {}
+}
+
+/// How many deliveries of each shop are running.
+#[derive(Default)]
+struct InFlight {
+    shops: std::sync::Mutex<HashMap<ShopId, u32>>,
+}
+
+impl InFlight {
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<ShopId, u32>> {
+        // The map stays consistent even if a holder panicked: each change is one step.
+        self.shops
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn snapshot(&self) -> HashMap<ShopId, u32> {
+        self.counts().clone()
+    }
+
+    /// Counts a delivery of `shop` until the returned slot is dropped.
+    fn start(self: &Arc<Self>, shop: &ShopId) -> Slot {
+        *self.counts().entry(shop.clone()).or_insert(0) += 1;
+        Slot {
+            in_flight: Arc::clone(self),
+            shop: shop.clone(),
+        }
+    }
+}
+
+/// One running delivery of a shop; dropping it ends the count (also if the delivery panicked).
+struct Slot {
+    in_flight: Arc<InFlight>,
+    shop: ShopId,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.in_flight.counts();
+        if let Some(n) = counts.get_mut(&self.shop) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.shop);
+            }
+        }
+    }
 }
 
 /// When the next try of an entry with `attempts` tries behind it is due, or `None` once the

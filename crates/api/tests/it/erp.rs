@@ -996,3 +996,111 @@ async fn a_rotated_secret_keeps_working_until_it_is_dropped() {
         sim.shutdown().await;
     });
 }
+
+/// An ERP that takes every message and does not answer until told to: it counts how many it
+/// holds at once.
+struct HangingErp {
+    url: String,
+    held: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    most: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    release: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl HangingErp {
+    async fn start() -> HangingErp {
+        use std::sync::atomic::Ordering;
+        let held = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (release, released) = tokio::sync::watch::channel(false);
+        let (h, m) = (held.clone(), most.clone());
+        let app = axum::Router::new().route(
+            "/erp",
+            axum::routing::post(move || {
+                let (held, most, mut released) = (h.clone(), m.clone(), released.clone());
+                async move {
+                    let now = held.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let _ = released.wait_for(|r| *r).await;
+                    held.fetch_sub(1, Ordering::SeqCst);
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/erp", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        HangingErp {
+            url,
+            held,
+            most,
+            release,
+            server,
+        }
+    }
+
+    fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn most(&self) -> usize {
+        self.most.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn stop(self) {
+        let _ = self.release.send(true);
+        self.server.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_shop_whose_erp_hangs_holds_up_only_its_own_messages() {
+    fn config(c: &mut shiphold_api::ApiConfig) {
+        fast(c);
+        c.delivery.concurrency = 8;
+        c.delivery.per_shop_concurrency = 2;
+        // Longer than the test: a hanging ERP holds its deliveries' slots the whole time.
+        c.delivery.timeout = Duration::from_secs(300);
+        c.delivery.lease = Duration::from_secs(600);
+    }
+    on_every_backend!(config, |app| {
+        let (_, slow_key) = app.ready_shop().await;
+        let hanging = HangingErp::start().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &slow_key,
+                Some(json!({"endpoint": hanging.url, "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        for n in 0..12 {
+            intercept(&app, &slow_key, &format!("SLOW-{n}"), &["s1"]).await;
+        }
+        wait_for("the slow ERP to hold two messages", || async {
+            hanging.held() >= 2
+        })
+        .await;
+
+        // Another shop's message goes out on a free slot while the slow ERP holds its two,
+        // though ten of the slow shop's messages are older and due.
+        let (_, fast_key) = app.ready_shop().await;
+        let (sim, _) = link_sim(&app, &fast_key, true, SimMode::Sync, SimRules::default()).await;
+        let id = intercept(&app, &fast_key, "FAST-1", &["s1"]).await;
+        wait_for("the other shop's lock", || async {
+            line_states(&app, &fast_key, &id).await == ["locked"]
+        })
+        .await;
+        assert_eq!(sim.accepted().len(), 1);
+        assert_eq!(
+            (hanging.held(), hanging.most()),
+            (2, 2),
+            "never more than two of one shop at once"
+        );
+        hanging.stop();
+        sim.shutdown().await;
+    });
+}

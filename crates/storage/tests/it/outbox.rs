@@ -6,10 +6,12 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use shiphold_domain::ShopId;
-use shiphold_storage::{AttemptRecord, NewOutboxEntry, OutboxStatus, Page, Store, StoreError};
+use shiphold_storage::{
+    AttemptRecord, ClaimLimits, NewOutboxEntry, OutboxStatus, Page, Store, StoreError,
+};
 
 use crate::backend_tests;
-use crate::support::{StoreExt, new_shop, t0};
+use crate::support::{StoreExt, new_shop, shop_id, t0};
 
 const LEASE: StdDuration = StdDuration::from_secs(30);
 
@@ -261,5 +263,109 @@ backend_tests! {
             let order: Vec<&String> = all.iter().filter(|m| m.starts_with(&format!("m-{k}-"))).collect();
             assert_eq!(order.len(), PER_KEY);
         }
+    }
+}
+
+/// The claim's plan and its batch.
+mod claim {
+    use super::*;
+
+    backend_tests! {
+            async fn the_claim_walks_only_due_entries_and_probes_each_key_once(db: TestDb) {
+                // A backlog as after an outage: many entries with keys of their own, some keys with a
+                // long line, a delivered history in front. The plan is read before any statistics
+                // exist (a fresh database, as on the event day), and must not depend on them: the
+                // claim reads candidates from `outbox_claimable` in the order they fell due and asks
+                // `outbox_open_key` once per candidate, with no scan, sort or join over the backlog.
+                let store = &db.store;
+                let shop = new_shop(store, "s1").await;
+                let entries: Vec<NewOutboxEntry> = (0..3_000)
+                    .map(|i| NewOutboxEntry {
+                        shop_id: shop.clone(),
+                        topic: shiphold_storage::Topic::Erp,
+                        ordering_key: if i % 3 == 0 { "long-line".into() } else { format!("o{i}") },
+                        message_id: format!("msg_{i}"),
+                        payload: serde_json::json!({"n": i}),
+                        available_at: t0(),
+                    })
+                    .collect();
+                store
+                    .write(move |tx| {
+                        for entry in &entries {
+                            tx.enqueue(entry)?;
+                        }
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+                    .unwrap();
+                let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 500, t0()).await.unwrap();
+                for entry in &claimed {
+                    assert!(store.complete(entry.id, &entry.lease_token, t0(), attempt("delivered", t0())).await.unwrap());
+                }
+                // With a shop left out (its deliveries are all running) as well.
+                let busy = vec![shop.clone(), shop_id("s2")];
+                let plan = store
+                    .read(move |tx| {
+                        let mut plan = tx.explain_claim(shiphold_storage::Topic::Erp, t0(), &[])?;
+                        plan.extend(tx.explain_claim(shiphold_storage::Topic::Erp, t0(), &busy)?);
+                        Ok::<_, StoreError>(plan)
+                    })
+                    .await
+                    .unwrap();
+                let text = plan.join("\n");
+                assert!(text.contains("outbox_claimable"), "candidates by the claimable index:\n{text}");
+                assert!(text.contains("outbox_open_key"), "the head of each key by its index:\n{text}");
+                // (PostgreSQL joins the at most `limit` claimed ids back to their rows by primary key.)
+                for costly in ["SCAN", "TEMP B-TREE", "Seq Scan", "Sort", "Hash Join", "Anti Join", "Merge Join", "Bitmap"] {
+                    assert!(!text.contains(costly), "no {costly} in the claim:\n{text}");
+                }
+            }
+
+            async fn one_claim_leases_its_batch_with_one_token_in_creation_order(db: TestDb) {
+                let store = &db.store;
+                let shop = new_shop(store, "s1").await;
+                let mut ids = Vec::new();
+                for (key, message) in [("o1", "msg_1"), ("o2", "msg_2"), ("o1", "msg_3"), ("o3", "msg_4")] {
+                    ids.push(enqueue(store, &shop, key, message, t0()).await);
+                }
+                let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
+                let messages: Vec<&str> = claimed.iter().map(|c| c.message_id.as_str()).collect();
+                assert_eq!(messages, ["msg_1", "msg_2", "msg_4"], "msg_3 waits behind msg_1 of its key");
+                let tokens: HashSet<&str> = claimed.iter().map(|c| c.lease_token.as_str()).collect();
+                assert_eq!(tokens.len(), 1, "one lease token for the batch");
+                assert!(claimed.iter().all(|c| c.attempts == 1));
+                // The shared token proves the claim of each entry, and only with its own id.
+                assert!(store.complete(ids[1], &claimed[1].lease_token, t0(), attempt("delivered", t0())).await.unwrap());
+                assert!(!store.complete(ids[2], &claimed[0].lease_token, t0(), attempt("delivered", t0())).await.unwrap(), "msg_3 was not claimed");
+                // An entry that fell due earlier goes first, whatever its id.
+                let late = enqueue(store, &shop, "o9", "msg_early", t0() - Duration::minutes(5)).await;
+                assert!(late > ids[3]);
+                let next = store.claim(shiphold_storage::Topic::Erp, "w2", LEASE, 1, t0() + Duration::hours(1)).await.unwrap();
+                assert_eq!(next.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["msg_early"]);
+            }
+                async fn a_shop_with_every_slot_it_may_have_is_passed_over(db: TestDb) {
+                let store = &db.store;
+                let slow = new_shop(store, "slow").await;
+                let other = new_shop(store, "other").await;
+                for i in 0..100 {
+                    enqueue(store, &slow, &format!("o{i}"), &format!("slow_{i}"), t0()).await;
+                }
+                enqueue(store, &other, "o1", "other_1", t0() + Duration::seconds(1)).await;
+                let at = t0() + Duration::seconds(2);
+                let limits = |in_flight: Vec<(ShopId, u32)>| ClaimLimits {
+                    total: 8,
+                    per_shop: 2,
+                    in_flight: in_flight.into_iter().collect(),
+                };
+                // Nothing running: the slow shop's backlog comes first, two of it at most.
+                let first = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, limits(vec![]), at).await.unwrap();
+                assert_eq!(first.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["slow_0", "slow_1"]);
+                // Its two still running: the claim passes its backlog over and finds the other shop.
+                let second = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, limits(vec![(slow.clone(), 2)]), at).await.unwrap();
+                assert_eq!(second.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["other_1"]);
+                // One of them done: one more of the slow shop, no more.
+                let third = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, limits(vec![(slow.clone(), 1), (other.clone(), 1)]), at).await.unwrap();
+                assert_eq!(third.iter().map(|c| c.message_id.as_str()).collect::<Vec<_>>(), ["slow_2"]);
+            }
     }
 }
