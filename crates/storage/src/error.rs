@@ -83,6 +83,20 @@ impl StoreError {
         StoreError::Corrupt(what.to_string())
     }
 
+    /// The same error for another caller (a group commit's failure goes to every write in it);
+    /// the underlying error stays with the first, for the log.
+    pub(crate) fn for_another(&self) -> StoreError {
+        match self {
+            StoreError::NotFound => StoreError::NotFound,
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::Unavailable { message, .. } => StoreError::unavailable(message.clone()),
+            StoreError::Database { message, .. } => StoreError::database(message.clone()),
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            StoreError::InvalidCursor(m) => StoreError::InvalidCursor(m.clone()),
+            StoreError::Migration(m) => StoreError::Migration(m.clone()),
+        }
+    }
+
     /// Whether the error is a unique-key (or other constraint) conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict(_))

@@ -18,6 +18,7 @@ mod schema;
 mod shops;
 mod staff;
 mod store;
+mod writer;
 
 pub use error::{Source, StoreError};
 pub use idempotency::IdemBegin;

@@ -2,7 +2,6 @@
 //! / `Store::read`) that hands a `Tx` to synchronous closures on a blocking thread.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -11,6 +10,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::StoreError;
+use crate::writer::{Call, Job, Ran, Writer};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -127,7 +127,7 @@ impl Target {
 /// the multi-connection's `establish` cannot tell the backends apart by the URL, and because
 /// every SQLite connection needs its pragmas.
 #[derive(Debug)]
-struct Manager {
+pub(crate) struct Manager {
     target: Target,
 }
 
@@ -171,12 +171,11 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
-    /// SQLite writers of this process take turns here, first come first served, before they
-    /// take the database's write lock: queued on SQLite's busy handler instead, which sleeps and
-    /// retries in no order, one writer could starve past the busy timeout while others went
-    /// ahead (a 503 for a request that only had to wait). Other processes on the same file
-    /// still meet the busy timeout.
-    writers: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the one writer thread that runs this process's write transactions, in arrival
+    /// order and with group commit (see `writer`). Queued on SQLite's busy handler instead,
+    /// which sleeps and retries in no order, writers could starve past the busy timeout while
+    /// others went ahead; other processes on the same file still meet the busy timeout.
+    writer: Option<Writer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,10 +221,14 @@ impl Store {
         .await
         .map_err(|e| StoreError::unavailable_from("connecting was interrupted", e))?
         .map_err(StoreError::from)?;
+        let writer = match backend {
+            Backend::Sqlite => Some(Writer::start(pool.clone(), backend)?),
+            Backend::Postgres => None,
+        };
         let store = Store {
             pool,
             backend,
-            writers: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
         };
         // Fail at once on a wrong URL or a database that is down, with the driver's reason.
         store.ping().await?;
@@ -265,11 +268,14 @@ impl Store {
 
     /// Runs `f` in one write transaction and commits if it returns `Ok`, rolls back if `Err`.
     ///
-    /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, so writers queue for the write
-    /// lock up front (instead of failing with "database is locked" when a reader upgrades); this
-    /// also serializes every write closure. On PostgreSQL it is READ COMMITTED, serialized per
-    /// object by the row locks that `Tx::order_for_update` and `Tx::settings_for_update` take.
-    /// Nothing slow (network calls) belongs inside `f`.
+    /// On SQLite one writer thread runs every write closure of the process in arrival order:
+    /// closures that queued up together run in one `BEGIN IMMEDIATE` transaction, each in a
+    /// savepoint of its own (an `Err` rolls back only its own changes), and each is answered
+    /// after that transaction committed — group commit. On PostgreSQL it is one READ COMMITTED
+    /// transaction per closure, serialized per object by the row locks that
+    /// `Tx::order_for_update` and `Tx::settings_for_update` take. Either way the closure's
+    /// changes are all kept or none, and the answer comes only once they are stored.
+    /// Nothing slow (network calls) belongs inside `f`: on SQLite it holds up every write.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
@@ -295,12 +301,11 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        if let (Some(writer), Mode::Write) = (&self.writer, mode) {
+            return group_commit(writer, f).await;
+        }
         let pool = self.pool.clone();
         let backend = self.backend;
-        let _turn = match (backend, mode) {
-            (Backend::Sqlite, Mode::Write) => Some(self.writers.lock().await),
-            _ => None,
-        };
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
             run_transaction(&mut conn, backend, mode, f)
@@ -331,6 +336,41 @@ impl Store {
             source: Some(Box::new(e)),
         })?
     }
+}
+
+/// Queues `f` for the writer thread and waits until the transaction that holds it has committed
+/// (or failed).
+async fn group_commit<T, E, F>(writer: &Writer, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, E>>();
+    let job: Job = Box::new(move |call| match call {
+        Call::Fail(error) => {
+            let _ = answer.send(Err(E::from(error.for_another())));
+            None
+        }
+        Call::Run(tx) => {
+            let result = f(tx);
+            Some(Ran {
+                ok: result.is_ok(),
+                answer: Box::new(move |failed: Option<&StoreError>| {
+                    let result = match (result, failed) {
+                        (Ok(_), Some(error)) => Err(E::from(error.for_another())),
+                        (result, _) => result,
+                    };
+                    // The caller may have gone (its request was cancelled); the write stands.
+                    let _ = answer.send(result);
+                }),
+            })
+        }
+    });
+    writer.submit(job).map_err(E::from)?;
+    answered
+        .await
+        .map_err(|_| E::from(StoreError::database("the write ended without an answer")))?
 }
 
 fn run_migrations<C>(

@@ -11,6 +11,7 @@ mod idempotency;
 mod interceptions;
 mod orders;
 mod outbox;
+mod writes;
 
 /// Tells in the test output whether the PostgreSQL half ran; named so that a skipped run is
 /// visible in the list of test names.
