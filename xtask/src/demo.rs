@@ -161,20 +161,32 @@ pub(crate) fn step(line: &str) {
     eprintln!("xtask demo: {line}");
 }
 
-/// `cargo build` of the `shiphold` binary; its path.
+/// `cargo build` of the `shiphold` binary (debug); its path.
 fn build_server(root: &Path) -> Result<PathBuf> {
-    step("building shiphold (cargo build -p shiphold-server --bin shiphold)");
+    build_server_profile(root, false)
+}
+
+/// `cargo build` of the `shiphold` binary, with `--release` when `release`; its path.
+pub(crate) fn build_server_profile(root: &Path, release: bool) -> Result<PathBuf> {
+    let profile = if release { " --release" } else { "" };
+    step(&format!(
+        "building shiphold (cargo build{profile} -p shiphold-server --bin shiphold)"
+    ));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec![
+        "build",
+        "--quiet",
+        "-p",
+        "shiphold-server",
+        "--bin",
+        "shiphold",
+        "--message-format=json-render-diagnostics",
+    ];
+    if release {
+        args.push("--release");
+    }
     let out = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "shiphold-server",
-            "--bin",
-            "shiphold",
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(args)
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()
@@ -191,7 +203,7 @@ fn build_server(root: &Path) -> Result<PathBuf> {
 }
 
 /// `shiphold` in `dir`, deaf to the developer's own `SHIPHOLD__…` and `RUST_LOG` settings.
-fn shiphold(bin: &Path, dir: &Path) -> Command {
+pub(crate) fn shiphold(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir);
     for (key, _) in std::env::vars_os() {
@@ -204,7 +216,7 @@ fn shiphold(bin: &Path, dir: &Path) -> Command {
 }
 
 /// The trimmed text after `label` on the first line that starts with it.
-fn field(text: &str, label: &str) -> Option<String> {
+pub(crate) fn field(text: &str, label: &str) -> Option<String> {
     text.lines()
         .find_map(|line| line.trim().strip_prefix(label))
         .map(|value| value.trim().to_owned())
@@ -220,6 +232,18 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     fn start(bin: &Path, dir: &Path, port: u16, log_path: &Path) -> Result<Self> {
+        Self::start_with(bin, dir, port, log_path, &[])
+    }
+
+    /// Starts `shiphold serve` as the demo does, with `extra` environment variables on top
+    /// (they win over the demo's own).
+    pub(crate) fn start_with(
+        bin: &Path,
+        dir: &Path,
+        port: u16,
+        log_path: &Path,
+        extra: &[(String, String)],
+    ) -> Result<Self> {
         let mut cmd = shiphold(bin, dir);
         cmd.arg("serve")
             .env("SHIPHOLD__SERVER__LISTEN", format!("127.0.0.1:{port}"))
@@ -228,6 +252,7 @@ impl ServerProcess {
             // The simulator listens on plain http on loopback.
             .env("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")
             .env("SHIPHOLD__LOG__FORMAT", "pretty")
+            .envs(extra.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -271,6 +296,16 @@ impl ServerProcess {
                 );
             }
         }
+    }
+
+    /// The `host:port` it listens on.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The process id, for reading its memory use from /proc.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn log_tail(&self) -> String {
@@ -352,14 +387,14 @@ fn listening_address(line: &str) -> Option<&str> {
 }
 
 /// The demo shop's side of the HTTP API.
-struct Api {
+pub(crate) struct Api {
     client: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Api {
-    fn new(base: &str, key: &str) -> Result<Self> {
+    pub(crate) fn new(base: &str, key: &str) -> Result<Self> {
         // reqwest is built without a default TLS provider here; a client needs one even for http.
         let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Self {
@@ -372,7 +407,12 @@ impl Api {
     }
 
     /// Calls the API and fails, with the problem document, on anything but a 2xx.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
         let what = format!("{method} {path}");
         let mut req = self
             .client
@@ -395,53 +435,20 @@ impl Api {
 /// secret, three orders, and a card; the simulator and the card's link.
 async fn set_up(api: &Api) -> Result<(SimHandle, String)> {
     step("setting the demo shop up: memo, flag and terms; enable; event window; ERP link");
-    api.call(
-        Method::PUT,
-        "/v1/settings/memo",
-        Some(json!({"memo_text": "拦截发货，请勿发出 / Intercepted: do not ship", "flag": "red", "accept_terms": true})),
-    )
-    .await?;
-    api.call(Method::POST, "/v1/settings/enable", None).await?;
-    let now = chrono::Utc::now();
-    let until = (now + chrono::Duration::days(1)).to_rfc3339();
-    api.call(
-        Method::POST,
-        "/v1/event-windows",
-        Some(json!({
-            "name": "Double 11 (demo)",
-            "refunds_off_from": (now - chrono::Duration::hours(1)).to_rfc3339(),
-            "refunds_off_until": until,
-            "time_zone": "Asia/Shanghai",
-            "refunds_reopen_at": until,
-        })),
-    )
-    .await?;
+    set_up_shop(api).await?;
 
     // The first link generates the shop's signing secret, which the simulator must have before
     // it listens; so link a placeholder, start the simulator, then point the link at it (the
     // secret stays).
-    let linked = api
-        .call(
-            Method::PUT,
-            "/v1/settings/erp",
-            Some(json!({"endpoint": "http://127.0.0.1:9/erp", "locking": true})),
-        )
-        .await?;
-    let secret = linked["signing_secret"]
-        .as_str()
+    let secret = link_erp(api, "http://127.0.0.1:9/erp")
+        .await?
         .context("linking the ERP answered no signing secret")?;
-    let secret = Secret::parse(secret).map_err(|e| anyhow::anyhow!("the signing secret: {e}"))?;
     let mut config = SimConfig::new(secret);
     config.log = true;
     let sim = Simulator::start(config)
         .await
         .context("could not start the ERP simulator")?;
-    api.call(
-        Method::PUT,
-        "/v1/settings/erp",
-        Some(json!({"endpoint": sim.url(), "locking": true})),
-    )
-    .await?;
+    link_erp(api, &sim.url()).await?;
     step(&format!(
         "ERP simulator on {} (answers `locked`)",
         sim.url()
@@ -468,6 +475,49 @@ async fn set_up(api: &Api) -> Result<(SimHandle, String)> {
         .context("creating the card answered no link")?
         .to_owned();
     Ok((sim, link))
+}
+
+/// Set-up steps 1 and 2 (memo, flag and terms; enable) and an event window from an hour ago
+/// until tomorrow, as the console's wizard does them.
+pub(crate) async fn set_up_shop(api: &Api) -> Result<()> {
+    api.call(
+        Method::PUT,
+        "/v1/settings/memo",
+        Some(json!({"memo_text": "拦截发货，请勿发出 / Intercepted: do not ship", "flag": "red", "accept_terms": true})),
+    )
+    .await?;
+    api.call(Method::POST, "/v1/settings/enable", None).await?;
+    let now = chrono::Utc::now();
+    let until = (now + chrono::Duration::days(1)).to_rfc3339();
+    api.call(
+        Method::POST,
+        "/v1/event-windows",
+        Some(json!({
+            "name": "Double 11 (demo)",
+            "refunds_off_from": (now - chrono::Duration::hours(1)).to_rfc3339(),
+            "refunds_off_until": until,
+            "time_zone": "Asia/Shanghai",
+            "refunds_reopen_at": until,
+        })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Links the shop's ERP at `endpoint` with locking on. The first link generates the shop's
+/// signing secret and answers it (shown once); later links keep it and answer `None`.
+pub(crate) async fn link_erp(api: &Api, endpoint: &str) -> Result<Option<Secret>> {
+    let linked = api
+        .call(
+            Method::PUT,
+            "/v1/settings/erp",
+            Some(json!({"endpoint": endpoint, "locking": true})),
+        )
+        .await?;
+    linked["signing_secret"]
+        .as_str()
+        .map(|secret| Secret::parse(secret).map_err(|e| anyhow::anyhow!("the signing secret: {e}")))
+        .transpose()
 }
 
 fn demo_orders() -> [(&'static str, &'static str, Value); 3] {

@@ -1,7 +1,8 @@
 //! Developer tasks for Shiphold, run as `cargo xtask <task>` (a cargo alias in `.cargo/config.toml`).
 //!
 //! Kept to few dependencies; `codegen` also links the API and the ERP adapter, whose code it
-//! renders into `docs/`, and `demo` runs the adapter's ERP simulator in-process.
+//! renders into `docs/`, `demo` runs the adapter's ERP simulator in-process, and `bench` drives
+//! the release server with its own load generator and measures the storage crate directly.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod codegen;
 mod demo;
 mod fuzz;
@@ -90,6 +92,34 @@ enum Task {
         #[arg(long)]
         once: bool,
     },
+    /// Benchmark the release server over HTTP (intake, interceptions, cards, ERP delivery) against the raw limit of the storage crate.
+    #[command(long_about = BENCH_ABOUT)]
+    Bench {
+        /// The database(s) to run on (PostgreSQL: 127.0.0.1:5432, user postgres, trust authentication).
+        #[arg(long, value_enum, default_value = "both")]
+        backend: bench::BackendChoice,
+        /// Orders seeded for the interception phase (and for each raw form) [default: 10000; --quick: 500].
+        #[arg(long, value_name = "N")]
+        orders: Option<usize>,
+        /// Seconds each timed phase runs, after a warm-up [default: 10; --quick: 2].
+        #[arg(long, value_name = "SECS")]
+        duration: Option<u64>,
+        /// Concurrent clients, each with one kept-alive HTTP/1 connection (and tasks of the raw runs).
+        #[arg(long, value_name = "C", default_value_t = 16)]
+        connections: usize,
+        /// ERP messages piled up while no process delivers, then drained [default: 10000; --quick: 500].
+        #[arg(long, value_name = "M")]
+        backlog: Option<usize>,
+        /// Also run the interception phase at 10,000 and at 1,000,000 seeded orders and compare their p99.
+        #[arg(long)]
+        growth: bool,
+        /// Write docs/bench/latest.json and the generated section of docs/benchmarks.md.
+        #[arg(long)]
+        write_docs: bool,
+        /// A tiny run for a smoke test: 500 orders, 2 s per phase, a backlog of 500 (growth: 500 vs 5,000).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 const RELEASE_ABOUT: &str = "\
@@ -129,6 +159,22 @@ up over HTTP (memo, flag and terms; enable; an event window around now; the ERP 
 locking), pushes three orders (one with an item already shipped) and sends a card for one. Then
 prints the base URL, the API key, the console's address, the buyer card link and commands to
 paste. Ctrl-C stops the server and the simulator.";
+
+const BENCH_ABOUT: &str = "\
+Benchmark the release server on this machine, per backend.
+
+Builds `cargo build --release -p shiphold-server`, creates a fresh database (an SQLite file under
+<target dir>/bench, or a throwaway PostgreSQL database shiphold_bench_<pid>_<label>, dropped at
+the end), seeds orders through the storage crate, and starts `shiphold serve` with rate limits off
+and insecure ERP endpoints allowed. A minimal ERP receiver in this process verifies every
+delivery's signature and answers its items `locked`. Phases, each timed after a warm-up with
+--connections clients on one kept-alive connection each, back to back: a backlog of ERP messages
+filled while the server delivers nothing, then its drain by a restarted server that delivers;
+intake of new orders; direct interceptions of the seeded orders (the receiver counts deliveries
+meanwhile); card submissions by buyers on cards made beforehand. Then the same writes straight
+through the storage crate on a fresh database (one per transaction, and 32 per transaction), and
+the ratio server / raw. Prints a table per backend with the targets; --write-docs also writes
+docs/bench/latest.json and the marked section of docs/benchmarks.md. Nothing asserts a target.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -179,6 +225,28 @@ fn main() -> ExitCode {
         Task::Demo { port, dir, once } => {
             demo::demo(&workspace_root(), &demo::Options { port, dir, once }).map(|_| ())
         }
+        Task::Bench {
+            backend,
+            orders,
+            duration,
+            connections,
+            backlog,
+            growth,
+            write_docs,
+            quick,
+        } => bench::bench(
+            &workspace_root(),
+            &bench::Options {
+                backend,
+                orders,
+                duration,
+                connections,
+                backlog,
+                growth,
+                write_docs,
+                quick,
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
