@@ -1,0 +1,126 @@
+//! Who calls: the application's key and secret, and the seller's authorisation (session key).
+//! The secret and the session key are kept in types that never show them in `Debug` and have no
+//! `Display`, so they cannot reach a log line by accident.
+
+use subtle::ConstantTimeEq;
+
+/// Why a credential was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// The value is empty.
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+}
+
+/// The application's secret (AppSecret), the key of every signature.
+///
+/// ```
+/// use shiphold_marketplace_adapter::AppSecret;
+/// let secret = AppSecret::new("helloworld").unwrap();
+/// assert_eq!(format!("{secret:?}"), "AppSecret(…)");
+/// assert!(AppSecret::new("").is_err());
+/// ```
+#[derive(Clone)]
+pub struct AppSecret(String);
+
+impl AppSecret {
+    /// A secret from its text, as the platform's console shows it. Empty is refused: anyone
+    /// could forge a signature keyed with nothing.
+    pub fn new(secret: impl Into<String>) -> Result<Self, CredentialsError> {
+        let secret = secret.into();
+        if secret.is_empty() {
+            return Err(CredentialsError::Empty("app_secret"));
+        }
+        Ok(Self(secret))
+    }
+
+    /// The secret's bytes, for signing. Kept out of `Debug` and `Display`; do not log them.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl PartialEq for AppSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for AppSecret {}
+
+impl std::fmt::Debug for AppSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppSecret(…)")
+    }
+}
+
+/// The seller's authorisation (`session`, also called the access token or SessionKey). The
+/// memo API needs one ("需要授权"): it writes on the seller's orders.
+///
+/// ```
+/// use shiphold_marketplace_adapter::SessionKey;
+/// let session = SessionKey::new("6100a3…").unwrap();
+/// assert_eq!(format!("{session:?}"), "SessionKey(…)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// A session key from its text. Empty is refused.
+    pub fn new(session: impl Into<String>) -> Result<Self, CredentialsError> {
+        let session = session.into();
+        if session.is_empty() {
+            return Err(CredentialsError::Empty("session"));
+        }
+        Ok(Self(session))
+    }
+
+    /// The key's text, for the `session` parameter. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(…)")
+    }
+}
+
+/// Everything a call is signed and authorised with: one application, one seller.
+///
+/// ```
+/// use shiphold_marketplace_adapter::Credentials;
+/// let creds = Credentials::new("12345678", "helloworld", "session-of-the-seller").unwrap();
+/// let shown = format!("{creds:?}");
+/// assert!(shown.contains("12345678"));
+/// assert!(!shown.contains("helloworld") && !shown.contains("session-of-the-seller"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The application's key (`app_key`); public, it names the application.
+    pub app_key: String,
+    /// The application's secret.
+    pub app_secret: AppSecret,
+    /// The seller's session key.
+    pub session: SessionKey,
+}
+
+impl Credentials {
+    /// Credentials from their three texts; none may be empty.
+    pub fn new(
+        app_key: impl Into<String>,
+        app_secret: impl Into<String>,
+        session: impl Into<String>,
+    ) -> Result<Self, CredentialsError> {
+        let app_key = app_key.into();
+        if app_key.is_empty() {
+            return Err(CredentialsError::Empty("app_key"));
+        }
+        Ok(Self {
+            app_key,
+            app_secret: AppSecret::new(app_secret)?,
+            session: SessionKey::new(session)?,
+        })
+    }
+}
