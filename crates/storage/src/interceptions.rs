@@ -15,6 +15,33 @@ use crate::parse_id;
 use crate::schema::{cards, interception_lines, interceptions, line_transitions};
 use crate::store::Tx;
 
+/// The active lines of one order, by interception and position. A macro, so that the read and
+/// its plan ([`Tx::explain_order_reads`]) are the same query.
+macro_rules! active_lines_query {
+    ($shop:expr, $order:expr) => {
+        interception_lines::table
+            .filter(interception_lines::shop_id.eq($shop))
+            .filter(interception_lines::order_id.eq($order))
+            .filter(interception_lines::state.eq_any(ACTIVE_STATES))
+            .order((
+                interception_lines::interception_id.asc(),
+                interception_lines::position.asc(),
+            ))
+            .select(LineRow::as_select())
+    };
+}
+
+/// The interceptions of one order, oldest first (see [`active_lines_query`]).
+macro_rules! order_interceptions_query {
+    ($shop:expr, $order:expr) => {
+        interceptions::table
+            .filter(interceptions::shop_id.eq($shop))
+            .filter(interceptions::order_id.eq($order))
+            .order((interceptions::created_at.asc(), interceptions::id.asc()))
+            .select(InterceptionRow::as_select())
+    };
+}
+
 /// Which interceptions to list. Every field narrows the list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InterceptionFilter {
@@ -399,15 +426,7 @@ impl Tx<'_> {
         shop: &ShopId,
         order: &OrderId,
     ) -> Result<Vec<(InterceptionId, Line)>, StoreError> {
-        interception_lines::table
-            .filter(interception_lines::shop_id.eq(shop.as_str()))
-            .filter(interception_lines::order_id.eq(order.as_str()))
-            .filter(interception_lines::state.eq_any(ACTIVE_STATES))
-            .order((
-                interception_lines::interception_id.asc(),
-                interception_lines::position.asc(),
-            ))
-            .select(LineRow::as_select())
+        active_lines_query!(shop.as_str(), order.as_str())
             .load(self.db())?
             .into_iter()
             .map(|r| {
@@ -415,6 +434,76 @@ impl Tx<'_> {
                 Ok((id, r.into_line()?))
             })
             .collect()
+    }
+
+    /// The query plans of the two reads every intake, interception and order page makes of one
+    /// order (its active lines, its interceptions), one line per step, as the database would
+    /// run them now: for diagnosis, and for the test that keeps their cost independent of the
+    /// shop's history.
+    pub fn explain_order_reads(
+        &mut self,
+        shop: &ShopId,
+        order: &OrderId,
+    ) -> Result<Vec<String>, StoreError> {
+        use diesel::sql_types::{Array, Text};
+        #[derive(QueryableByName)]
+        struct PgLine {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        #[derive(QueryableByName)]
+        struct SqliteStep {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        // The SQL as diesel renders it for the backend, without the binds it prints after it.
+        macro_rules! sql_of {
+            ($backend:ty, $query:expr) => {{
+                let text = diesel::debug_query::<$backend, _>(&$query).to_string();
+                text.split(" -- binds:")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            }};
+        }
+        let (s, o) = (shop.as_str(), order.as_str());
+        let states: Vec<&str> = ACTIVE_STATES.to_vec();
+        Ok(match &mut *self.conn {
+            crate::store::DbConnection::Pg(c) => {
+                use diesel::pg::Pg;
+                let lines = sql_of!(Pg, active_lines_query!(s, o));
+                let heads = sql_of!(Pg, order_interceptions_query!(s, o));
+                let mut plan: Vec<PgLine> = diesel::sql_query(format!("EXPLAIN {lines}"))
+                    .bind::<Text, _>(s)
+                    .bind::<Text, _>(o)
+                    .bind::<Array<Text>, _>(&states)
+                    .load(c)?;
+                plan.extend(
+                    diesel::sql_query(format!("EXPLAIN {heads}"))
+                        .bind::<Text, _>(s)
+                        .bind::<Text, _>(o)
+                        .load::<PgLine>(c)?,
+                );
+                plan.into_iter().map(|l| l.line).collect()
+            }
+            crate::store::DbConnection::Sqlite(c) => {
+                use diesel::sqlite::Sqlite;
+                let mut plan = Vec::new();
+                for sql in [
+                    sql_of!(Sqlite, active_lines_query!(s, o)),
+                    sql_of!(Sqlite, order_interceptions_query!(s, o)),
+                ] {
+                    // Unbound parameters are NULL to EXPLAIN QUERY PLAN; the plan is the same.
+                    plan.extend(
+                        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                            .load::<SqliteStep>(c)?
+                            .into_iter()
+                            .map(|l| l.detail),
+                    );
+                }
+                plan
+            }
+        })
     }
 
     /// Stores a line's new state and appends `transition` to its history. `NotFound` if the
@@ -501,12 +590,8 @@ impl Tx<'_> {
         shop: &ShopId,
         order: &OrderId,
     ) -> Result<Vec<Interception>, StoreError> {
-        let rows: Vec<InterceptionRow> = interceptions::table
-            .filter(interceptions::shop_id.eq(shop.as_str()))
-            .filter(interceptions::order_id.eq(order.as_str()))
-            .order((interceptions::created_at.asc(), interceptions::id.asc()))
-            .select(InterceptionRow::as_select())
-            .load(self.db())?;
+        let rows: Vec<InterceptionRow> =
+            order_interceptions_query!(shop.as_str(), order.as_str()).load(self.db())?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let mut lines = self.line_rows(shop, &ids)?;
         rows.into_iter()

@@ -188,6 +188,36 @@ backend_tests! {
         assert_eq!(for_order[0].lines.len(), 2);
     }
 
+    async fn one_orders_reads_take_its_own_index_whatever_the_shops_history(db: TestDb) {
+        // A shop with a long history (no statistics yet, as on a fresh event-day database):
+        // reading one order's active lines and interceptions must search by the order, not walk
+        // the shop's interceptions in the ORDER BY's order and filter the order out.
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let s = shop.clone();
+        store
+            .write(move |tx| {
+                for i in 0..2_000 {
+                    let id = format!("icp_{i}");
+                    tx.insert_interception(&s, &interception(&id, &format!("o{i}"), &["a", "b"], i))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let s = shop.clone();
+        let plan = store
+            .read(move |tx| tx.explain_order_reads(&s, &OrderId::parse("o7").unwrap()))
+            .await
+            .unwrap();
+        let text = plan.join("\n");
+        assert!(text.contains("interception_lines_order"), "the lines by the order's index:\n{text}");
+        assert!(text.contains("interceptions_order"), "the interceptions by the order's index:\n{text}");
+        for costly in ["SCAN ", "Seq Scan", "interceptions_created", "autoindex", "pkey"] {
+            assert!(!text.contains(costly), "no {costly} in the order's reads:\n{text}");
+        }
+    }
+
     async fn interceptions_page_newest_first(db: TestDb) {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
