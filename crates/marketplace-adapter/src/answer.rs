@@ -40,12 +40,50 @@
 //! their code even when a `sub_code` comes with them (code 7 comes with `accesscontrol.*`).
 //!
 //! At the HTTP level: 5xx, 429 and 408 are retried (honouring `Retry-After`), as are timeouts and
-//! connection failures; other non-2xx statuses without an `error_response` body are given up.
+//! connection failures; a 3xx is given up (redirects are not followed: the gateway has moved,
+//! which is configuration); other non-2xx statuses without an `error_response` body are given
+//! up.
+//!
+//! A wait, from `Retry-After` or from a call-limit ban's text, is cut to [`MAX_RETRY_AFTER`]
+//! (one hour). Reasons quote at most 200 characters of a body, with the values of `session=`
+//! and `sign=` (of a request a proxy echoed back) cut out.
 
 use crate::time::parse_platform_time;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
+
+/// The longest wait an [`Outcome::Retry`] asks for. A `Retry-After` header or a ban's text
+/// asking for more is cut to it: an hour covers every call limit the platform documents, and a
+/// larger value (a misconfigured proxy's, a garbled text's) must not park a memo write for
+/// days.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// The wait a `Retry-After` header asks for, in its delta-seconds form, at most
+/// [`MAX_RETRY_AFTER`]; the HTTP-date form and anything else give `None`.
+///
+/// ```
+/// use shiphold_marketplace_adapter::{MAX_RETRY_AFTER, parse_retry_after};
+/// use std::time::Duration;
+/// assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
+/// assert_eq!(parse_retry_after("604800"), Some(MAX_RETRY_AFTER));
+/// assert_eq!(parse_retry_after("tomorrow"), None);
+/// ```
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    seconds_capped(value.trim())
+}
+
+/// `digits` (ASCII digits only, at least one) as seconds, at most [`MAX_RETRY_AFTER`]; a
+/// number too large for `u64` is far beyond the cap anyway.
+fn seconds_capped(digits: &str) -> Option<Duration> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let wait = digits
+        .parse::<u64>()
+        .map_or(MAX_RETRY_AFTER, Duration::from_secs);
+    Some(wait.min(MAX_RETRY_AFTER))
+}
 
 /// The root key of a successful answer of `taobao.trade.memo.update`.
 pub const RESPONSE_KEY: &str = "trade_memo_update_response";
@@ -281,7 +319,8 @@ pub enum Outcome {
     Retry {
         /// What went wrong, for the attempt log. Never holds the secret or the session key.
         reason: String,
-        /// How long the platform asked to wait (`Retry-After`), when it said.
+        /// How long the platform asked to wait (`Retry-After`, or a call-limit ban's text), when
+        /// it said; at most [`MAX_RETRY_AFTER`].
         retry_after: Option<Duration>,
     },
     /// Calling again will not help until something is changed (credentials, authorisation,
@@ -343,7 +382,8 @@ pub fn classify_error(error: &TopError) -> Outcome {
 }
 
 /// A call-limit answer's wait, from a `sub_msg` such as "This ban will last for 27 more
-/// seconds". The wording is not documented; when it differs, no wait is given.
+/// seconds", at most [`MAX_RETRY_AFTER`]. The wording is not documented; when it differs, no
+/// wait is given.
 fn ban_duration(error: &TopError) -> Option<Duration> {
     if error.kind() != ErrorKind::CallLimited {
         return None;
@@ -354,12 +394,14 @@ fn ban_duration(error: &TopError) -> Option<Duration> {
     rest[digits.len()..]
         .trim_start()
         .starts_with("more second")
-        .then(|| digits.parse().ok().map(Duration::from_secs))
+        .then(|| seconds_capped(&digits))
         .flatten()
 }
 
-/// The outcome of an HTTP answer: its status, its `Retry-After` (if any, already parsed) and
-/// its body. A `trade.tid` other than `expected_tid` is retried: the answer is not for this call.
+/// The outcome of an HTTP answer: its status, its `Retry-After` (if any, already parsed; cut to
+/// [`MAX_RETRY_AFTER`] here too) and its body. A `trade.tid` other than `expected_tid` is
+/// retried: the answer is not for this call. A 3xx is permanent: redirects are not followed,
+/// and a gateway that moved is a configuration to change.
 ///
 /// ```
 /// use shiphold_marketplace_adapter::{classify_http, Outcome};
@@ -375,10 +417,21 @@ pub fn classify_http(
     body: &[u8],
     expected_tid: u64,
 ) -> Outcome {
+    let retry_after = retry_after.map(|wait| wait.min(MAX_RETRY_AFTER));
     if status >= 500 || status == 429 || status == 408 {
         return Outcome::Retry {
             reason: format!("HTTP {status}: {}", snippet(body)),
             retry_after,
+        };
+    }
+    if (300..400).contains(&status) {
+        return Outcome::Permanent {
+            code: None,
+            sub_code: None,
+            message: format!(
+                "HTTP {status}, a redirect (not followed): the gateway has moved; configure the new gateway URL: {}",
+                snippet(body)
+            ),
         };
     }
     let parsed = parse_answer(body);
@@ -407,14 +460,43 @@ pub fn classify_http(
     }
 }
 
-/// The start of a body, for logs.
+/// The start of a body, for logs: at most 200 characters, cut on a character boundary, with
+/// the values of `session=` and `sign=` cut out (a proxy's error page may echo the request).
 pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = redact(String::from_utf8_lossy(body).trim());
     match text.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+        None => text,
     }
+}
+
+/// `text` with the value after every `session=` and `sign=` (ASCII case ignored) replaced by
+/// `…`, up to the next `&`, whitespace, quote or angle bracket.
+fn redact(text: &str) -> String {
+    const SECRET_KEYS: [&str; 2] = ["session=", "sign="];
+    // Lower-casing ASCII moves no byte, so a position in `folded` is one in `text`, and a
+    // character boundary there: the keys and the stop characters are ASCII.
+    let folded = text.to_ascii_lowercase();
+    let mut redacted = String::with_capacity(text.len());
+    let mut done = 0;
+    loop {
+        let next = SECRET_KEYS
+            .iter()
+            .filter_map(|key| folded[done..].find(key).map(|at| done + at + key.len()))
+            .min();
+        let Some(value_start) = next else { break };
+        let value_end = text[value_start..]
+            .char_indices()
+            .find(|(_, c)| *c == '&' || c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            .map_or(text.len(), |(at, _)| value_start + at);
+        redacted.push_str(&text[done..value_start]);
+        if value_end > value_start {
+            redacted.push('…');
+        }
+        done = value_end;
+    }
+    redacted.push_str(&text[done..]);
+    redacted
 }
 
 #[cfg(test)]
@@ -510,6 +592,14 @@ mod tests {
                 retry_after: Some(Duration::from_secs(27)),
             }
         );
+        // A ban longer than the cap is cut to it, however it is written.
+        for long in ["7200", "99999999999999999999999"] {
+            e.sub_msg = Some(format!("This ban will last for {long} more seconds"));
+            assert!(
+                matches!(classify_error(&e), Outcome::Retry { retry_after: Some(wait), .. } if wait == MAX_RETRY_AFTER),
+                "{long}"
+            );
+        }
         e.sub_msg = Some("ban lasts a while".into());
         assert!(matches!(
             classify_error(&e),
@@ -518,6 +608,43 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn retry_after_headers_are_seconds_and_capped() {
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("3600"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("3601"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
+        for bad in ["", "-5", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(parse_retry_after(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn echoed_session_keys_and_signatures_are_cut_from_reasons() {
+        let echoed = b"<html>400 Bad Request: method=taobao.trade.memo.update&Session=6100a3secretsession&sign_method=md5&sign=72CB4D809B375A54502C09360D879C64&tid=1</html>";
+        // A 200 quotes no body; a 503 (retry) and a 400 (permanent) quote it, redacted.
+        for status in [200, 400, 503] {
+            let shown = format!("{:?}", classify_http(status, None, echoed, 1));
+            assert!(
+                !shown.contains("6100a3secretsession") && !shown.contains("72CB4D80"),
+                "{shown}"
+            );
+            assert_eq!(
+                shown.contains("Session=…&sign_method=md5&sign=…&tid=1"),
+                status != 200,
+                "{shown}"
+            );
+        }
+        assert_eq!(redact("session="), "session=");
+        assert_eq!(
+            redact("备注 session=密钥 sign=x\"y"),
+            "备注 session=… sign=…\"y"
+        );
     }
 
     #[test]
@@ -583,6 +710,22 @@ mod tests {
             }
         );
         assert!(classify_http(502, None, isv, 1).is_retry());
+        // A wait beyond the cap is cut to it.
+        assert_eq!(
+            classify_http(503, Some(Duration::from_secs(86_400)), b"", 1),
+            Outcome::Retry {
+                reason: "HTTP 503: ".into(),
+                retry_after: Some(MAX_RETRY_AFTER),
+            }
+        );
+        // A redirect is the gateway moving: permanent, and said so, whatever the body.
+        for status in [301, 302, 307, 308] {
+            assert!(
+                matches!(classify_http(status, None, isv, 1), Outcome::Permanent { code: None, message, .. }
+                    if message.starts_with(&format!("HTTP {status}, a redirect")) && message.contains("gateway has moved")),
+                "{status}"
+            );
+        }
         assert!(classify_http(408, None, b"", 1).is_retry());
         // Another status: its error body if it has one, else permanent.
         assert!(matches!(

@@ -1,7 +1,7 @@
 //! The HTTP client: signs a [`MemoUpdate`], posts it to the gateway, and classifies the answer
 //! into an [`Outcome`] for the outbox.
 
-use crate::answer::{Outcome, classify_http, snippet};
+use crate::answer::{Outcome, classify_http, parse_retry_after, snippet};
 use crate::credentials::Credentials;
 use crate::memo::{MemoUpdate, UpdateError};
 use crate::sign::{SignMethod, sign_update};
@@ -27,7 +27,7 @@ pub enum ClientError {
     #[error("invalid gateway URL: {0}")]
     InvalidGateway(String),
     /// The gateway is plain HTTP on a host other than a loopback address: the session key
-    /// would cross the network in clear.
+    /// would cross the network in clear. The URL shown has any user name and password removed.
     #[error(
         "the gateway must use https (plain http is accepted for loopback simulators only): {0}"
     )]
@@ -68,11 +68,20 @@ fn check_gateway(gateway: &str) -> Result<Url, ClientError> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(ClientError::InsecureGateway(gateway.to_owned())),
+        "http" => Err(ClientError::InsecureGateway(without_userinfo(&url))),
         other => Err(ClientError::InvalidGateway(format!(
             "scheme `{other}` is not http(s)"
         ))),
     }
+}
+
+/// The URL without its user name and password, for an error message.
+fn without_userinfo(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Both only fail for URLs that cannot have userinfo, which then have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -161,8 +170,7 @@ impl MemoClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(parse_retry_after);
         let body = match read_limited(&mut response).await {
             Ok(body) => body,
             Err(reason) => {
@@ -186,15 +194,18 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    // The innermost cause says the useful part ("Connection refused"). The URL reqwest puts in
-    // its message is the gateway's, which holds no credentials.
-    let mut detail = e.to_string();
+    // The innermost cause says the useful part ("Connection refused"). reqwest's own message
+    // names the URL, which may hold a user name and password: it is left out.
+    let mut detail = None;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        detail = s.to_string();
+        detail = Some(s.to_string());
         source = s.source();
     }
-    format!("{kind}: {detail}")
+    match detail {
+        Some(detail) => format!("{kind}: {detail}"),
+        None => kind.to_owned(),
+    }
 }
 
 async fn read_limited(response: &mut reqwest::Response) -> Result<Vec<u8>, String> {
@@ -239,6 +250,12 @@ mod tests {
             check_gateway("http://10.0.0.1/router/rest"),
             Err(ClientError::InsecureGateway(_))
         ));
+        let Err(ClientError::InsecureGateway(shown)) =
+            check_gateway("http://app:s3cr3t@gw.example.com/router/rest")
+        else {
+            panic!("refused")
+        };
+        assert_eq!(shown, "http://gw.example.com/router/rest");
         assert!(matches!(
             check_gateway("ftp://example.com/"),
             Err(ClientError::InvalidGateway(_))

@@ -2,12 +2,14 @@
 //! The secret and the session key are kept in types that never show them in `Debug` and have no
 //! `Display`, so they cannot reach a log line by accident.
 
+use crate::sign::is_blank;
 use subtle::ConstantTimeEq;
 
 /// Why a credential was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
-    /// The value is empty.
+    /// The value is empty (or, for the app key and the session key, whitespace only: the
+    /// platform's SDK treats such a parameter as empty and leaves it out of the call).
     #[error("{0} must not be empty")]
     Empty(&'static str),
 }
@@ -61,15 +63,18 @@ impl std::fmt::Debug for AppSecret {
 /// use shiphold_marketplace_adapter::SessionKey;
 /// let session = SessionKey::new("6100a3…").unwrap();
 /// assert_eq!(format!("{session:?}"), "SessionKey(…)");
+/// assert!(SessionKey::new(" ").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Two session keys compare in constant time (for equal lengths), as the secret does.
+#[derive(Clone)]
 pub struct SessionKey(String);
 
 impl SessionKey {
-    /// A session key from its text. Empty is refused.
+    /// A session key from its text. Empty or whitespace only is refused.
     pub fn new(session: impl Into<String>) -> Result<Self, CredentialsError> {
         let session = session.into();
-        if session.is_empty() {
+        if is_blank(&session) {
             return Err(CredentialsError::Empty("session"));
         }
         Ok(Self(session))
@@ -80,6 +85,14 @@ impl SessionKey {
         &self.0
     }
 }
+
+impl PartialEq for SessionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for SessionKey {}
 
 impl std::fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,14 +120,15 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Credentials from their three texts; none may be empty.
+    /// Credentials from their three texts; none may be empty, and neither the app key nor the
+    /// session key may be whitespace only.
     pub fn new(
         app_key: impl Into<String>,
         app_secret: impl Into<String>,
         session: impl Into<String>,
     ) -> Result<Self, CredentialsError> {
         let app_key = app_key.into();
-        if app_key.is_empty() {
+        if is_blank(&app_key) {
             return Err(CredentialsError::Empty("app_key"));
         }
         Ok(Self {
@@ -122,5 +136,32 @@ impl Credentials {
             app_secret: AppSecret::new(app_secret)?,
             session: SessionKey::new(session)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_are_equal_only_when_every_byte_is() {
+        let s = |t: &str| SessionKey::new(t).expect("session");
+        assert_eq!(s("6100a3"), s("6100a3"));
+        assert_ne!(s("6100a3"), s("6100a4"));
+        assert_ne!(s("6100a3"), s("6100a3x"));
+    }
+
+    #[test]
+    fn blank_app_keys_and_sessions_are_refused() {
+        assert_eq!(
+            Credentials::new(" ", "s", "t"),
+            Err(CredentialsError::Empty("app_key"))
+        );
+        assert_eq!(
+            Credentials::new("k", "s", "\u{3000}"),
+            Err(CredentialsError::Empty("session"))
+        );
+        // The secret is a key, never a parameter: any non-empty text is one.
+        assert!(Credentials::new("k", " ", "t").is_ok());
     }
 }

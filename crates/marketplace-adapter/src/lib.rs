@@ -76,8 +76,8 @@ pub mod client;
 pub mod sim;
 
 pub use answer::{
-    Answer, AnswerError, ERROR_KEY, ErrorKind, MemoWritten, Outcome, RESPONSE_KEY, TopError,
-    classify_error, classify_http, error_kind, parse_answer,
+    Answer, AnswerError, ERROR_KEY, ErrorKind, MAX_RETRY_AFTER, MemoWritten, Outcome, RESPONSE_KEY,
+    TopError, classify_error, classify_http, error_kind, parse_answer, parse_retry_after,
 };
 pub use credentials::{AppSecret, Credentials, CredentialsError, SessionKey};
 pub use memo::{

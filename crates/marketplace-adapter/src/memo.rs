@@ -2,6 +2,7 @@
 //! whether the memo is cleared; and the rule that fits a merchant's memo and Shiphold's note
 //! into the marketplace's limit.
 
+use crate::sign::is_blank;
 use serde::{Deserialize, Serialize};
 
 /// The longest seller memo the marketplace stores, in bytes. The API reference says
@@ -20,16 +21,23 @@ pub const TRUNCATION_MARKER: &str = "…";
 /// note starts on a line of its own (as Shiphold shows the memo the warehouse reads).
 pub const MEMO_SEPARATOR: &str = "\n";
 
-/// A seller memo the marketplace accepts: not empty, at most [`MAX_MEMO_BYTES`] bytes of UTF-8.
+/// A seller memo the marketplace accepts: not empty, not whitespace only, at most
+/// [`MAX_MEMO_BYTES`] bytes of UTF-8.
 ///
 /// Empty memos are refused because the platform ignores an empty `memo` unless `reset` is set
 /// ("若memo为空则忽略对已有memo字段的修改"): sending one would look like a write and change
 /// nothing. To clear a memo, use [`MemoUpdate::clear`].
 ///
+/// Blank memos (whitespace only, as the TOP SDK's `StringUtils.isEmpty` reads it: see
+/// [`is_blank`]) are refused too: the SDK treats them as empty, leaving
+/// them out of the call and of its signature, so a gateway built on it would see a memo it
+/// cannot verify (or none at all).
+///
 /// ```
 /// use shiphold_marketplace_adapter::{Memo, MemoError, MAX_MEMO_BYTES};
 /// assert_eq!(Memo::parse("拦截发货").unwrap().as_str(), "拦截发货");
 /// assert_eq!(Memo::parse(""), Err(MemoError::Empty));
+/// assert_eq!(Memo::parse(" \n\u{3000}"), Err(MemoError::Blank));
 /// assert!(Memo::parse("字".repeat(333)).is_ok()); // 999 bytes
 /// assert_eq!(
 ///     Memo::parse("字".repeat(334)),
@@ -45,6 +53,10 @@ pub enum MemoError {
     /// The memo (or, for [`Memo::fit`], both parts) is empty.
     #[error("the memo is empty; the marketplace ignores an empty memo (use reset to clear one)")]
     Empty,
+    /// The memo is whitespace only: the platform's SDK treats it as empty, so it would be left
+    /// out of the call's signature.
+    #[error("the memo is whitespace only, which the platform treats as empty")]
+    Blank,
     /// The memo is longer than the marketplace stores.
     #[error("the memo has {len} bytes; the marketplace stores at most {max}")]
     TooLong {
@@ -56,11 +68,15 @@ pub enum MemoError {
 }
 
 impl Memo {
-    /// Takes `text` as it is (no trimming: the platform stores what it is sent).
+    /// Takes `text` as it is (no trimming: the platform stores what it is sent), unless it is
+    /// empty, blank or too long.
     pub fn parse(text: impl Into<String>) -> Result<Self, MemoError> {
         let text = text.into();
         if text.is_empty() {
             return Err(MemoError::Empty);
+        }
+        if is_blank(&text) {
+            return Err(MemoError::Blank);
         }
         if text.len() > MAX_MEMO_BYTES {
             return Err(MemoError::TooLong {
@@ -75,7 +91,8 @@ impl Memo {
     /// [`MAX_MEMO_BYTES`] bytes. The rule, exactly:
     ///
     /// 1. The note is never cut. A note longer than the limit is an error
-    ///    ([`MemoError::TooLong`]); both parts empty is [`MemoError::Empty`].
+    ///    ([`MemoError::TooLong`]); both parts empty is [`MemoError::Empty`]. A blank part
+    ///    (whitespace only, [`MemoError::Blank`]) counts as empty.
     /// 2. An empty merchant memo gives the note alone. An empty note gives the merchant memo
     ///    alone, cut as in step 4 if it is too long (with no separator or note after the marker).
     /// 3. Otherwise the memo is `merchant` + [`MEMO_SEPARATOR`] + `note` when that fits.
@@ -105,6 +122,10 @@ impl Memo {
                 max: MAX_MEMO_BYTES,
             });
         }
+        let (merchant, note) = (
+            if is_blank(merchant) { "" } else { merchant },
+            if is_blank(note) { "" } else { note },
+        );
         if merchant.is_empty() {
             return Self::parse(note);
         }
@@ -365,6 +386,19 @@ mod tests {
             Memo::parse("拦".repeat(334)),
             Err(MemoError::TooLong { len: 1002, .. })
         ));
+    }
+
+    #[test]
+    fn blank_memos_are_refused_and_blank_parts_count_as_empty() {
+        for blank in [" ", "\t\r\n", "\u{3000}\u{2028}", "\u{1c}"] {
+            assert_eq!(Memo::parse(blank), Err(MemoError::Blank), "{blank:?}");
+        }
+        // Not whitespace to the platform's SDK (Java): a memo, though it shows as nothing.
+        assert!(Memo::parse("\u{a0}").is_ok());
+        assert!(Memo::parse(" x ").is_ok());
+        assert_eq!(Memo::fit("  ", "note").expect("note").as_str(), "note");
+        assert_eq!(Memo::fit("merchant", "\n").expect("m").as_str(), "merchant");
+        assert_eq!(Memo::fit(" ", "\t"), Err(MemoError::Empty));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!    `foobar`).
 //! 2. Join each name with its value, and all pairs with nothing between them:
 //!    `bar2foo1foo_bar3foobar4`. Values are not URL-encoded. A parameter without a value takes
-//!    no part (the SDKs skip empty values; this crate also does not send them).
+//!    no part: the SDK skips a value that is empty *or whitespace only* (`StringUtils.isEmpty`,
+//!    see [`is_blank`]), and does not send it either; this crate does the same.
 //! 3. Digest the UTF-8 bytes of that string:
 //!    - `sign_method=md5`: MD5 of secret + string + secret;
 //!    - `sign_method=hmac`: HMAC-MD5 keyed with the secret, over the string alone;
@@ -78,8 +79,38 @@ impl std::fmt::Display for SignMethod {
     }
 }
 
-/// The string that is signed: the parameters other than `sign` and those with empty values,
-/// sorted by name, each name followed by its value, with no separators.
+/// Whether the SDK counts a value as empty: `StringUtils.isEmpty` of the TOP SDK, true for an
+/// empty string and for one of whitespace only, where whitespace is Java's
+/// `Character.isWhitespace`: tab, line feed, vertical tab, form feed, carriage return,
+/// U+001C–U+001F, and the Unicode space, line and paragraph separators except the no-break
+/// ones (U+00A0, U+2007, U+202F). U+0085 is not whitespace to Java either. Such a parameter is
+/// neither signed nor sent.
+///
+/// ```
+/// use shiphold_marketplace_adapter::sign::is_blank;
+/// assert!(is_blank("") && is_blank(" \t\r\n") && is_blank("\u{3000}") && is_blank("\u{1f}"));
+/// assert!(!is_blank("\u{a0}") && !is_blank("\u{85}") && !is_blank(" x "));
+/// ```
+pub fn is_blank(value: &str) -> bool {
+    value.chars().all(|c| {
+        matches!(
+            c,
+            '\u{9}'..='\u{d}'
+                | '\u{1c}'..='\u{20}'
+                | '\u{1680}'
+                | '\u{2000}'..='\u{2006}'
+                | '\u{2008}'..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{205f}'
+                | '\u{3000}'
+        )
+    })
+}
+
+/// The string that is signed: the parameters other than `sign` and those with empty or
+/// whitespace-only values ([`is_blank`]), sorted by name, each name followed by its value,
+/// with no separators.
 ///
 /// ```
 /// // The platform documentation's example.
@@ -90,7 +121,7 @@ pub fn canonical_string<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Stri
     let mut signed: Vec<(&str, &str)> = params
         .iter()
         .map(|(k, v)| (k.as_ref(), v.as_ref()))
-        .filter(|(k, v)| *k != "sign" && !v.is_empty())
+        .filter(|(k, v)| *k != "sign" && !is_blank(k) && !is_blank(v))
         .collect();
     // `str` orders by bytes, which for ASCII names is ASCII order.
     signed.sort_unstable();
@@ -242,6 +273,9 @@ pub fn sign_update(
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v)),
     );
+    // As the SDK's parameter map does: a blank value is not sent, so what is sent is what is
+    // signed. (Credentials and memos refuse blanks, so this only guards.)
+    params.retain(|(_, v)| !is_blank(v));
     let sign = sign_params(&params, &creds.app_secret, method);
     params.push(("sign".into(), sign));
     Ok(SignedCall { params })
@@ -379,6 +413,30 @@ mod tests {
     fn sign_and_empty_values_take_no_part() {
         let with = [("a", "1"), ("sign", "XYZ"), ("b", ""), ("c", "3")];
         assert_eq!(canonical_string(&with), "a1c3");
+    }
+
+    /// Whitespace-only values are left out as the SDK leaves them out; a no-break space, which
+    /// Java does not count as whitespace, is signed. The digest of the second was computed
+    /// outside Rust: `printf 'testa1b\xc2\xa0c3test' | md5sum`.
+    #[test]
+    fn whitespace_only_values_take_no_part_but_a_no_break_space_does() {
+        let blank = [
+            ("a", "1"),
+            ("b", " \t"),
+            ("c", "3"),
+            ("d", "\u{3000}\u{2028}\u{1f}"),
+        ];
+        assert_eq!(canonical_string(&blank), "a1c3");
+        assert_eq!(
+            sign_params(&blank, &secret("test"), SignMethod::Md5),
+            sign_params(&[("a", "1"), ("c", "3")], &secret("test"), SignMethod::Md5)
+        );
+        let nbsp = [("a", "1"), ("b", "\u{a0}"), ("c", "3")];
+        assert_eq!(canonical_string(&nbsp), "a1b\u{a0}c3");
+        assert_eq!(
+            sign_params(&nbsp, &secret("test"), SignMethod::Md5),
+            "7BDEDECEA02E7E945192BAA4A2C96076"
+        );
     }
 
     #[test]

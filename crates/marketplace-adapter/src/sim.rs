@@ -29,7 +29,8 @@ use crate::memo::{Flag, MAX_MEMO_BYTES};
 use crate::sign::{API_VERSION, FORMAT, METHOD};
 use crate::time::timestamp_text;
 use crate::verify::{
-    DEFAULT_TOLERANCE, VerifyError, param, parse_form, verify_call_with_tolerance,
+    DEFAULT_TOLERANCE, VerifyError, is_unsigned_value, param, parse_form,
+    verify_call_with_tolerance,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -535,8 +536,11 @@ fn decide(shared: &Shared, params: &[(String, String)]) -> Decision {
         };
     }
 
-    let has = |name: &str| param(params, name).is_some_and(|v| !v.is_empty());
-    let Some(method) = param(params, "method").filter(|m| !m.is_empty()) else {
+    // A parameter whose value is empty or whitespace only is absent: the signature does not
+    // cover it (see `crate::verify`), so anyone could have added it.
+    let value = |name: &str| param(params, name).filter(|v| !is_unsigned_value(v.as_bytes()));
+    let has = |name: &str| value(name).is_some();
+    let Some(method) = value("method") else {
         return Decision::error(&request_id, 21, "Missing Method", None, None);
     };
     if method != METHOD {
@@ -551,7 +555,7 @@ fn decide(shared: &Shared, params: &[(String, String)]) -> Decision {
             Some("the simulator answers format=json only"),
         );
     }
-    let Some(app_key) = param(params, "app_key").filter(|k| !k.is_empty()) else {
+    let Some(app_key) = value("app_key") else {
         return Decision::error(&request_id, 28, "Missing App Key", None, None);
     };
     let Some(secret) = shared.apps.get(app_key) else {
@@ -578,12 +582,12 @@ fn decide(shared: &Shared, params: &[(String, String)]) -> Decision {
             }
         };
     }
-    match param(params, "v") {
-        None | Some("") => return Decision::error(&request_id, 32, "Missing Version", None, None),
+    match value("v") {
+        None => return Decision::error(&request_id, 32, "Missing Version", None, None),
         Some(API_VERSION) => {}
         Some(_) => return Decision::error(&request_id, 34, "Unsupported Version", None, None),
     }
-    let Some(session) = param(params, "session").filter(|v| !v.is_empty()) else {
+    let Some(session) = value("session") else {
         return Decision::error(&request_id, 26, "Missing Session", None, None);
     };
     if !s
@@ -600,7 +604,7 @@ fn decide(shared: &Shared, params: &[(String, String)]) -> Decision {
         );
     }
 
-    let Some(tid_text) = param(params, "tid").filter(|v| !v.is_empty()) else {
+    let Some(tid_text) = value("tid") else {
         return Decision::error(
             &request_id,
             40,
@@ -612,19 +616,19 @@ fn decide(shared: &Shared, params: &[(String, String)]) -> Decision {
     let Ok(tid) = tid_text.parse::<u64>() else {
         return Decision::invalid(&request_id, "tid", "tid is not a number");
     };
-    let memo = param(params, "memo").unwrap_or_default();
+    let memo = value("memo").unwrap_or_default();
     if memo.len() > MAX_MEMO_BYTES {
         return Decision::invalid(&request_id, "memo", "memo is longer than 1000 bytes");
     }
-    let flag = match param(params, "flag").filter(|v| !v.is_empty()) {
+    let flag = match value("flag") {
         None => None,
         Some(text) => match text.parse::<u64>().ok().and_then(Flag::from_number) {
             Some(flag) => Some(flag),
             None => return Decision::invalid(&request_id, "flag", "flag must be 0 to 5"),
         },
     };
-    let reset = match param(params, "reset") {
-        None | Some("") | Some("false") => false,
+    let reset = match value("reset") {
+        None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Decision::invalid(&request_id, "reset", "reset must be true or false"),
     };

@@ -7,6 +7,12 @@
 //! something. The signature is compared in constant time, and `timestamp` must be within a
 //! tolerance of the receiver's clock: the platform allows a client clock "最大时间误差为10分钟"
 //! (at most ten minutes off), which is [`DEFAULT_TOLERANCE`].
+//!
+//! A parameter whose value is empty or whitespace only takes no part in the signature, as the
+//! platform's SDK signs (its `StringUtils.isEmpty`, whitespace as Java's
+//! `Character.isWhitespace` reads it). Such a parameter was not signed, so anyone on the path
+//! could have added it: [`VerifiedCall::unsigned`] names them, and a receiver treats them as
+//! absent (the simulator does).
 
 use crate::credentials::AppSecret;
 use crate::sign::SignMethod;
@@ -33,6 +39,23 @@ pub struct VerifiedCall {
     pub sign_method: SignMethod,
     /// `timestamp`, as an instant.
     pub signed_at: DateTime<Utc>,
+    /// The parameters, by name, whose value is empty or whitespace only, and so took no part
+    /// in the signature. Treat them as absent.
+    pub unsigned: Vec<String>,
+}
+
+/// Whether a value takes no part in the signature. Written apart from the signing side's
+/// predicate: Rust's Unicode whitespace, less what Java's `Character.isWhitespace` does not
+/// count (U+0085 and the no-break spaces U+00A0, U+2007, U+202F), plus what it counts and
+/// Unicode does not (U+001C–U+001F).
+pub(crate) fn is_unsigned_value(value: &[u8]) -> bool {
+    std::str::from_utf8(value).is_ok_and(|text| {
+        text.chars().all(|c| {
+            let java_extra = ('\u{1c}'..='\u{1f}').contains(&c);
+            let java_excluded = matches!(c, '\u{85}' | '\u{a0}' | '\u{2007}' | '\u{202f}');
+            java_extra || (c.is_whitespace() && !java_excluded)
+        })
+    })
 }
 
 /// Why a call was refused.
@@ -132,7 +155,7 @@ pub fn verify_call_with_tolerance(
     }
     let required = |name: &'static str| -> Result<&str, VerifyError> {
         match param(params, name) {
-            Some(v) if !v.is_empty() => Ok(v),
+            Some(v) if !is_unsigned_value(v.as_bytes()) => Ok(v),
             _ => Err(VerifyError::Missing(name)),
         }
     };
@@ -146,8 +169,13 @@ pub fn verify_call_with_tolerance(
     let given = hex::decode(given_sign).map_err(|_| VerifyError::MalformedSignature)?;
 
     let mut digest = Digester::new(sign_method, secret.expose());
+    let mut unsigned = Vec::new();
     for (name, value) in &by_name {
-        if *name == b"sign".as_slice() || value.is_empty() {
+        if *name == b"sign".as_slice() || is_unsigned_value(name) {
+            continue;
+        }
+        if is_unsigned_value(value) {
+            unsigned.push(String::from_utf8_lossy(name).into_owned());
             continue;
         }
         digest.feed(name);
@@ -177,6 +205,7 @@ pub fn verify_call_with_tolerance(
         method: method.to_owned(),
         sign_method,
         signed_at,
+        unsigned,
     })
 }
 
@@ -307,10 +336,61 @@ mod tests {
             verify_call(&params, &secret("test"), published_now()),
             Err(VerifyError::SignatureMismatch)
         );
-        // An added parameter with an empty value takes no part, as on the signing side.
+        // An added parameter with an empty or whitespace-only value takes no part, as on the
+        // signing side, and is named as unsigned.
+        for blank in ["", " ", "\t\u{3000}"] {
+            let mut params = published();
+            params.push(("memo".into(), blank.into()));
+            let verified = verify_call(&params, &secret("test"), published_now()).expect("ok");
+            assert_eq!(verified.unsigned, ["memo"], "{blank:?}");
+        }
+        assert!(
+            verify_call(&published(), &secret("test"), published_now())
+                .expect("ok")
+                .unsigned
+                .is_empty()
+        );
+        // A no-break space is a value to the platform's SDK: signed, so adding it breaks the
+        // signature.
         let mut params = published();
-        params.push(("memo".into(), String::new()));
-        assert!(verify_call(&params, &secret("test"), published_now()).is_ok());
+        params.push(("memo".into(), "\u{a0}".into()));
+        assert_eq!(
+            verify_call(&params, &secret("test"), published_now()),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn blank_means_what_the_signing_side_means() {
+        // Written apart, the two predicates must agree on every character.
+        let mut buffer = [0u8; 4];
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let text = c.encode_utf8(&mut buffer);
+            assert_eq!(
+                is_unsigned_value(text.as_bytes()),
+                crate::sign::is_blank(text),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    /// A value of one no-break space is signed like any value; the digest was computed outside
+    /// Rust: `printf 'testa1app_keykb\xc2\xa0c3methodmsign_methodmd5timestamp2013-05-06 13:52:03test' | md5sum`.
+    #[test]
+    fn a_no_break_space_value_verifies_as_signed() {
+        let params = pairs(&[
+            ("a", "1"),
+            ("b", "\u{a0}"),
+            ("c", "3"),
+            ("app_key", "k"),
+            ("method", "m"),
+            ("sign_method", "md5"),
+            ("timestamp", "2013-05-06 13:52:03"),
+            ("sign", "E4F9DFED2793E57CFE1BEEAE11952BE9"),
+        ]);
+        let verified = verify_call(&params, &secret("test"), published_now()).expect("ok");
+        assert!(verified.unsigned.is_empty());
     }
 
     #[test]

@@ -2,9 +2,17 @@
 //!
 //! It logs nothing. The secret lives in [`Credentials`], whose `Debug` hides it, and it never
 //! goes on the wire: only the signature does.
+//!
+//! The endpoint must be `https`, or plain `http` to a loopback host (`127.0.0.0/8`, `::1`,
+//! `localhost`: a simulator or a local test double). Qimen's pages write the gateway as
+//! `http://qimen.api.taobao.com/router/qimen/service`; the same gateway answers on `https`
+//! (the official SDK's own tests use `https://qimen.api.taobao.com/router/qimen/service`), and
+//! in clear a call would show the merchant's documents, `customerId` and a replayable
+//! signature to everyone on the path. The sandbox (`http://qimenapi.tbsandbox.com/…`) and a
+//! WMS that only speaks plain HTTP need a TLS-terminating proxy in front.
 
 use crate::credentials::Credentials;
-use crate::outcome::{Outcome, classify, snippet};
+use crate::outcome::{Outcome, RetryableCodes, classify_with, parse_retry_after, snippet};
 use crate::sign::SignedQuery;
 use crate::wire::{InvalidRequest, PendingRequest, XML_CONTENT_TYPE};
 use crate::xml::MAX_DOCUMENT_BYTES;
@@ -26,6 +34,10 @@ pub enum ClientError {
     /// ways a gateway does not expect).
     #[error("invalid Qimen endpoint: {0}")]
     Url(String),
+    /// The endpoint is plain `http` to a host that is not loopback: the call would cross the
+    /// network in clear. The URL shown has any user name and password removed.
+    #[error("the Qimen endpoint must use https (plain http is accepted for loopback only): {0}")]
+    Insecure(String),
     /// reqwest refused the configuration (for example, no TLS backend could start).
     #[error("could not build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
@@ -36,11 +48,23 @@ pub enum ClientError {
 ///
 /// Redirects are not followed: a redirected call would need signing again, and a redirect is
 /// a configuration to fix, so it is reported as [`Outcome::Permanent`].
+///
+/// ```
+/// use shiphold_qimen_adapter::{ClientError, Credentials, DEFAULT_TIMEOUT, QimenClient, Secret};
+/// let c = Credentials::new("k", Secret::new("s").unwrap(), "c").unwrap();
+/// assert!(QimenClient::new("https://qimen.api.taobao.com/router/qimen/service", c.clone(), DEFAULT_TIMEOUT).is_ok());
+/// assert!(QimenClient::new("http://127.0.0.1:9000/router/qimen/service", c.clone(), DEFAULT_TIMEOUT).is_ok());
+/// assert!(matches!(
+///     QimenClient::new("http://qimen.api.taobao.com/router/qimen/service", c, DEFAULT_TIMEOUT),
+///     Err(ClientError::Insecure(_))
+/// ));
+/// ```
 #[derive(Debug, Clone)]
 pub struct QimenClient {
     http: reqwest::Client,
     endpoint: Url,
     credentials: Credentials,
+    retryable: RetryableCodes,
 }
 
 /// The workspace builds reqwest with rustls but without a crypto provider: install ring's,
@@ -62,11 +86,15 @@ impl QimenClient {
         timeout: Duration,
     ) -> Result<Self, ClientError> {
         let endpoint = Url::parse(endpoint).map_err(|e| ClientError::Url(e.to_string()))?;
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(ClientError::Url(format!(
-                "scheme `{}` is not http or https",
-                endpoint.scheme()
-            )));
+        match endpoint.scheme() {
+            "https" => {}
+            "http" if is_loopback(&endpoint) => {}
+            "http" => return Err(ClientError::Insecure(without_userinfo(&endpoint))),
+            other => {
+                return Err(ClientError::Url(format!(
+                    "scheme `{other}` is not http or https"
+                )));
+            }
         }
         if endpoint.query().is_some() || endpoint.fragment().is_some() {
             return Err(ClientError::Url(
@@ -85,7 +113,21 @@ impl QimenClient {
             http,
             endpoint,
             credentials,
+            retryable: RetryableCodes::default(),
         })
+    }
+
+    /// The same client, treating the `failure` codes of `codes` as transient
+    /// ([`Outcome::Retry`]) instead of [`RetryableCodes::default`]: for a merchant whose WMS
+    /// names "busy" in its own words.
+    pub fn with_retryable_codes(mut self, codes: RetryableCodes) -> Self {
+        self.retryable = codes;
+        self
+    }
+
+    /// The `failure` codes treated as transient.
+    pub fn retryable_codes(&self) -> &RetryableCodes {
+        &self.retryable
     }
 
     /// The endpoint calls are posted to.
@@ -110,7 +152,8 @@ impl QimenClient {
     ///
     /// `Err` means the request cannot be written (a required field empty, a character XML
     /// cannot carry) and nothing was sent; every network or far-end problem is an
-    /// [`Outcome`].
+    /// [`Outcome`]. A [`Outcome::Retry`] carries the answer's `Retry-After`, in seconds, at
+    /// most [`MAX_RETRY_AFTER`](crate::MAX_RETRY_AFTER).
     pub async fn send_at(
         &self,
         request: &PendingRequest,
@@ -132,17 +175,52 @@ impl QimenClient {
             Err(e) => {
                 return Ok(Outcome::Retry {
                     reason: describe_transport_error(&e),
+                    retry_after: None,
                 });
             }
         };
         let status = response.status().as_u16();
-        Ok(match read_limited(&mut response).await {
-            Ok(body) => classify(request.action, status, &body),
+        let wait = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let outcome = match read_limited(&mut response).await {
+            Ok(body) => classify_with(request.action, status, &body, &self.retryable),
             Err(reason) => Outcome::Retry {
                 reason: format!("HTTP {status}: {reason}"),
+                retry_after: None,
             },
+        };
+        Ok(match outcome {
+            Outcome::Retry {
+                reason,
+                retry_after,
+            } => Outcome::Retry {
+                reason,
+                retry_after: retry_after.or(wait),
+            },
+            other => other,
         })
     }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The URL without its user name and password, for an error message.
+fn without_userinfo(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Both only fail for URLs that cannot have userinfo, which then have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
 }
 
 /// Reads at most [`MAX_DOCUMENT_BYTES`] of the answer.
@@ -207,9 +285,9 @@ mod tests {
     fn endpoints_with_a_query_or_another_scheme_are_refused() {
         for bad in [
             "ftp://example.com/x",
-            "http://example.com/x?a=1",
+            "https://example.com/x?a=1",
             "not a url",
-            "http://example.com/#f",
+            "http://127.0.0.1/#f",
         ] {
             assert!(
                 matches!(
@@ -227,6 +305,49 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_only() {
+        for ok in [
+            "http://127.0.0.1:8080/router/qimen/service",
+            "http://127.9.9.9/x",
+            "http://[::1]:8080/x",
+            "http://LOCALHOST/x",
+            "https://10.0.0.1/x",
+        ] {
+            assert!(
+                QimenClient::new(ok, credentials(), DEFAULT_TIMEOUT).is_ok(),
+                "{ok}"
+            );
+        }
+        for insecure in [
+            "http://qimen.api.taobao.com/router/qimen/service",
+            "http://qimenapi.tbsandbox.com/router/qimen/service",
+            "http://10.0.0.1/x",
+            "http://localhost.example.com/x",
+        ] {
+            assert!(
+                matches!(
+                    QimenClient::new(insecure, credentials(), DEFAULT_TIMEOUT),
+                    Err(ClientError::Insecure(_))
+                ),
+                "{insecure}"
+            );
+        }
+        let Err(e) = QimenClient::new(
+            "http://erp:hunter2@wms.example.com/qimen",
+            credentials(),
+            DEFAULT_TIMEOUT,
+        ) else {
+            panic!("refused")
+        };
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("erp@"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("http://wms.example.com/qimen"), "{shown}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! application (the ERP side, here Shiphold) and the `customerId` that routes the call to one
 //! merchant's warehouse.
 
+use subtle::ConstantTimeEq;
+
 /// Why credentials could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
@@ -34,8 +36,19 @@ fn check(name: &'static str, value: &str) -> Result<(), CredentialsError> {
 /// assert_eq!(format!("{secret:?}"), "Secret(…)");
 /// assert!(Secret::new("  ").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Two secrets compare in constant time (for equal lengths; a different length is unequal at
+/// once), so a comparison cannot be timed to learn a secret byte by byte.
+#[derive(Clone)]
 pub struct Secret(String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// A secret from its text, as Qimen issued it with the app key.
@@ -136,6 +149,14 @@ mod tests {
             Credentials::new("k", s, "\t"),
             Err(CredentialsError::Empty("customerId"))
         );
+    }
+
+    #[test]
+    fn secrets_are_equal_only_when_every_byte_is() {
+        let s = |t: &str| Secret::new(t).unwrap();
+        assert_eq!(s("abc"), s("abc"));
+        assert_ne!(s("abc"), s("abd"));
+        assert_ne!(s("abc"), s("abcd"));
     }
 
     #[test]

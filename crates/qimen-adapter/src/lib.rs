@@ -10,7 +10,10 @@
 //! - [signing](crate::sign): [`SignedQuery`] (the query string of a call) and [`signature`];
 //! - [verification](mod@crate::verify), written separately: [`ReceivedQuery`], [`verify()`];
 //! - [answers](crate::answer): [`Answer`] (`<response>` with `flag`, `code`, `message`);
-//! - [outcomes](crate::outcome): [`Outcome`] and [`classify`], for an outbox's retry logic;
+//! - [gateway errors](crate::gateway): [`GatewayError`], the TOP `<error_response>` a Qimen
+//!   gateway answers when a call fails its own checks;
+//! - [outcomes](crate::outcome): [`Outcome`] and [`classify`] (with [`RetryableCodes`], the
+//!   `failure` codes that mean "not now"), for an outbox's retry logic;
 //! - feature `client`: `QimenClient` (reqwest);
 //! - feature `sim`: a simulator of a Qimen WMS (module `sim`).
 //!
@@ -43,7 +46,7 @@
 //! use shiphold_qimen_adapter::*;
 //! let credentials = Credentials::new("12345678", Secret::new("…")?, "stub-cust-code")?;
 //! let client = QimenClient::new(
-//!     "http://qimen.api.taobao.com/router/qimen/service",
+//!     "https://qimen.api.taobao.com/router/qimen/service",
 //!     credentials,
 //!     DEFAULT_TIMEOUT,
 //! )?;
@@ -54,7 +57,7 @@
 //! match client.send(&request).await? {
 //!     Outcome::Held => println!("locked"),
 //!     Outcome::Refused { message, .. } => println!("lock failed: {message}"),
-//!     Outcome::Retry { reason } => println!("try again later: {reason}"),
+//!     Outcome::Retry { reason, .. } => println!("try again later: {reason}"),
 //!     other => println!("fix the configuration: {other:?}"),
 //! }
 //! # Ok(()) }
@@ -64,6 +67,7 @@
 
 pub mod answer;
 pub mod credentials;
+pub mod gateway;
 pub mod outcome;
 pub mod sign;
 pub mod verify;
@@ -80,7 +84,11 @@ pub use answer::{
     is_sign_check_failure,
 };
 pub use credentials::{Credentials, CredentialsError, Secret};
-pub use outcome::{Outcome, classify, classify_answer};
+pub use gateway::{GATEWAY_ERROR_ROOT, GatewayError, GatewayErrorKind, gateway_error_kind};
+pub use outcome::{
+    DEFAULT_RETRYABLE_CODES, MAX_RETRY_AFTER, Outcome, RetryableCodes, classify, classify_answer,
+    classify_answer_with, classify_gateway_error, classify_with, parse_retry_after,
+};
 pub use sign::{
     API_VERSION, FORMAT, METHOD, SIGN_METHOD, SignedQuery, TIMESTAMP_FORMAT, signature,
     timestamp_text,

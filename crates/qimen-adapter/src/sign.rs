@@ -6,7 +6,9 @@
 //! official SDK that implements it (`TaobaoUtils.signTopRequest`, used by `DefaultQimenClient`
 //! through `signTopRequestWithBody`):
 //!
-//! 1. take every query parameter except `sign`, leaving out those with an empty value;
+//! 1. take every query parameter except `sign`, leaving out those with an empty value
+//!    (`StringUtils.areNotEmpty`; the SDK's "empty" includes a value of whitespace only, as
+//!    Java's `Character.isWhitespace` reads it, see [`is_blank`]);
 //! 2. sort them by name;
 //! 3. write each name immediately followed by its value, with no separators;
 //! 4. put the secret before and after, and the exact body bytes between the parameters and the
@@ -47,13 +49,45 @@ pub fn timestamp_text(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// Whether the signing rule leaves a value out: the SDK's `StringUtils.isEmpty`, which is true
+/// for an empty string and for one of whitespace only, where whitespace is what Java's
+/// `Character.isWhitespace` says: tab, line feed, vertical tab, form feed, carriage return,
+/// U+001C–U+001F, and the Unicode space, line and paragraph separators except the no-break
+/// ones (U+00A0, U+2007, U+202F). U+0085 is not whitespace to Java either.
+///
+/// Real gateways verify with the SDK's rule, so our signer applies it exactly. This crate's
+/// own calls never carry such a value (credentials refuse them, the other values are fixed);
+/// the rule matters to [`signature`] over parameters of a caller's choosing.
+///
+/// ```
+/// use shiphold_qimen_adapter::sign::is_blank;
+/// assert!(is_blank("") && is_blank(" \t\r\n") && is_blank("\u{3000}") && is_blank("\u{1f}"));
+/// assert!(!is_blank("\u{a0}") && !is_blank("\u{85}") && !is_blank(" x "));
+/// ```
+pub fn is_blank(value: &str) -> bool {
+    value.chars().all(|c| {
+        matches!(
+            c,
+            '\u{9}'..='\u{d}'
+                | '\u{1c}'..='\u{20}'
+                | '\u{1680}'
+                | '\u{2000}'..='\u{2006}'
+                | '\u{2008}'..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{205f}'
+                | '\u{3000}'
+        )
+    })
+}
+
 /// The exact bytes the MD5 is taken over. Kept apart so tests can compare it with a string
 /// written out by hand.
 fn signing_input(secret: &Secret, params: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut kept: Vec<(&str, &str)> = params
         .iter()
         .copied()
-        .filter(|(name, value)| *name != "sign" && !name.is_empty() && !value.is_empty())
+        .filter(|(name, value)| *name != "sign" && !is_blank(name) && !is_blank(value))
         .collect();
     // Byte order of UTF-8 names; the SDK sorts Java strings, which is the same order for the
     // ASCII names the protocol uses.
@@ -238,6 +272,28 @@ mod tests {
         assert_eq!(with_extras, plain);
         // `printf %s ka1b2Bk | md5sum`
         assert_eq!(plain, "814D64B722B95002E421CE970A02499D");
+    }
+
+    #[test]
+    fn whitespace_only_values_are_left_out_as_the_sdk_leaves_them_out() {
+        let secret = Secret::new("k").unwrap();
+        let plain = signature(&secret, &[("a", "1"), ("b", "2")], b"B");
+        // Java's whitespace: spaces, tabs, line ends, U+001F, the ideographic space.
+        let blank = signature(
+            &secret,
+            &[
+                ("a", "1"),
+                ("b", "2"),
+                ("c", " \t\r\n"),
+                ("d", "\u{1f}\u{3000}"),
+            ],
+            b"B",
+        );
+        assert_eq!(blank, plain);
+        // A no-break space is not whitespace to Java: it is signed, as `c` + U+00A0.
+        // `printf 'ka1b2c\xc2\xa0Bk' | md5sum`
+        let nbsp = signature(&secret, &[("a", "1"), ("b", "2"), ("c", "\u{a0}")], b"B");
+        assert_eq!(nbsp, "886A3BAE6042FA68919BAC43DAC53080");
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //! simulator's own (a real WMS chooses its own codes and messages). Both calls are
 //! idempotent, as an at-least-once sender needs: holding a held document, or releasing one
 //! that is not held, succeeds without changing it.
+//!
+//! Every call is handled in a task of its own, as on a real server: a client that gives up (a
+//! timeout) closes its connection, but the call it sent is still carried out and recorded.
 
 use crate::answer::Answer;
 use crate::credentials::Credentials;
@@ -50,10 +53,22 @@ pub enum Fault {
     },
     /// Answer this HTTP status with a short text body, before verifying or applying anything.
     Status(u16),
+    /// Answer exactly this, before verifying or applying anything: a gateway's own
+    /// `<error_response>`, a throttling answer with a `Retry-After` header, a proxy's page.
+    Raw {
+        /// The HTTP status.
+        status: u16,
+        /// The `Retry-After` header's value, if one is sent.
+        retry_after: Option<String>,
+        /// The body, sent as it is.
+        body: String,
+    },
     /// Answer 200 with a body that is not a readable answer, applying nothing.
     Malformed,
-    /// Wait this long before handling the call normally (to provoke client timeouts; the call
-    /// is still applied when the wait is over, as a slow warehouse would).
+    /// Wait this long before handling the call normally, to provoke client timeouts. The call
+    /// is still applied (and recorded) when the wait is over, whether or not the client is
+    /// still there, as a slow warehouse would: the wait runs in the call's own task, which a
+    /// closed connection does not cancel.
     Delay(Duration),
 }
 
@@ -140,9 +155,13 @@ pub struct RecordedCall {
     pub request: Option<PendingRequest>,
     /// Whether the signature and timestamp verified.
     pub verified: bool,
+    /// The parameters of a verified call whose empty value took no part in its signature
+    /// ([`Verified::unsigned`](crate::Verified::unsigned)); the simulator treats them as absent.
+    pub unsigned: Vec<String>,
     /// The HTTP status answered.
     pub status: u16,
-    /// The answer, when one was written (not for [`Fault::Status`] or [`Fault::Malformed`]).
+    /// The answer, when one was written (not for [`Fault::Status`], [`Fault::Raw`] or
+    /// [`Fault::Malformed`]).
     pub answer: Option<Answer>,
 }
 
@@ -278,12 +297,13 @@ impl SimHandle {
         format!("http://{}/router/qimen/service", self.addr)
     }
 
-    /// Every call received so far, in order of arrival (a call is recorded when it is answered).
+    /// Every call handled so far, in the order their handling ended (a call is recorded when it
+    /// has been decided, after any [`Fault::Delay`], even if its client has gone).
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.shared.lock().calls.clone()
     }
 
-    /// How many calls were answered so far.
+    /// How many calls were handled so far.
     pub fn call_count(&self) -> usize {
         self.shared.lock().calls.len()
     }
@@ -356,7 +376,8 @@ impl SimHandle {
         self.shared.lock().now = now;
     }
 
-    /// Waits until at least `n` calls were answered; `false` on timeout.
+    /// Waits until at least `n` calls were handled; `false` on timeout. It wakes on the
+    /// simulator's notification of each call, it does not poll.
     pub async fn wait_for_calls(&self, n: usize, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -373,8 +394,9 @@ impl SimHandle {
         }
     }
 
-    /// Stops the simulator. Calls still being handled (a [`Fault::Delay`]) are given a moment
-    /// and then dropped.
+    /// Stops the simulator: it stops accepting connections and waits a moment for open ones.
+    /// A call still being handled (a [`Fault::Delay`]) goes on in its task until the runtime
+    /// ends.
     pub async fn shutdown(self) {
         let running = self
             .running
@@ -400,6 +422,7 @@ struct Reply {
     status: u16,
     answer: Option<Answer>,
     body: String,
+    retry_after: Option<String>,
 }
 
 impl Reply {
@@ -408,8 +431,22 @@ impl Reply {
             status: 200,
             body: answer.to_xml(),
             answer: Some(answer),
+            retry_after: None,
         }
     }
+}
+
+/// What the check of a call found: whether it verified, and which parameters it did not sign.
+struct Checked {
+    verified: bool,
+    unsigned: Vec<String>,
+}
+
+impl Checked {
+    const REFUSED: Self = Self {
+        verified: false,
+        unsigned: Vec::new(),
+    };
 }
 
 async fn receive(
@@ -423,6 +460,36 @@ async fn receive(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // The call runs in a task of its own, as on a real server: when a client gives up (a
+    // timeout), hyper drops this future with the connection, but not the task, so the call it
+    // sent is still carried out and recorded.
+    let work = tokio::spawn(handle(shared, query, content_type, body));
+    let Ok(reply) = work.await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, XML_CONTENT_TYPE)],
+        reply.body,
+    )
+        .into_response();
+    if let Some(value) = reply
+        .retry_after
+        .and_then(|v| header::HeaderValue::from_str(&v).ok())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Handles one call to the end: the fault, the checks, the change, the record.
+async fn handle(
+    shared: Arc<Shared>,
+    query: String,
+    content_type: Option<String>,
+    body: Bytes,
+) -> Reply {
     let request = PendingRequest::from_xml(&body).ok();
     let fault = {
         let state = shared.lock();
@@ -436,28 +503,41 @@ async fn receive(
         tokio::time::sleep(*delay).await;
     }
 
-    let (reply, verified) = match fault {
+    let (reply, checked) = match fault {
         Some(Fault::Status(status)) => (
             Reply {
                 status,
                 answer: None,
                 body: format!("simulated HTTP {status}"),
+                retry_after: None,
             },
-            false,
+            Checked::REFUSED,
+        ),
+        Some(Fault::Raw {
+            status,
+            retry_after,
+            body,
+        }) => (
+            Reply {
+                status,
+                answer: None,
+                body,
+                retry_after,
+            },
+            Checked::REFUSED,
         ),
         Some(Fault::Malformed) => (
             Reply {
                 status: 200,
                 answer: None,
                 body: "<response><flag>succ".to_owned(),
+                retry_after: None,
             },
-            false,
+            Checked::REFUSED,
         ),
         other => decide(&shared, &query, &body, request.as_ref(), other),
     };
 
-    let response_body = reply.body.clone();
-    let status = reply.status;
     {
         let mut state = shared.lock();
         let received_at = state.now.unwrap_or_else(Utc::now);
@@ -467,28 +547,24 @@ async fn receive(
             content_type,
             body: body.to_vec(),
             request,
-            verified,
-            status,
-            answer: reply.answer,
+            verified: checked.verified,
+            unsigned: checked.unsigned,
+            status: reply.status,
+            answer: reply.answer.clone(),
         });
     }
     shared.changed.notify_waiters();
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        [(header::CONTENT_TYPE, XML_CONTENT_TYPE)],
-        response_body,
-    )
-        .into_response()
+    reply
 }
 
-/// Verifies and applies a call; returns the reply and whether the call verified.
+/// Verifies and applies a call; returns the reply and what the check found.
 fn decide(
     shared: &Shared,
     query: &str,
     body: &[u8],
     request: Option<&PendingRequest>,
     fault: Option<Fault>,
-) -> (Reply, bool) {
+) -> (Reply, Checked) {
     let mut state = shared.lock();
     let now = state.now.unwrap_or_else(Utc::now);
     let credentials = &shared.credentials;
@@ -497,22 +573,32 @@ fn decide(
 
     let received = match ReceivedQuery::parse(query) {
         Ok(q) => q,
-        Err(e) => return (refuse_signature(e.to_string()), false),
+        Err(e) => return (refuse_signature(e.to_string()), Checked::REFUSED),
     };
     if received.app_key() != Some(credentials.app_key()) {
-        return (refuse_signature("unknown app_key".to_owned()), false);
+        return (
+            refuse_signature("unknown app_key".to_owned()),
+            Checked::REFUSED,
+        );
     }
-    if let Err(e) = received.verify(body, credentials.secret(), now, shared.tolerance) {
-        return (refuse_signature(e.to_string()), false);
-    }
+    let verified = match received.verify(body, credentials.secret(), now, shared.tolerance) {
+        Ok(verified) => verified,
+        Err(e) => return (refuse_signature(e.to_string()), Checked::REFUSED),
+    };
+    // Every parameter the simulator acts on is non-empty, so the unsigned (empty) ones are
+    // absent to it; they are recorded, so a test can see them.
+    let checked = || Checked {
+        verified: true,
+        unsigned: verified.unsigned.clone(),
+    };
     // `customerId` is signed, so checking it after the signature is enough.
     if received.customer_id() != Some(credentials.customer_id()) {
-        return (refuse_signature("unknown customerId".to_owned()), true);
+        return (refuse_signature("unknown customerId".to_owned()), checked());
     }
     if received.method() != Some(METHOD) {
         let method = received.method().unwrap_or_default();
         let answer = Answer::failure("invalid-method", format!("method `{method}` is not served"));
-        return (Reply::answer(answer), true);
+        return (Reply::answer(answer), checked());
     }
     let request = match request {
         Some(r) => r,
@@ -522,11 +608,11 @@ fn decide(
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             let answer = Answer::failure("invalid-request", format!("请求报文错误 {why}"));
-            return (Reply::answer(answer), true);
+            return (Reply::answer(answer), checked());
         }
     };
     if let Some(Fault::Refuse { code, message }) = fault {
-        return (Reply::answer(Answer::failure(code, message)), true);
+        return (Reply::answer(Answer::failure(code, message)), checked());
     }
 
     let accept_unknown = shared.accept_unknown;
@@ -544,7 +630,7 @@ fn decide(
             "warehouse-not-found",
             format!("仓库不存在 unknown warehouse {}", request.warehouse_code),
         );
-        return (Reply::answer(answer), true);
+        return (Reply::answer(answer), checked());
     };
     let Some(document) = (if accept_unknown {
         Some(warehouse.entry(request.order_code.clone()).or_default())
@@ -555,7 +641,7 @@ fn decide(
             "order-not-found",
             format!("单据不存在 unknown document {}", request.order_code),
         );
-        return (Reply::answer(answer), true);
+        return (Reply::answer(answer), checked());
     };
     let answer = match request.action {
         Action::Pending if document.shipped => {
@@ -578,5 +664,5 @@ fn decide(
             Answer::success("恢复成功 restored")
         }
     };
-    (Reply::answer(answer), true)
+    (Reply::answer(answer), checked())
 }

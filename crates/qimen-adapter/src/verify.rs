@@ -9,7 +9,25 @@
 //! The receiving rule is the one of the official SDK's `SpiUtils` (`checkSign4TextRequest`:
 //! "hex(md5(secret+sorted(params)+body+secret))", with `sign` left out), and its
 //! `checkTimestamp` refuses requests older than five minutes, hence [`DEFAULT_TOLERANCE`].
-//! Parameters with an empty value are left out, as the signing side does.
+//!
+//! # Parameters with an empty value
+//!
+//! The SDK disagrees with itself here. Its signer (`TaobaoUtils.signTopRequest`, which every
+//! SDK client and this crate's [`crate::sign`] follow) leaves out a parameter whose value is
+//! empty or whitespace only (`StringUtils.isEmpty`), and its clients never send one. Its
+//! receiver (`SpiUtils`) writes such a parameter as its bare name. A real sender is one or the
+//! other, so [`ReceivedQuery::verify`] accepts both, deliberately:
+//!
+//! 1. first the signer's rule, empty values left out ([`EmptyValues::LeftOut`]): what gateways
+//!    verify and SDK clients produce;
+//! 2. only if that does not match and the call has empty-valued parameters, the receiver's
+//!    rule, bare names written ([`EmptyValues::BareName`]): what a sender built on `SpiUtils`'s
+//!    reading produces.
+//!
+//! Both digests are compared in constant time. Under the first rule an empty-valued parameter
+//! took no part in the signature: anyone on the path could have added it. The verifier does
+//! not hide that: [`Verified::unsigned`] names every such parameter, and a receiver must treat
+//! them as absent (they carry no value anyway) or refuse the call. The simulator records them.
 //!
 //! A limit of the protocol, not of this code: names and values are concatenated without
 //! separators, so `v=2.0` and `v2=.0` sign the same text. A receiver should therefore check
@@ -81,6 +99,16 @@ pub struct ReceivedQuery {
     params: BTreeMap<String, String>,
 }
 
+/// How the signature of a verified call wrote its empty-valued parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmptyValues {
+    /// Left out, as the SDK's signer and this crate's do. Also the rule of every call that has
+    /// no empty-valued parameter.
+    LeftOut,
+    /// Written as their bare names, as the SDK's `SpiUtils` reads them.
+    BareName,
+}
+
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -92,6 +120,25 @@ pub struct Verified {
     pub customer_id: Option<String>,
     /// `timestamp`, as an instant.
     pub signed_at: DateTime<Utc>,
+    /// Which rule for empty values the signature matched.
+    pub empty_values: EmptyValues,
+    /// The parameters, by name, whose value is empty (or whitespace only) and so took no part
+    /// in the signature: always empty under [`EmptyValues::BareName`]. They were not signed;
+    /// treat them as absent.
+    pub unsigned: Vec<String>,
+}
+
+/// Whether a value counts as empty: empty, or whitespace only as Java's
+/// `Character.isWhitespace` reads it (the SDK's `StringUtils.isEmpty`). Written here apart
+/// from the signing side's: Rust's Unicode whitespace, less the four characters Java does not
+/// count (U+0085 and the no-break spaces U+00A0, U+2007, U+202F), plus the four it does that
+/// Unicode does not (the separators U+001C–U+001F).
+fn is_empty_value(value: &str) -> bool {
+    value.chars().all(|c| {
+        let java_extra = ('\u{1c}'..='\u{1f}').contains(&c);
+        let java_excluded = matches!(c, '\u{85}' | '\u{a0}' | '\u{2007}' | '\u{202f}');
+        java_extra || (c.is_whitespace() && !java_excluded)
+    })
 }
 
 impl ReceivedQuery {
@@ -155,22 +202,27 @@ impl ReceivedQuery {
         hex::decode_to_slice(given, &mut given_bytes)
             .map_err(|_| VerifyError::MalformedSignature)?;
 
-        let mut md5 = Md5::new();
-        md5.update(secret.as_bytes());
-        // The map iterates in byte order of the names: the sorted order of the rule.
-        for (name, value) in &self.params {
-            if name == "sign" || name.is_empty() || value.is_empty() {
-                continue;
-            }
-            md5.update(name.as_bytes());
-            md5.update(value.as_bytes());
-        }
-        md5.update(body);
-        md5.update(secret.as_bytes());
-        let expected = md5.finalize();
-        if !bool::from(expected.as_slice().ct_eq(&given_bytes)) {
+        let empty: Vec<String> = self
+            .params
+            .iter()
+            .filter(|(name, value)| *name != "sign" && !name.is_empty() && is_empty_value(value))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let (empty_values, unsigned) = if bool::from(
+            self.digest(body, secret, EmptyValues::LeftOut)
+                .ct_eq(&given_bytes),
+        ) {
+            (EmptyValues::LeftOut, empty)
+        } else if !empty.is_empty()
+            && bool::from(
+                self.digest(body, secret, EmptyValues::BareName)
+                    .ct_eq(&given_bytes),
+            )
+        {
+            (EmptyValues::BareName, Vec::new())
+        } else {
             return Err(VerifyError::SignatureMismatch);
-        }
+        };
 
         let signed_at = parse_timestamp(timestamp)?;
         check_timestamp(timestamp, signed_at, now, tolerance)?;
@@ -179,7 +231,33 @@ impl ReceivedQuery {
             method: method.to_owned(),
             customer_id: self.customer_id().map(str::to_owned),
             signed_at,
+            empty_values,
+            unsigned,
         })
+    }
+
+    /// The MD5 of `secret + sorted(name + value) + body + secret`, empty values written as
+    /// `rule` says.
+    fn digest(&self, body: &[u8], secret: &Secret, rule: EmptyValues) -> [u8; 16] {
+        let mut md5 = Md5::new();
+        md5.update(secret.as_bytes());
+        // The map iterates in byte order of the names: the sorted order of the rule.
+        for (name, value) in &self.params {
+            if name == "sign" || name.is_empty() {
+                continue;
+            }
+            match (is_empty_value(value), rule) {
+                (true, EmptyValues::LeftOut) => {}
+                (true, EmptyValues::BareName) => md5.update(name.as_bytes()),
+                (false, _) => {
+                    md5.update(name.as_bytes());
+                    md5.update(value.as_bytes());
+                }
+            }
+        }
+        md5.update(body);
+        md5.update(secret.as_bytes());
+        md5.finalize().into()
     }
 }
 
@@ -335,8 +413,77 @@ mod tests {
                 "{query}"
             );
         }
-        // An empty parameter is not signed, so adding one changes nothing.
-        assert!(check(&format!("{QUERY}&session="), BODY, &secret(), now()).is_ok());
+        // An empty parameter added on the way still verifies under the signer's rule (it takes
+        // no part in the signature), but not silently: it is named as unsigned.
+        for added in ["&session=", "&session=+%09", "&session=%E3%80%80"] {
+            let verified = check(&format!("{QUERY}{added}"), BODY, &secret(), now()).unwrap();
+            assert_eq!(verified.empty_values, EmptyValues::LeftOut, "{added}");
+            assert_eq!(verified.unsigned, ["session"], "{added}");
+        }
+        let plain = check(QUERY, BODY, &secret(), now()).unwrap();
+        assert_eq!(
+            (plain.empty_values, plain.unsigned),
+            (EmptyValues::LeftOut, vec![])
+        );
+        // A no-break space is a value to Java, so it is signed: adding it breaks the signature.
+        assert_eq!(
+            check(&format!("{QUERY}&session=%C2%A0"), BODY, &secret(), now()),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    // The same call with `&session=` signed by `SpiUtils`'s reading, the bare name written:
+    // `printf '%s' '秘钥-42app_keyapp 1customerIdC&Dformatxmlmethodtaobao.qimen.order.pendingpartner_idtop-sdk-java-20240101sessionsign_methodmd5timestamp2026-11-11 08:00:00v2.0<body>秘钥-42' | md5sum`.
+    const BARE_SIGN: &str = "3DD6F0CA7CDC1C4776EEAE7F96302EEF";
+
+    fn bare_query() -> String {
+        format!(
+            "{}&session=",
+            QUERY.replace("E5F4460DF804DE051A9302E406D2F228", BARE_SIGN)
+        )
+    }
+
+    #[test]
+    fn a_sender_that_signs_empty_values_as_bare_names_is_accepted() {
+        let verified = check(&bare_query(), BODY, &secret(), now()).unwrap();
+        assert_eq!(verified.empty_values, EmptyValues::BareName);
+        // The empty parameter was signed, as its name.
+        assert!(verified.unsigned.is_empty());
+        // Without the parameter it signed, or with a value for it, the signature fails.
+        for query in [
+            bare_query().replace("&session=", ""),
+            bare_query().replace("&session=", "&session=x"),
+            bare_query().replace("&session=", "&sessio="),
+            format!("{}&extra=", bare_query()),
+        ] {
+            assert_eq!(
+                check(&query, BODY, &secret(), now()),
+                Err(VerifyError::SignatureMismatch),
+                "{query}"
+            );
+        }
+        // Whitespace only reads as empty under both rules.
+        let blank = bare_query().replace("&session=", "&session=%20");
+        assert_eq!(
+            check(&blank, BODY, &secret(), now()).map(|v| v.empty_values),
+            Ok(EmptyValues::BareName)
+        );
+    }
+
+    #[test]
+    fn empty_means_what_the_signing_side_means() {
+        // Written apart, the two predicates must agree on every character.
+        let mut buffer = [0u8; 4];
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let text = c.encode_utf8(&mut buffer);
+            assert_eq!(
+                is_empty_value(text),
+                crate::sign::is_blank(text),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        assert!(is_empty_value(""));
     }
 
     #[test]

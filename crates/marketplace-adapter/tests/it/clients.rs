@@ -314,6 +314,39 @@ async fn the_simulator_refuses_an_over_long_memo_that_bypassed_the_type() {
 }
 
 #[tokio::test]
+async fn an_unsigned_blank_memo_added_on_the_way_changes_nothing() {
+    // A flag-only call, signed by the client's code, with `memo=  ` appended by someone on
+    // the path: a blank value takes no part in the signature, so it still verifies, and the
+    // simulator treats it as absent, as the platform's SDK would.
+    let sim = sim_with(SimConfig::new().order_with(TID, "送礼品", None)).await;
+    let update = MemoUpdate {
+        tid: TID,
+        memo: None,
+        flag: Some(Flag::Red),
+        reset: false,
+    };
+    let call = sign_update(&update, &creds(), SignMethod::HmacSha256, t0()).unwrap();
+    let body = format!("{}&memo=+%E3%80%80", call.form_body());
+    let response = reqwest::Client::new()
+        .post(sim.url())
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded;charset=utf-8",
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    assert!(classify_http(status, None, &bytes, TID).is_written());
+    let order = sim.order(TID).unwrap();
+    assert_eq!(order.memo, "送礼品");
+    assert_eq!(order.flag, Some(Flag::Red));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_slow_platform_is_a_retry_and_may_still_have_written() {
     let sim = sim().await;
     sim.set_delay(Duration::from_millis(800));

@@ -33,7 +33,7 @@ async fn http_500_is_retried_and_the_retry_succeeds() {
     sim.set_fault(Some(Fault::Status(500)));
     let outcome = send(&client, &hold("SO-1")).await;
     assert!(
-        matches!(&outcome, Outcome::Retry { reason } if reason.starts_with("HTTP 500")),
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("HTTP 500")),
         "{outcome:?}"
     );
     assert!(!sim.is_held(WAREHOUSE, "SO-1"));
@@ -76,7 +76,7 @@ async fn a_malformed_answer_is_retried() {
     sim.set_fault_for("SO-1", Some(Fault::Malformed));
     let outcome = send(&client(&sim), &hold("SO-1")).await;
     assert!(
-        matches!(&outcome, Outcome::Retry { reason } if reason.contains("unreadable answer")),
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.contains("unreadable answer")),
         "{outcome:?}"
     );
     assert!(!sim.is_held(WAREHOUSE, "SO-1"));
@@ -164,7 +164,7 @@ async fn a_slow_warehouse_times_out_and_is_retried() {
         QimenClient::new(&sim.url(), credentials(), Duration::from_millis(300)).unwrap();
     let outcome = impatient.send_at(&hold("SO-1"), at()).await.unwrap();
     assert!(
-        matches!(&outcome, Outcome::Retry { reason } if reason.starts_with("timeout")),
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("timeout")),
         "{outcome:?}"
     );
     sim.shutdown().await;
@@ -193,7 +193,7 @@ async fn a_closed_port_is_retried() {
     .unwrap();
     let outcome = client.send_at(&hold("SO-1"), at()).await.unwrap();
     assert!(
-        matches!(&outcome, Outcome::Retry { reason } if reason.starts_with("connection failed")),
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("connection failed")),
         "{outcome:?}"
     );
     // The reason never carries the signed URL.
@@ -227,11 +227,129 @@ async fn the_simulator_records_every_call_even_refused_ones() {
     let _ = send(&client, &hold("SO-1")).await;
     sim.set_fault(None);
     let _ = send(&client, &hold("SO-1")).await;
-    assert!(sim.wait_for_calls(3, Duration::from_secs(5)).await);
+    // Each call is recorded before its answer is sent, so all three are there now.
+    let calls = sim.calls();
     assert_eq!(
-        sim.calls().iter().map(|c| c.status).collect::<Vec<_>>(),
+        calls.iter().map(|c| c.status).collect::<Vec<_>>(),
         [500, 200, 200]
     );
+    // Faults answer before any check: only the last call was verified, and only it applied.
+    assert_eq!(
+        calls.iter().map(|c| c.verified).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    assert_eq!(
+        calls.iter().map(|c| c.answer.is_some()).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    assert!(calls.iter().all(|c| c.request.is_some()));
     assert_eq!(sim.document(WAREHOUSE, "SO-1").unwrap().applied, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_the_client_timed_out_on_is_still_applied() {
+    let sim = start(&["SO-1"]).await;
+    sim.set_fault_for("SO-1", Some(Fault::Delay(Duration::from_secs(2))));
+    let impatient =
+        QimenClient::new(&sim.url(), credentials(), Duration::from_millis(200)).unwrap();
+    let outcome = impatient.send_at(&hold("SO-1"), at()).await.unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Retry { reason, .. } if reason.starts_with("timeout")),
+        "{outcome:?}"
+    );
+    // The client has given up and closed its connection; the warehouse goes on, and the
+    // simulator says so when it is done.
+    assert!(sim.wait_for_calls(1, Duration::from_secs(60)).await);
+    assert!(sim.is_held(WAREHOUSE, "SO-1"));
+    let call = sim.calls().remove(0);
+    assert!(call.verified);
+    assert_eq!(call.answer.map(|a| a.flag), Some(Flag::Success));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_read_and_capped() {
+    let sim = start(&["SO-1"]).await;
+    let client = client(&sim);
+    for (status, header, expected) in [
+        (429, Some("120"), Some(Duration::from_secs(120))),
+        (503, Some("86400"), Some(MAX_RETRY_AFTER)),
+        (503, Some("Wed, 21 Oct 2015 07:28:00 GMT"), None),
+        (502, None, None),
+    ] {
+        sim.set_fault(Some(Fault::Raw {
+            status,
+            retry_after: header.map(str::to_owned),
+            body: "slow down".to_owned(),
+        }));
+        let outcome = send(&client, &hold("SO-1")).await;
+        assert!(outcome.is_retryable(), "{outcome:?}");
+        assert_eq!(outcome.retry_after(), expected, "{status} {header:?}");
+    }
+    // A permanent answer carries no wait, whatever the header says.
+    sim.set_fault(Some(Fault::Raw {
+        status: 404,
+        retry_after: Some("60".to_owned()),
+        body: "no such endpoint".to_owned(),
+    }));
+    assert!(matches!(
+        send(&client, &hold("SO-1")).await,
+        Outcome::Permanent { .. }
+    ));
+    assert!(!sim.is_held(WAREHOUSE, "SO-1"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn gateway_errors_are_read_not_retried_blindly() {
+    let sim = start(&["SO-1"]).await;
+    let client = client(&sim);
+    let error = |code: &str, sub_code: &str| Fault::Raw {
+        status: 200,
+        retry_after: None,
+        body: format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\" ?><error_response><code>{code}</code><msg>m</msg><sub_code>{sub_code}</sub_code></error_response>"
+        ),
+    };
+    sim.set_fault(Some(error("25", "isv.invalid-signature")));
+    let outcome = send(&client, &hold("SO-1")).await;
+    assert!(
+        matches!(&outcome, Outcome::Permanent { reason } if reason.contains("gateway refused the call: 25")),
+        "{outcome:?}"
+    );
+    sim.set_fault(Some(error(
+        "7",
+        "accesscontrol.limited-by-app-access-count",
+    )));
+    let outcome = send(&client, &hold("SO-1")).await;
+    assert!(outcome.is_retryable(), "{outcome:?}");
+    sim.set_fault(None);
+    assert_eq!(send(&client, &hold("SO-1")).await, Outcome::Held);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_warehouse_is_retried_and_its_codes_can_be_configured() {
+    let sim = start(&["SO-1"]).await;
+    sim.set_fault_for(
+        "SO-1",
+        Some(Fault::Refuse {
+            code: "SYSTEM_BUSY".into(),
+            message: "系统繁忙".into(),
+        }),
+    );
+    let outcome = send(&client(&sim), &hold("SO-1")).await;
+    assert!(outcome.is_retryable(), "{outcome:?}");
+    // A merchant whose WMS means something else by the code.
+    let strict = client(&sim).with_retryable_codes(RetryableCodes::none());
+    assert_eq!(
+        send(&strict, &hold("SO-1")).await,
+        Outcome::Refused {
+            code: "SYSTEM_BUSY".into(),
+            message: "系统繁忙".into()
+        }
+    );
+    assert!(!sim.is_held(WAREHOUSE, "SO-1"));
     sim.shutdown().await;
 }
