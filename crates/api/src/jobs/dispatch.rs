@@ -105,14 +105,20 @@ pub(super) async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let mut claimed_any = false;
+        // Whether a claim took all it was allowed: then more may be waiting, so claim again at
+        // once. A claim that came back short found everything claimable now; another straight
+        // away would only walk past the entries of shops at their limit, so the loop waits for
+        // a delivery to end, new work, or the poll interval.
+        let mut filled = false;
         for topic in Topic::ALL {
             let free = permits.available_permits();
             if free == 0 {
                 break;
             }
+            let total = u32::try_from(free).unwrap_or(u32::MAX).min(config.batch);
+            let limits_total = usize::try_from(total).unwrap_or(usize::MAX);
             let limits = ClaimLimits {
-                total: u32::try_from(free).unwrap_or(u32::MAX).min(config.batch),
+                total,
                 per_shop: config.per_shop_concurrency,
                 in_flight: in_flight.snapshot(),
             };
@@ -128,7 +134,7 @@ pub(super) async fn run(
                 .await
             {
                 Ok(entries) => {
-                    claimed_any |= !entries.is_empty();
+                    filled |= !entries.is_empty() && entries.len() >= limits_total;
                     for entry in entries {
                         let Ok(permit) = permits.clone().acquire_owned().await else {
                             break;
@@ -146,7 +152,7 @@ pub(super) async fn run(
             }
         }
         while running.try_join_next().is_some() {}
-        if claimed_any {
+        if filled {
             continue;
         }
         tokio::select! {
