@@ -18,6 +18,8 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::{Pool, PooledConnection};
 
 use crate::error::StoreError;
+
+mod checkpoint;
 use crate::store::{Backend, DbConnection, Manager, Tx};
 
 /// The most writes one transaction takes. Each is short; the cap bounds how long the first of a
@@ -51,12 +53,17 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread over connections from `pool`.
+    /// Starts the writer thread over connections from `pool`, and on SQLite the thread that
+    /// checkpoints the write-ahead log beside it.
     pub(crate) fn start(pool: Pool<Manager>, backend: Backend) -> Result<Writer, StoreError> {
         let (queue, jobs) = mpsc::channel::<Job>();
+        let nudge = match backend {
+            Backend::Sqlite => Some(checkpoint::start(pool.clone())?),
+            Backend::Postgres => None,
+        };
         std::thread::Builder::new()
             .name("shiphold-writer".into())
-            .spawn(move || run(&pool, backend, &jobs))
+            .spawn(move || run(&pool, backend, &jobs, nudge.as_ref()))
             .map_err(|e| StoreError::unavailable_from("cannot start the writer thread", e))?;
         Ok(Writer { queue })
     }
@@ -69,7 +76,12 @@ impl Writer {
     }
 }
 
-fn run(pool: &Pool<Manager>, backend: Backend, jobs: &mpsc::Receiver<Job>) {
+fn run(
+    pool: &Pool<Manager>,
+    backend: Backend,
+    jobs: &mpsc::Receiver<Job>,
+    checkpoints: Option<&checkpoint::Nudge>,
+) {
     let mut conn: Option<PooledConnection<Manager>> = None;
     while let Ok(first) = jobs.recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -82,10 +94,14 @@ fn run(pool: &Pool<Manager>, backend: Backend, jobs: &mpsc::Receiver<Job>) {
         }
         let pooled = match conn.take() {
             Some(c) => c,
-            None => match pool.get() {
+            None => match pool.get().map_err(StoreError::from).and_then(|mut c| {
+                if checkpoints.is_some() {
+                    checkpoint::leave_to_the_checkpointer(&mut c)?;
+                }
+                Ok(c)
+            }) {
                 Ok(c) => c,
-                Err(e) => {
-                    let error = StoreError::from(e);
+                Err(error) => {
                     fail_all(batch, &error);
                     continue;
                 }
@@ -94,6 +110,9 @@ fn run(pool: &Pool<Manager>, backend: Backend, jobs: &mpsc::Receiver<Job>) {
         let mut pooled = pooled;
         if run_batch(&mut pooled, backend, batch) {
             conn = Some(pooled);
+        }
+        if let Some(nudge) = checkpoints {
+            nudge.after_commit();
         }
         // Otherwise the connection is dropped: r2d2 discards it if its transaction state is
         // broken, and the next batch takes a fresh one.

@@ -120,3 +120,38 @@ backend_tests! {
         assert!(stored(store, 1_000).await);
     }
 }
+
+/// SQLite: the writer's commits do not checkpoint the write-ahead log themselves (that would
+/// put a file sync in front of every queued request), yet while the store stays open the log's
+/// pages reach the database file: a thread beside the writer checkpoints after commits.
+#[tokio::test]
+async fn sqlite_checkpoints_the_log_while_the_store_stays_open() {
+    let db = crate::support::TestDb::sqlite().await;
+    let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    // Enough rows for many pages; each write its own transaction, as requests make them.
+    for chunk in 0..40 {
+        let writes: Vec<_> = (0..25)
+            .map(|i| {
+                let store = db.store.clone();
+                let n = 10_000 + chunk * 25 + i;
+                tokio::spawn(async move { store.write(move |tx| tx.insert_shop(&record(n))).await })
+            })
+            .collect();
+        for w in writes {
+            w.await.unwrap().unwrap();
+        }
+    }
+    // The database file grows only when a checkpoint copies pages into it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never checkpointed into {}",
+            path.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(stored(&db.store, 10_999).await);
+}
