@@ -445,17 +445,8 @@ impl Tx<'_> {
         shop: &ShopId,
         order: &OrderId,
     ) -> Result<Vec<String>, StoreError> {
+        use crate::explain::{PgLine, SqliteStep};
         use diesel::sql_types::{Array, Text};
-        #[derive(QueryableByName)]
-        struct PgLine {
-            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-            line: String,
-        }
-        #[derive(QueryableByName)]
-        struct SqliteStep {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
         // The SQL as diesel renders it for the backend, without the binds it prints after it.
         macro_rules! sql_of {
             ($backend:ty, $query:expr) => {{

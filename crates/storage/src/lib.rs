@@ -7,6 +7,7 @@
 //! as unix milliseconds, so sub-millisecond precision is not kept.
 
 mod error;
+mod explain;
 mod idempotency;
 mod interceptions;
 mod messages;

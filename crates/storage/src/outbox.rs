@@ -282,6 +282,26 @@ const HEAD_OF_LINE: &str = "o.id = (SELECT p.id FROM outbox p
         AND p.status IN ('pending', 'held')
       ORDER BY p.id LIMIT 1)";
 
+/// The candidates query of a claim with its binds, in the order `candidates_sql` numbers them,
+/// `prefix` put before it (`EXPLAIN` for its plan); one definition for the claim and its plan.
+macro_rules! candidates_query {
+    ($backend:ty, $postgres:expr, $prefix:expr, $topic:expr, $now_ms:expr, $busy:expr, $scan:expr) => {{
+        let mut query = diesel::sql_query(format!(
+            "{}{}",
+            $prefix,
+            candidates_sql($postgres, $busy.len())
+        ))
+        .into_boxed::<$backend>()
+        .bind::<Text, _>($topic.as_str())
+        .bind::<BigInt, _>($now_ms)
+        .bind::<BigInt, _>($now_ms);
+        for shop in $busy.iter() {
+            query = query.bind::<Text, _>(*shop);
+        }
+        query.bind::<BigInt, _>($scan)
+    }};
+}
+
 /// The entries a claim may lease, in the order they fell due, with their shops. Parameters:
 /// topic, now, now, then one shop id per `busy_shops` (shops left out of this claim), then the
 /// limit.
@@ -402,7 +422,7 @@ impl Tx<'_> {
             .collect();
         let scan = i64::from(total.saturating_mul(CANDIDATES_PER_SLOT).min(1_000));
         let now_ms = ms(now);
-        let candidates = self.candidates(topic, now_ms, &busy, scan, "")?;
+        let candidates = self.candidates(topic, now_ms, &busy, scan)?;
         let mut chosen = Vec::new();
         for (id, shop) in &candidates {
             if chosen.len() >= total as usize {
@@ -436,14 +456,13 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// Runs the candidates query, or with `prefix` (`EXPLAIN …`) its plan.
+    /// Runs the candidates query.
     fn candidates(
         &mut self,
         topic: Topic,
         now_ms: i64,
         busy: &[&str],
         scan: i64,
-        prefix: &str,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         #[derive(QueryableByName)]
         struct Candidate {
@@ -452,23 +471,15 @@ impl Tx<'_> {
             #[diesel(sql_type = Text)]
             shop_id: String,
         }
-        macro_rules! candidates {
-            ($conn:expr, $backend:ty, $postgres:expr) => {{
-                let mut query =
-                    diesel::sql_query(format!("{prefix}{}", candidates_sql($postgres, busy.len())))
-                        .into_boxed::<$backend>()
-                        .bind::<Text, _>(topic.as_str())
-                        .bind::<BigInt, _>(now_ms)
-                        .bind::<BigInt, _>(now_ms);
-                for shop in busy {
-                    query = query.bind::<Text, _>(*shop);
-                }
-                query.bind::<BigInt, _>(scan).load::<Candidate>($conn)?
-            }};
-        }
         let rows = match &mut *self.conn {
-            DbConnection::Pg(c) => candidates!(c, diesel::pg::Pg, true),
-            DbConnection::Sqlite(c) => candidates!(c, diesel::sqlite::Sqlite, false),
+            DbConnection::Pg(c) => {
+                candidates_query!(diesel::pg::Pg, true, "", topic, now_ms, busy, scan)
+                    .load::<Candidate>(c)?
+            }
+            DbConnection::Sqlite(c) => {
+                candidates_query!(diesel::sqlite::Sqlite, false, "", topic, now_ms, busy, scan)
+                    .load::<Candidate>(c)?
+            }
         };
         Ok(rows.into_iter().map(|r| (r.id, r.shop_id)).collect())
     }
@@ -482,45 +493,27 @@ impl Tx<'_> {
         now: DateTime<Utc>,
         busy: &[ShopId],
     ) -> Result<Vec<String>, StoreError> {
-        #[derive(QueryableByName)]
-        struct PgLine {
-            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-            line: String,
-        }
-        // EXPLAIN QUERY PLAN answers (id, parent, notused, detail); the detail is the step.
-        #[derive(QueryableByName)]
-        struct SqliteStep {
-            #[diesel(sql_type = Text)]
-            detail: String,
-        }
+        use crate::explain::{PgLine, SqliteStep};
         let busy: Vec<&str> = busy.iter().map(ShopId::as_str).collect();
-        let sql = |postgres: bool, prefix: &str| {
-            format!("{prefix}{}", candidates_sql(postgres, busy.len()))
-        };
-        macro_rules! explain {
-            ($conn:expr, $backend:ty, $sql:expr, $row:ty) => {{
-                let mut query = diesel::sql_query($sql)
-                    .into_boxed::<$backend>()
-                    .bind::<Text, _>(topic.as_str())
-                    .bind::<BigInt, _>(ms(now))
-                    .bind::<BigInt, _>(ms(now));
-                for shop in &busy {
-                    query = query.bind::<Text, _>(*shop);
-                }
-                query.bind::<BigInt, _>(128_i64).load::<$row>($conn)?
-            }};
-        }
+        let (now_ms, scan) = (ms(now), 128_i64);
         Ok(match &mut *self.conn {
-            DbConnection::Pg(c) => explain!(c, diesel::pg::Pg, sql(true, "EXPLAIN "), PgLine)
-                .into_iter()
-                .map(|l| l.line)
-                .collect(),
-            DbConnection::Sqlite(c) => explain!(
-                c,
+            DbConnection::Pg(c) => {
+                candidates_query!(diesel::pg::Pg, true, "EXPLAIN ", topic, now_ms, busy, scan)
+                    .load::<PgLine>(c)?
+                    .into_iter()
+                    .map(|l| l.line)
+                    .collect()
+            }
+            DbConnection::Sqlite(c) => candidates_query!(
                 diesel::sqlite::Sqlite,
-                sql(false, "EXPLAIN QUERY PLAN "),
-                SqliteStep
+                false,
+                "EXPLAIN QUERY PLAN ",
+                topic,
+                now_ms,
+                busy,
+                scan
             )
+            .load::<SqliteStep>(c)?
             .into_iter()
             .map(|l| l.detail)
             .collect(),

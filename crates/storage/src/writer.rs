@@ -156,8 +156,12 @@ fn run_batch(conn: &mut DbConnection, backend: Backend, jobs: Vec<Job>) -> bool 
     while let Some(job) = jobs.next() {
         // Nested inside the open transaction, the manager makes this a savepoint.
         if let Err(e) = manager!(conn, begin_transaction) {
-            let error = StoreError::from(e);
-            abort(conn, answers, job, jobs, &error);
+            give_up(
+                conn,
+                answers,
+                std::iter::once(job).chain(jobs),
+                &StoreError::from(e),
+            );
             return false;
         }
         let ran = catch_unwind(AssertUnwindSafe(|| {
@@ -170,9 +174,7 @@ fn run_batch(conn: &mut DbConnection, backend: Backend, jobs: Vec<Job>) -> bool 
             // A panic (its job's answer went with it) leaves the nesting of savepoints unknown:
             // give the whole batch up and the connection with it.
             let error = StoreError::database("a write in the same transaction failed unexpectedly");
-            let _ = manager!(conn, rollback_transaction);
-            answer_all(answers, Some(&error));
-            fail_all(jobs, &error);
+            give_up(conn, answers, jobs, &error);
             return false;
         };
         let settled = if ran.ok {
@@ -183,10 +185,7 @@ fn run_batch(conn: &mut DbConnection, backend: Backend, jobs: Vec<Job>) -> bool 
         answers.push(ran.answer);
         if let Err(e) = settled {
             // SQLite may have rolled the whole transaction back (a full disk, an I/O error).
-            let error = StoreError::from(e);
-            let _ = manager!(conn, rollback_transaction);
-            answer_all(answers, Some(&error));
-            fail_all(jobs, &error);
+            give_up(conn, answers, jobs, &StoreError::from(e));
             return false;
         }
     }
@@ -204,16 +203,15 @@ fn run_batch(conn: &mut DbConnection, backend: Backend, jobs: Vec<Job>) -> bool 
     }
 }
 
-/// Gives up the batch before `job` ran: the writes that ran so far are rolled back with it.
-fn abort(
+/// Gives up the batch: the writes that ran so far are rolled back and answered with `error`,
+/// and those that had not run yet fail with it.
+fn give_up(
     conn: &mut DbConnection,
     answers: Vec<Answer>,
-    job: Job,
     rest: impl Iterator<Item = Job>,
     error: &StoreError,
 ) {
     let _ = manager!(conn, rollback_transaction);
     answer_all(answers, Some(error));
-    job(Call::Fail(error));
     fail_all(rest, error);
 }
