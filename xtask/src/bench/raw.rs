@@ -1,13 +1,11 @@
 //! The raw limit: the writes the server makes for an interception and for order intake, made
-//! straight through the storage crate's `Tx` methods (no HTTP, no authentication), and the
-//! seeding the bench does through the same methods.
+//! straight through the storage crate's `Store::write` (no HTTP, no authentication), and the
+//! seeding the bench does through the storage crate.
 //!
-//! [`intercept_in_tx`] mirrors `shiphold_api::service::intercept::in_tx` call for call (it
-//! reuses the api crate's public helpers that queue the ERP message and the buyer's
-//! acknowledgement, so the rows written are the same); [`put_order_in_tx`] mirrors
-//! `service::orders::put_order`. If those change, change these with them.
+//! The writes are the server's own use cases in their in-transaction form
+//! (`service::intercept::in_tx`, `service::orders::put_order_in_tx`), so the rows written, and
+//! the reads and decisions before them, are the same as a request's.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,16 +13,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
 use shiphold_api::Now;
-use shiphold_api::service::erp_outbox;
-use shiphold_api::service::messages::{MessageContext, Outgoing, send_buyer_message, titles};
+use shiphold_api::service::intercept::{self, InterceptRequest};
+use shiphold_api::service::orders::{self, Intake};
 use shiphold_domain::{
-    AdvancedSettings, BuyerId, DecisionInput, ErpLink, EventWindow, EventWindowId, Flag,
-    IntakeDecision, InterceptionId, InterceptionSettings, ItemId, MemoState, MemoText, Method,
-    Money, Order, OrderId, Requester, ShippingStatus, ShopId, SubOrder, SubOrderId, TERMS_VERSION,
-    TermsAcceptance, active_at, decide, decide_intake,
+    AdvancedSettings, BuyerId, ErpLink, EventWindow, EventWindowId, Flag, InterceptionSettings,
+    ItemId, MemoState, MemoText, Method, Money, Order, OrderId, Requester, ShippingStatus, ShopId,
+    SubOrder, SubOrderId, TERMS_VERSION, TermsAcceptance,
 };
-use shiphold_messaging::{Locale, TemplateKind};
-use shiphold_storage::{AuditRecord, MessageChannel, ShopRecord, Store, StoreOptions, Tx};
+use shiphold_messaging::Locale;
+use shiphold_storage::{MessageChannel, ShopRecord, Store, StoreOptions, Tx};
 
 use super::load::Measured;
 
@@ -218,94 +215,31 @@ pub(crate) async fn seed_orders(
     Ok(())
 }
 
-/// A direct interception of every item of `order_id`, as `service::intercept::in_tx` makes it.
+/// A direct interception of every item of `order_id`, by the server's own use case.
 fn intercept_in_tx(tx: &mut Tx<'_>, shop: &ShopId, order_id: &OrderId, now: Now) -> Result<()> {
-    let mut order = tx
-        .order_for_update(shop, order_id)?
-        .with_context(|| format!("no order {order_id}"))?;
-    let record = tx.settings(shop)?;
-    let windows = tx.windows(shop)?;
-    let active_lines = tx.active_lines_for_order(shop, &order.id)?;
-    let active_set: BTreeSet<SubOrderId> = active_lines
-        .iter()
-        .map(|(_, l)| l.sub_order_id.clone())
-        .collect();
-    let decision = decide(DecisionInput {
-        settings: &record.settings,
-        order: &order,
-        active_window: active_at(&windows, now.business),
-        now: now.business,
+    let request = InterceptRequest {
+        shop_id: shop.clone(),
+        order_id: order_id.clone(),
         requester: Requester::Agent(ACTOR.into()),
         method: Method::Direct,
         chosen: None,
         reason: None,
-        active_lines: active_set,
-        new_id: InterceptionId::generate(),
-    })
-    .map_err(|e| anyhow!("{order_id}: {e}"))?;
-    tx.insert_interception(shop, &decision.interception)?;
-    order.memo = decision.memo.clone();
-    tx.set_order_memo(shop, &order.id, &order.memo)?;
-    if decision.notify_erp {
-        erp_outbox::requested(tx, shop, &order, &decision.interception, now)?;
-    }
-    if decision.acknowledge_buyer {
-        let ctx = MessageContext::load(tx, shop, &record, MessageChannel::Inbox, now)?;
-        let ids = decision
-            .interception
-            .lines
-            .iter()
-            .map(|l| l.sub_order_id.clone());
-        send_buyer_message(
-            tx,
-            &ctx,
-            &order,
-            Outgoing {
-                kind: TemplateKind::Acknowledgement,
-                locale: Locale::default(),
-                interception_id: Some(decision.interception.id.clone()),
-                items: titles(&order, ids),
-                card: None,
-            },
-        )?;
-    }
-    tx.insert_audit(&AuditRecord {
-        shop_id: shop.clone(),
-        id: 0,
-        at: now.business,
+        locale: Locale::default(),
         actor: ACTOR.into(),
-        action: "interception.create".into(),
-        target: decision.interception.id.to_string(),
-        before: serde_json::Value::Null,
-        after: serde_json::json!({
-            "order_id": order.id,
-            "reason": decision.interception.reason,
-            "items": decision.interception.lines.iter().map(|l| l.sub_order_id.as_str()).collect::<Vec<_>>(),
-            "memo_note": order.memo.note,
-            "flag": order.memo.flag,
-        }),
-    })?;
+    };
+    intercept::in_tx(tx, MessageChannel::Inbox, request, now)
+        .map_err(|e| anyhow!("{order_id}: {e}"))?;
     Ok(())
 }
 
-/// Intake of a new order, as `service::orders::put_order` makes it (read back included).
-fn put_order_in_tx(tx: &mut Tx<'_>, shop: &ShopId, mut incoming: Order) -> Result<()> {
-    let stored = tx.order_for_update(shop, &incoming.id)?;
-    let active = tx.active_lines_for_order(shop, &incoming.id)?;
-    match decide_intake(stored.as_ref(), &incoming, &active)? {
-        IntakeDecision::Accept { events, .. } if events.is_empty() => {}
-        IntakeDecision::Accept { .. } => {
-            anyhow::bail!("a new order cannot close intercepted lines")
-        }
-        IntakeDecision::Replay => anyhow::bail!("{} was pushed before", incoming.id),
+/// Intake of a new order, by the server's own use case (read back included).
+fn put_order_in_tx(tx: &mut Tx<'_>, shop: &ShopId, incoming: Order) -> Result<()> {
+    let id = incoming.id.clone();
+    match orders::put_order_in_tx(tx, shop, ACTOR, incoming, now()) {
+        Ok((Intake::Created, _)) => Ok(()),
+        Ok((other, _)) => Err(anyhow!("{id}: intake answered {other:?}, not a new order")),
+        Err(e) => Err(anyhow!("{id}: {e}")),
     }
-    incoming.memo = stored.map(|o| o.memo).unwrap_or_default();
-    let at = Utc::now();
-    tx.save_order(shop, &incoming, at)?;
-    tx.order(shop, &incoming.id)?
-        .with_context(|| format!("{} vanished", incoming.id))?;
-    tx.interceptions_for_order(shop, &incoming.id)?;
-    Ok(())
 }
 
 /// Which writes a raw run makes.

@@ -283,7 +283,7 @@ pub async fn submit(
     chosen: Option<Vec<SubOrderId>>,
     locale: Locale,
 ) -> Result<Intercepted, ServiceError> {
-    let (now, app2) = (app.now(), app.clone());
+    let (now, channel) = (app.now(), app.message_channel());
     let outcome = app
         .store()
         .write(move |tx| {
@@ -300,7 +300,7 @@ pub async fn submit(
                 locale,
                 actor: format!("buyer:{}", card.buyer_id),
             };
-            in_tx(tx, &app2, request, now)
+            in_tx(tx, channel, request, now)
         })
         .await?;
     app.intercepted(&outcome);

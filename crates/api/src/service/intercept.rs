@@ -10,21 +10,29 @@ use shiphold_domain::{
     Refusal, RefusalReason, Requester, ShopId, SubOrderId, active_at, decide,
 };
 use shiphold_messaging::{Locale, TemplateKind};
-use shiphold_storage::Tx;
+use shiphold_storage::{MessageChannel, Tx};
 
 use super::messages::{MessageContext, Outgoing, send_buyer_message, titles};
 use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox};
 use crate::state::{AppState, Now};
 
 /// What an interception request asks for, once its caller is known.
-pub(crate) struct InterceptRequest {
+pub struct InterceptRequest {
+    /// The shop.
     pub shop_id: ShopId,
+    /// The order.
     pub order_id: OrderId,
+    /// Who asks.
     pub requester: Requester,
+    /// Card (method 1) or direct (method 2).
     pub method: Method,
+    /// The items chosen; `None`: every item that can be intercepted.
     pub chosen: Option<Vec<SubOrderId>>,
+    /// Why, as given.
     pub reason: Option<String>,
+    /// The language of the buyer's acknowledgement.
     pub locale: Locale,
+    /// Who acts, as the history records it.
     pub actor: String,
 }
 
@@ -68,20 +76,21 @@ pub async fn intercept_order(
         locale,
         actor: caller.actor(),
     };
-    let now = app.now();
-    let app2 = app.clone();
+    let (now, channel) = (app.now(), app.message_channel());
     let outcome = app
         .store()
-        .write(move |tx| in_tx(tx, &app2, request, now))
+        .write(move |tx| in_tx(tx, channel, request, now))
         .await?;
     app.intercepted(&outcome);
     Ok(outcome)
 }
 
-/// Decides and applies an interception in the caller's transaction.
-pub(crate) fn in_tx(
+/// Decides and applies an interception in the caller's transaction, with buyer messages sent
+/// through `channel`. Public for callers that put several in one transaction (the benchmark's
+/// raw limit of the same writes); requests go through [`intercept_order`] or the card service.
+pub fn in_tx(
     tx: &mut Tx<'_>,
-    app: &AppState,
+    channel: MessageChannel,
     request: InterceptRequest,
     now: Now,
 ) -> Result<Intercepted, ServiceError> {
@@ -135,7 +144,7 @@ pub(crate) fn in_tx(
         erp_outbox::requested(tx, shop, &order, &decision.interception, now)?;
     }
     if decision.acknowledge_buyer {
-        let ctx = MessageContext::load(tx, shop, &record, app.message_channel(), now)?;
+        let ctx = MessageContext::load(tx, shop, &record, channel, now)?;
         let ids = decision
             .interception
             .lines
