@@ -224,12 +224,14 @@ impl Tx<'_> {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // One statement per row keeps SQLite's bound-parameter limit out of the picture.
-        for row in rows {
-            diesel::insert_into(sub_orders::table)
-                .values(row)
-                .execute(self.db())?;
-        }
+        // One statement for all rows: at most MAX_SUB_ORDERS x 9 parameters, far below the
+        // bundled SQLite's limit of 32,766 (and PostgreSQL's 65,535).
+        // (Batch inserts are per backend: the multi-connection has no common form of them.)
+        let insert = diesel::insert_into(sub_orders::table).values(&rows);
+        match self.db() {
+            DbConnection::Sqlite(c) => insert.execute(c)?,
+            DbConnection::Pg(c) => insert.execute(c)?,
+        };
         Ok(())
     }
 

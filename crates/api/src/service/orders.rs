@@ -106,7 +106,21 @@ pub fn put_order_in_tx(
         let settings = tx.settings(shop)?.settings;
         refresh_memo(tx, shop, &settings, &incoming.id)?;
     }
-    let read = read_in_tx(tx, shop, &incoming.id)?;
+    // The answer is the order as stored: what was just saved, unless closing lines rewrote its
+    // memo; a new order has no interceptions yet.
+    let read = if touched {
+        read_in_tx(tx, shop, &incoming.id)?
+    } else {
+        let interceptions = if created {
+            Vec::new()
+        } else {
+            tx.interceptions_for_order(shop, &incoming.id)?
+        };
+        OrderRead {
+            order: incoming,
+            interceptions,
+        }
+    };
     Ok((
         if created {
             Intake::Created

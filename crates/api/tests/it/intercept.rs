@@ -550,6 +550,66 @@ async fn release_restores_memo_and_flag_and_tells_the_erp() {
 }
 
 #[tokio::test]
+async fn intake_answers_the_order_as_a_read_of_it_does() {
+    // Intake answers from what it saved rather than reading the order back: the answer must be
+    // what GET answers, for a new order, an update of an intercepted one, and one whose update
+    // closes lines (and so rewrites the memo).
+    on_every_backend!(|_| {}, |app| {
+        let (_, key) = app.ready_shop().await;
+        let push = |version: u32, statuses: [&str; 3]| {
+            json!({"buyer_id": "b9", "version": version, "seller_memo": "请尽快发货 (fragile)", "seller_flag": "blue",
+                "sub_orders": [
+                    {"id": "z1", "item_id": "sku-z1", "title": "茶 Tea", "quantity": 2, "amount": 1999, "shipping_status": statuses[0]},
+                    {"id": "a2", "item_id": "sku-a2", "title": "Cup", "quantity": 1, "amount": 0, "shipping_status": statuses[1]},
+                    {"id": "m3", "item_id": "sku-m3", "title": "Lid", "quantity": 7, "amount": 5, "shipping_status": statuses[2]}]})
+        };
+        let mut answers = Vec::new();
+        for (version, statuses, status) in [
+            (1, ["awaiting_shipment"; 3], StatusCode::CREATED),
+            (2, ["awaiting_shipment"; 3], StatusCode::OK),
+            (
+                3,
+                ["shipped", "awaiting_shipment", "refunded"],
+                StatusCode::OK,
+            ),
+        ] {
+            let (s, answer) = app
+                .call(
+                    Method::PUT,
+                    "/v1/orders/O-9",
+                    &key,
+                    Some(push(version, statuses)),
+                )
+                .await;
+            assert_eq!(s, status, "{answer}");
+            let (_, read) = app.call(Method::GET, "/v1/orders/O-9", &key, None).await;
+            assert_eq!(
+                answer, read,
+                "the answer to version {version} and a read of the order"
+            );
+            if version == 1 {
+                let (s, b) = app
+                    .call(Method::POST, "/v1/orders/O-9/interceptions", &key, None)
+                    .await;
+                assert_eq!(s, StatusCode::CREATED, "{b}");
+            }
+            answers.push(answer);
+        }
+        assert_ne!(
+            answers[1]["interception_note"],
+            Value::Null,
+            "intercepted: the note is on"
+        );
+        assert_ne!(answers[1], answers[2], "closing lines changed the order");
+        assert_eq!(
+            answers[0]["sub_orders"][0]["id"], "z1",
+            "items keep the pushed order"
+        );
+        assert_eq!(answers[0]["sub_orders"][2]["id"], "m3");
+    });
+}
+
+#[tokio::test]
 async fn intake_closes_lines_refunded_or_shipped_anyway() {
     on_every_backend!(|_| {}, |app| {
         let (_, key) = app.ready_shop().await;
