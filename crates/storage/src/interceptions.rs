@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::page::{Page, PageOf, from_ms, from_ms_opt, ms, time_id, time_id_cursor};
 use crate::parse_id;
 use crate::schema::{cards, interception_lines, interceptions, line_transitions};
-use crate::store::Tx;
+use crate::store::{DbConnection, Tx};
 
 /// The active lines of one order, by interception and position. A macro, so that the read and
 /// its plan ([`Tx::explain_order_reads`]) are the same query.
@@ -123,6 +123,8 @@ struct TransitionRow {
 
 #[derive(Insertable)]
 #[diesel(table_name = line_transitions)]
+// NULL for `None`, not the column's DEFAULT: SQLite's multi-row insert has no DEFAULT keyword.
+#[diesel(treat_none_as_default_value = false)]
 struct NewTransitionRow<'a> {
     shop_id: &'a str,
     interception_id: &'a str,
@@ -317,29 +319,51 @@ impl Tx<'_> {
                 reason: interception.reason.clone(),
             })
             .execute(self.db())?;
+        let mut lines = Vec::with_capacity(interception.lines.len());
+        let mut firsts = Vec::with_capacity(interception.lines.len());
         for (position, line) in interception.lines.iter().enumerate() {
-            diesel::insert_into(interception_lines::table)
-                .values(LineRow {
-                    shop_id: shop.as_str().to_owned(),
-                    interception_id: interception.id.as_str().to_owned(),
-                    sub_order_id: line.sub_order_id.as_str().to_owned(),
-                    order_id: interception.order_id.as_str().to_owned(),
-                    position: i32::try_from(position)
-                        .map_err(|_| StoreError::database("too many lines"))?,
-                    quantity: i64::from(line.quantity),
-                    state: line.state.as_str().to_owned(),
-                    updated_at: ms(line.updated_at),
-                })
-                .execute(self.db())?;
-            let first = Transition {
-                from: LineState::Requested,
-                to: line.state,
-                event: EventKind::Requested,
-                detail: interception.reason.clone(),
-                at: line.updated_at,
-                by: Some(interception.requested_by.actor()),
-            };
-            self.insert_transition(shop, &interception.id, &line.sub_order_id, &first)?;
+            lines.push(LineRow {
+                shop_id: shop.as_str().to_owned(),
+                interception_id: interception.id.as_str().to_owned(),
+                sub_order_id: line.sub_order_id.as_str().to_owned(),
+                order_id: interception.order_id.as_str().to_owned(),
+                position: i32::try_from(position)
+                    .map_err(|_| StoreError::database("too many lines"))?,
+                quantity: i64::from(line.quantity),
+                state: line.state.as_str().to_owned(),
+                updated_at: ms(line.updated_at),
+            });
+        }
+        let actor = interception.requested_by.actor();
+        for line in &interception.lines {
+            firsts.push(NewTransitionRow {
+                shop_id: shop.as_str(),
+                interception_id: interception.id.as_str(),
+                sub_order_id: line.sub_order_id.as_str(),
+                from_state: LineState::Requested.as_str(),
+                to_state: line.state.as_str(),
+                event: EventKind::Requested.as_str(),
+                detail: interception.reason.as_deref(),
+                at: ms(line.updated_at),
+                actor: Some(&actor),
+            });
+        }
+        // The lines and their first transitions, one statement each (batch inserts are per
+        // backend: the multi-connection has no common form of them). At most MAX_SUB_ORDERS
+        // rows of 9 parameters: far below either database's limit.
+        let (lines, firsts) = (
+            diesel::insert_into(interception_lines::table).values(&lines),
+            diesel::insert_into(line_transitions::table).values(&firsts),
+        );
+        match self.db() {
+            DbConnection::Sqlite(c) => {
+                lines.execute(c)?;
+                firsts.execute(c)?;
+            }
+            DbConnection::Pg(c) => {
+                lines.execute(c)?;
+                firsts.execute(c)?;
+            }
         }
         Ok(())
     }

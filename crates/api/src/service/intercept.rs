@@ -144,7 +144,7 @@ pub fn in_tx(
         erp_outbox::requested(tx, shop, &order, &decision.interception, now)?;
     }
     if decision.acknowledge_buyer {
-        let ctx = MessageContext::load(tx, shop, &record, channel, now)?;
+        let ctx = MessageContext::with_windows(tx, shop, &record, windows, channel, now)?;
         let ids = decision
             .interception
             .lines

@@ -78,11 +78,25 @@ impl<'a> MessageContext<'a> {
         channel: MessageChannel,
         now: Now,
     ) -> Result<Self, StoreError> {
+        let windows = tx.windows(shop_id)?;
+        Self::with_windows(tx, shop_id, settings, windows, channel, now)
+    }
+
+    /// As [`MessageContext::load`], with the shop's event windows the caller has read already
+    /// in this transaction.
+    pub fn with_windows(
+        tx: &mut Tx<'_>,
+        shop_id: &'a ShopId,
+        settings: &SettingsRecord,
+        windows: Vec<EventWindow>,
+        channel: MessageChannel,
+        now: Now,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             shop_id,
             shop_name: tx.shop(shop_id)?.map(|s| s.name).unwrap_or_default(),
             templates: template_set(settings),
-            windows: tx.windows(shop_id)?,
+            windows,
             channel,
             now,
         })
