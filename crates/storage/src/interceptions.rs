@@ -391,6 +391,22 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The order an interception belongs to, without its lines: what a writer needs to lock
+    /// the order before it reads the interception.
+    pub fn interception_order(
+        &mut self,
+        shop: &ShopId,
+        id: &InterceptionId,
+    ) -> Result<Option<OrderId>, StoreError> {
+        interceptions::table
+            .find((shop.as_str(), id.as_str()))
+            .select(interceptions::order_id)
+            .first::<String>(self.db())
+            .optional()?
+            .map(|raw| parse_id(&raw, "interceptions.order_id"))
+            .transpose()
+    }
+
     /// One interception with its lines (in the order they were stored).
     pub fn interception(
         &mut self,
@@ -544,6 +560,57 @@ impl Tx<'_> {
             return Err(StoreError::NotFound);
         }
         self.insert_transition(shop, interception, &line.sub_order_id, transition)
+    }
+
+    /// Stores the new states of several lines of one interception and appends their
+    /// transitions, in the order given, in one statement: one change of many lines (an ERP's
+    /// answer that marks every item delivered and locked) costs a statement per line and one
+    /// more, not two per transition. `NotFound` if the interception lacks one of the lines.
+    pub fn update_lines(
+        &mut self,
+        shop: &ShopId,
+        interception: &InterceptionId,
+        lines: &[&Line],
+        transitions: &[(SubOrderId, Transition)],
+    ) -> Result<(), StoreError> {
+        for line in lines {
+            let updated = diesel::update(interception_lines::table.find((
+                shop.as_str(),
+                interception.as_str(),
+                line.sub_order_id.as_str(),
+            )))
+            .set((
+                interception_lines::state.eq(line.state.as_str()),
+                interception_lines::updated_at.eq(ms(line.updated_at)),
+            ))
+            .execute(self.db())?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        if transitions.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewTransitionRow<'_>> = transitions
+            .iter()
+            .map(|(sub_order, t)| NewTransitionRow {
+                shop_id: shop.as_str(),
+                interception_id: interception.as_str(),
+                sub_order_id: sub_order.as_str(),
+                from_state: t.from.as_str(),
+                to_state: t.to.as_str(),
+                event: t.event.as_str(),
+                detail: t.detail.as_deref(),
+                at: ms(t.at),
+                actor: t.by.as_deref(),
+            })
+            .collect();
+        let insert = diesel::insert_into(line_transitions::table).values(&rows);
+        match self.db() {
+            DbConnection::Sqlite(c) => insert.execute(c)?,
+            DbConnection::Pg(c) => insert.execute(c)?,
+        };
+        Ok(())
     }
 
     /// The shop's interceptions, newest first.

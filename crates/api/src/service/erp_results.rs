@@ -56,16 +56,20 @@ pub fn apply_in_tx(
         sub_order_id: r.sub_order_id.clone(),
         status: wire::ResultStatus::Unknown,
     };
-    let Some(first) = tx.interception(shop_id, interception_id)? else {
+    let Some(order_id) = tx.interception_order(shop_id, interception_id)? else {
         return Ok(results.iter().map(unknown).collect());
     };
-    // Hold the order for update first, as every writer of its lines does, then read them again.
-    let Some(order) = tx.order_for_update(shop_id, &first.order_id)? else {
+    // Hold the order for update first, as every writer of its lines does, then read them.
+    let Some(order) = tx.order_for_update(shop_id, &order_id)? else {
         return Err(StoreError::Corrupt(format!(
             "interception {interception_id} has no order"
         )));
     };
-    let mut interception = tx.interception(shop_id, interception_id)?.unwrap_or(first);
+    let Some(mut interception) = tx.interception(shop_id, interception_id)? else {
+        return Err(StoreError::Corrupt(format!(
+            "interception {interception_id} vanished under its order's lock"
+        )));
+    };
     let mut events: Vec<(SubOrderId, LineEvent)> = Vec::new();
     if delivered {
         events.extend(

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use shiphold_domain::{
-    Interception, InterceptionSettings, LineEvent, LineState, MemoState, OrderId, ShopId,
+    Interception, InterceptionSettings, Line, LineEvent, LineState, MemoState, OrderId, ShopId,
     SubOrderId, Transition, memo_after,
 };
 use shiphold_storage::{StoreError, Tx};
@@ -45,18 +45,26 @@ pub fn apply_events(
 ) -> Result<(Vec<Transition>, Vec<LineOutcome>), StoreError> {
     let mut transitions = Vec::new();
     let mut outcomes = Vec::new();
+    // Every change is kept in memory and stored at the end: each changed line once, with all
+    // its transitions in one insert, in the order they happened.
+    let mut recorded: Vec<(SubOrderId, Transition)> = Vec::new();
+    let mut changed: Vec<usize> = Vec::new();
     for (sub_order_id, event) in events {
-        let Some(line) = interception
+        let Some(index) = interception
             .lines
-            .iter_mut()
-            .find(|l| &l.sub_order_id == sub_order_id)
+            .iter()
+            .position(|l| &l.sub_order_id == sub_order_id)
         else {
             continue;
         };
+        let line = &mut interception.lines[index];
         let applied = match line.apply(event, now) {
             Ok(Some(mut transition)) => {
                 transition.by = Some(by.to_owned());
-                tx.update_line(shop_id, &interception.id, line, &transition)?;
+                recorded.push((sub_order_id.clone(), transition.clone()));
+                if !changed.contains(&index) {
+                    changed.push(index);
+                }
                 transitions.push(transition);
                 Applied::Changed
             }
@@ -71,6 +79,10 @@ pub fn apply_events(
             applied,
             state: line.state,
         });
+    }
+    if !recorded.is_empty() {
+        let lines: Vec<&Line> = changed.iter().map(|&i| &interception.lines[i]).collect();
+        tx.update_lines(shop_id, &interception.id, &lines, &recorded)?;
     }
     Ok((transitions, outcomes))
 }

@@ -218,6 +218,56 @@ backend_tests! {
         }
     }
 
+    async fn many_lines_change_in_one_call_with_their_history_in_order(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let icp = interception("icp_1", "o1", &["a", "b"], 0);
+        let (s, i) = (shop.clone(), icp.clone());
+        store.write(move |tx| tx.insert_interception(&s, &i)).await.unwrap();
+        // Both delivered, then both locked, as an ERP's answer does it.
+        let mut lines = icp.lines.clone();
+        let mut recorded = Vec::new();
+        for (k, event) in [LineEvent::DeliveredToErp, LineEvent::ErpLocked].iter().enumerate() {
+            for line in lines.iter_mut() {
+                let t = line.apply(event, t0() + Duration::minutes(1 + k as i64)).unwrap().unwrap();
+                recorded.push((line.sub_order_id.clone(), t));
+            }
+        }
+        let (s, l, r) = (shop.clone(), lines.clone(), recorded.clone());
+        store
+            .write(move |tx| {
+                let refs: Vec<&Line> = l.iter().collect();
+                tx.update_lines(&s, &InterceptionId::parse("icp_1").unwrap(), &refs, &r)
+            })
+            .await
+            .unwrap();
+        let s = shop.clone();
+        let (got, history) = store
+            .read(move |tx| {
+                let id = InterceptionId::parse("icp_1").unwrap();
+                Ok::<_, StoreError>((tx.interception(&s, &id)?.unwrap(), tx.line_history(&s, &id)?))
+            })
+            .await
+            .unwrap();
+        assert!(got.lines.iter().all(|l| l.state == LineState::Locked), "{got:?}");
+        let steps: Vec<(String, &str)> = history.iter().map(|(sub, t)| (sub.to_string(), t.to.as_str())).collect();
+        assert_eq!(
+            steps,
+            [("a", "requested"), ("b", "requested"), ("a", "delivered_to_erp"), ("b", "delivered_to_erp"), ("a", "locked"), ("b", "locked")]
+                .map(|(a, b)| (a.to_string(), b))
+        );
+        // A line the interception lacks: nothing of the call is kept.
+        let (s, mut l) = (shop.clone(), lines.clone());
+        l.push(Line::requested(SubOrderId::parse("zz").unwrap(), 1, t0()));
+        let missing = store
+            .write(move |tx| {
+                let refs: Vec<&Line> = l.iter().collect();
+                tx.update_lines(&s, &InterceptionId::parse("icp_1").unwrap(), &refs, &[])
+            })
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    }
+
     async fn interceptions_page_newest_first(db: TestDb) {
         let store = &db.store;
         let shop = new_shop(store, "s1").await;
