@@ -334,61 +334,52 @@ impl Tx<'_> {
                 updated_at: ms(line.updated_at),
             });
         }
-        let actor = interception.requested_by.actor();
+        let by = Some(interception.requested_by.actor());
         for line in &interception.lines {
-            firsts.push(NewTransitionRow {
-                shop_id: shop.as_str(),
-                interception_id: interception.id.as_str(),
-                sub_order_id: line.sub_order_id.as_str(),
-                from_state: LineState::Requested.as_str(),
-                to_state: line.state.as_str(),
-                event: EventKind::Requested.as_str(),
-                detail: interception.reason.as_deref(),
-                at: ms(line.updated_at),
-                actor: Some(&actor),
-            });
+            firsts.push((
+                line.sub_order_id.clone(),
+                Transition {
+                    from: LineState::Requested,
+                    to: line.state,
+                    event: EventKind::Requested,
+                    detail: interception.reason.clone(),
+                    at: line.updated_at,
+                    by: by.clone(),
+                },
+            ));
         }
-        // The lines and their first transitions, one statement each (batch inserts are per
-        // backend: the multi-connection has no common form of them). At most MAX_SUB_ORDERS
-        // rows of 9 parameters: far below either database's limit.
-        let (lines, firsts) = (
-            diesel::insert_into(interception_lines::table).values(&lines),
-            diesel::insert_into(line_transitions::table).values(&firsts),
-        );
-        match self.db() {
-            DbConnection::Sqlite(c) => {
-                lines.execute(c)?;
-                firsts.execute(c)?;
-            }
-            DbConnection::Pg(c) => {
-                lines.execute(c)?;
-                firsts.execute(c)?;
-            }
-        }
+        // The lines and their first transitions, one statement each: at most MAX_SUB_ORDERS
+        // rows of 9 parameters, far below either database's limit.
+        self.insert_rows(diesel::insert_into(interception_lines::table).values(&lines))?;
+        self.insert_transitions(shop, &interception.id, &firsts)?;
         Ok(())
     }
 
-    fn insert_transition(
+    /// Appends transitions of an interception's lines, in the order given, in one statement.
+    fn insert_transitions(
         &mut self,
         shop: &ShopId,
         interception: &InterceptionId,
-        sub_order: &SubOrderId,
-        transition: &Transition,
+        transitions: &[(SubOrderId, Transition)],
     ) -> Result<(), StoreError> {
-        diesel::insert_into(line_transitions::table)
-            .values(NewTransitionRow {
+        if transitions.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<NewTransitionRow<'_>> = transitions
+            .iter()
+            .map(|(sub_order, t)| NewTransitionRow {
                 shop_id: shop.as_str(),
                 interception_id: interception.as_str(),
                 sub_order_id: sub_order.as_str(),
-                from_state: transition.from.as_str(),
-                to_state: transition.to.as_str(),
-                event: transition.event.as_str(),
-                detail: transition.detail.as_deref(),
-                at: ms(transition.at),
-                actor: transition.by.as_deref(),
+                from_state: t.from.as_str(),
+                to_state: t.to.as_str(),
+                event: t.event.as_str(),
+                detail: t.detail.as_deref(),
+                at: ms(t.at),
+                actor: t.by.as_deref(),
             })
-            .execute(self.db())?;
-        Ok(())
+            .collect();
+        self.insert_rows(diesel::insert_into(line_transitions::table).values(&rows))
     }
 
     /// The order an interception belongs to, without its lines: what a writer needs to lock
@@ -500,7 +491,7 @@ impl Tx<'_> {
         let (s, o) = (shop.as_str(), order.as_str());
         let states: Vec<&str> = ACTIVE_STATES.to_vec();
         Ok(match &mut *self.conn {
-            crate::store::DbConnection::Pg(c) => {
+            DbConnection::Pg(c) => {
                 use diesel::pg::Pg;
                 let lines = sql_of!(Pg, active_lines_query!(s, o));
                 let heads = sql_of!(Pg, order_interceptions_query!(s, o));
@@ -517,7 +508,7 @@ impl Tx<'_> {
                 );
                 plan.into_iter().map(|l| l.line).collect()
             }
-            crate::store::DbConnection::Sqlite(c) => {
+            DbConnection::Sqlite(c) => {
                 use diesel::sqlite::Sqlite;
                 let mut plan = Vec::new();
                 for sql in [
@@ -546,20 +537,12 @@ impl Tx<'_> {
         line: &Line,
         transition: &Transition,
     ) -> Result<(), StoreError> {
-        let updated = diesel::update(interception_lines::table.find((
-            shop.as_str(),
-            interception.as_str(),
-            line.sub_order_id.as_str(),
-        )))
-        .set((
-            interception_lines::state.eq(line.state.as_str()),
-            interception_lines::updated_at.eq(ms(line.updated_at)),
-        ))
-        .execute(self.db())?;
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.insert_transition(shop, interception, &line.sub_order_id, transition)
+        self.update_lines(
+            shop,
+            interception,
+            &[line],
+            &[(line.sub_order_id.clone(), transition.clone())],
+        )
     }
 
     /// Stores the new states of several lines of one interception and appends their
@@ -588,29 +571,7 @@ impl Tx<'_> {
                 return Err(StoreError::NotFound);
             }
         }
-        if transitions.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<NewTransitionRow<'_>> = transitions
-            .iter()
-            .map(|(sub_order, t)| NewTransitionRow {
-                shop_id: shop.as_str(),
-                interception_id: interception.as_str(),
-                sub_order_id: sub_order.as_str(),
-                from_state: t.from.as_str(),
-                to_state: t.to.as_str(),
-                event: t.event.as_str(),
-                detail: t.detail.as_deref(),
-                at: ms(t.at),
-                actor: t.by.as_deref(),
-            })
-            .collect();
-        let insert = diesel::insert_into(line_transitions::table).values(&rows);
-        match self.db() {
-            DbConnection::Sqlite(c) => insert.execute(c)?,
-            DbConnection::Pg(c) => insert.execute(c)?,
-        };
-        Ok(())
+        self.insert_transitions(shop, interception, transitions)
     }
 
     /// The shop's interceptions, newest first.

@@ -226,13 +226,7 @@ impl Tx<'_> {
             .collect::<Result<Vec<_>, StoreError>>()?;
         // One statement for all rows: at most MAX_SUB_ORDERS x 9 parameters, far below the
         // bundled SQLite's limit of 32,766 (and PostgreSQL's 65,535).
-        // (Batch inserts are per backend: the multi-connection has no common form of them.)
-        let insert = diesel::insert_into(sub_orders::table).values(&rows);
-        match self.db() {
-            DbConnection::Sqlite(c) => insert.execute(c)?,
-            DbConnection::Pg(c) => insert.execute(c)?,
-        };
-        Ok(())
+        self.insert_rows(diesel::insert_into(sub_orders::table).values(&rows))
     }
 
     /// Sets Shiphold's memo note and flag on an order; `false` if there is no such order.

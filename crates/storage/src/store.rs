@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -483,6 +484,19 @@ impl Tx<'_> {
     /// The connection, for queries.
     pub(crate) fn db(&mut self) -> &mut DbConnection {
         self.conn
+    }
+
+    /// Runs a multi-row insert. Batch inserts are per backend (the multi-connection has no
+    /// common form of them), so this hands the statement to the variant's own connection.
+    pub(crate) fn insert_rows<Q>(&mut self, insert: Q) -> Result<(), StoreError>
+    where
+        Q: ExecuteDsl<SqliteConnection> + ExecuteDsl<PgConnection>,
+    {
+        match &mut *self.conn {
+            DbConnection::Sqlite(c) => ExecuteDsl::<SqliteConnection>::execute(insert, c)?,
+            DbConnection::Pg(c) => ExecuteDsl::<PgConnection>::execute(insert, c)?,
+        };
+        Ok(())
     }
 
     /// Runs `f` in a savepoint: if it fails, only its own changes are undone and the

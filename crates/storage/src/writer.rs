@@ -18,9 +18,9 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::{Pool, PooledConnection};
 
 use crate::error::StoreError;
+use crate::store::{Backend, DbConnection, Manager, Tx};
 
 mod checkpoint;
-use crate::store::{Backend, DbConnection, Manager, Tx};
 
 /// The most writes one transaction takes. Each is short; the cap bounds how long the first of a
 /// batch waits for the last.
