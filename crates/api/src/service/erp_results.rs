@@ -248,7 +248,7 @@ pub async fn callback(
             }
             let interception_id = InterceptionId::parse(&callback.interception_id)
                 .map_err(|_| ServiceError::NotFound("interception"))?;
-            if tx.interception(&shop, &interception_id)?.is_none() {
+            if tx.interception_order(&shop, &interception_id)?.is_none() {
                 return Err(ServiceError::NotFound("interception"));
             }
             let results = apply_in_tx(
