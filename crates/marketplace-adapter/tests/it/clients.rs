@@ -290,7 +290,7 @@ async fn the_simulator_refuses_an_over_long_memo_that_bypassed_the_type() {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
         .finish();
-    let response = reqwest::Client::new()
+    let response = raw_http()
         .post(sim.url())
         .header(
             "content-type",
@@ -327,7 +327,7 @@ async fn an_unsigned_blank_memo_added_on_the_way_changes_nothing() {
     };
     let call = sign_update(&update, &creds(), SignMethod::HmacSha256, t0()).unwrap();
     let body = format!("{}&memo=+%E3%80%80", call.form_body());
-    let response = reqwest::Client::new()
+    let response = raw_http()
         .post(sim.url())
         .header(
             "content-type",
@@ -431,4 +431,12 @@ async fn contradictory_updates_are_refused_before_anything_is_sent() {
     );
     assert!(sim.calls().is_empty());
     sim.shutdown().await;
+}
+
+/// A plain HTTP client for calls the crate's client would never make. reqwest is built without
+/// a default TLS provider in this workspace, so one is installed first: each test may run in a
+/// process of its own.
+fn raw_http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
