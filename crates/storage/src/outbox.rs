@@ -562,6 +562,26 @@ impl Tx<'_> {
         self.finish_attempt(id, updated, attempt)
     }
 
+    /// Gives claimed entries back untried: their leases end at once, so any worker may claim
+    /// them again, and the claim does not count as an attempt. For entries a worker claimed
+    /// ahead of its free slots and will not start (it is shutting down, or an entry waited so
+    /// long that its lease could run out mid-delivery). Entries whose token is stale are left
+    /// alone. Returns how many were given back.
+    pub fn give_back(&mut self, entries: &[(i64, &str)]) -> Result<usize, StoreError> {
+        let mut given = 0;
+        for (id, lease_token) in entries {
+            given += diesel::update(Self::leased(*id, lease_token))
+                .set((
+                    outbox::attempts.eq(outbox::attempts - 1),
+                    outbox::lease_until.eq(None::<i64>),
+                    outbox::leased_by.eq(None::<String>),
+                    outbox::lease_token.eq(None::<String>),
+                ))
+                .execute(self.db())?;
+        }
+        Ok(given)
+    }
+
     /// Holds a claimed entry until [`Tx::release_held`]: its peer cannot take it now. The claim
     /// does not count as an attempt, so the retry schedule is whole when the peer is back.
     /// `Ok(false)` if the lease token is stale.
@@ -926,6 +946,16 @@ impl Store {
         let token = lease_token.to_owned();
         self.write(move |tx| tx.retry(id, &token, next_at, &attempt))
             .await
+    }
+
+    /// See [`Tx::give_back`].
+    pub async fn give_back(&self, entries: Vec<(i64, String)>) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            let entries: Vec<(i64, &str)> =
+                entries.iter().map(|(id, t)| (*id, t.as_str())).collect();
+            tx.give_back(&entries)
+        })
+        .await
     }
 
     /// See [`Tx::hold`].

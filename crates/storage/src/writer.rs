@@ -14,11 +14,18 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{Pool, PooledConnection};
 
 use crate::error::StoreError;
 use crate::store::{Backend, DbConnection, Manager, Tx};
+
+/// The writer connection's page cache: 64 MiB instead of SQLite's 2 MB. Every write passes
+/// through this one connection; with the default cache its pages (the outbox, the lines, their
+/// indexes) fell out as the database grew, and each statement and commit read them again from
+/// the file, so a backlog of 30,000 drained at half the rate of one of 10,000. Reads on the
+/// pool keep the default.
+const WRITER_CACHE: &str = "PRAGMA cache_size = -65536";
 
 mod checkpoint;
 
@@ -95,6 +102,7 @@ fn run(
         let pooled = match conn.take() {
             Some(c) => c,
             None => match pool.get().map_err(StoreError::from).and_then(|mut c| {
+                c.batch_execute(WRITER_CACHE)?;
                 if checkpoints.is_some() {
                     checkpoint::leave_to_the_checkpointer(&mut c)?;
                 }

@@ -71,6 +71,31 @@ backend_tests! {
         assert_eq!(claim_ids(store, "w1", t0() + Duration::hours(2)).await, vec!["msg_1".to_owned()]);
     }
 
+    async fn an_entry_given_back_is_claimable_at_once_without_an_attempt(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let first = enqueue(store, &shop, "o1", "msg_1", t0()).await;
+        enqueue(store, &shop, "o1", "msg_2", t0()).await;
+        let other = enqueue(store, &shop, "o2", "msg_3", t0()).await;
+        let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        let token = claimed[0].lease_token.clone();
+        // A stale token gives nothing back; the right one ends the lease of exactly its entries.
+        let given = store
+            .give_back(vec![(first, "not-the-token".into()), (first, token.clone())])
+            .await
+            .unwrap();
+        assert_eq!(given, 1);
+        let s = shop.clone();
+        let entry = store.read(move |tx| tx.outbox_entry(&s, first)).await.unwrap().unwrap();
+        assert_eq!((entry.status, entry.attempts), (OutboxStatus::Pending, 0), "untried: no attempt");
+        assert_eq!((entry.lease_until, entry.leased_by), (None, None));
+        // Well before the lease would have run out, another worker gets it, still ahead of
+        // msg_2 on its key, while msg_3 stays with the first worker.
+        assert_eq!(claim_ids(store, "w2", t0() + Duration::seconds(1)).await, vec!["msg_1".to_owned()]);
+        assert!(store.complete(other, &token, t0(), attempt("delivered", t0())).await.unwrap());
+    }
+
     async fn outbox_counts_are_per_topic_and_shop_with_the_oldest_pending(db: TestDb) {
         let store = &db.store;
         let one = new_shop(store, "s1").await;
