@@ -17,7 +17,7 @@ pub struct DeliveryConfig {
     pub poll_interval: Duration,
     /// How many deliveries run at once.
     pub concurrency: usize,
-    /// How many deliveries of one shop run at once (at most `concurrency`).
+    /// How many deliveries of one shop run at once, per topic (at most `concurrency`).
     pub per_shop_concurrency: u32,
 }
 

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shiphold_domain::{Clock, SystemClock};
-use shiphold_storage::{MessageChannel, Store};
+use shiphold_domain::{Clock, ShopId, SystemClock};
+use shiphold_storage::{MessageChannel, Store, Topic};
 use tokio::sync::Notify;
 
 use crate::config::ApiConfig;
@@ -70,6 +70,8 @@ struct Inner {
     jitter: Mutex<StdRng>,
     config: ApiConfig,
     wake: Notify,
+    /// What new entries were committed to since the worker last looked.
+    woken: Mutex<Woken>,
     metrics: crate::metrics::Metrics,
 }
 
@@ -102,6 +104,7 @@ impl AppState {
                 jitter: Mutex::new(StdRng::seed_from_u64(jitter_seed)),
                 config,
                 wake: Notify::new(),
+                woken: Mutex::new(Woken::default()),
                 metrics: crate::metrics::Metrics::new(),
             }),
         }
@@ -156,17 +159,50 @@ impl AppState {
     pub(crate) fn intercepted(&self, outcome: &crate::service::intercept::Intercepted) {
         if outcome.created {
             self.inner.metrics.intercepted();
-            self.wake_worker();
+            self.wake_for(&outcome.shop_id, &Topic::ALL);
         }
     }
 
-    /// Wakes the local delivery worker: something was just committed to the outbox.
+    /// Wakes the local delivery worker: something was just committed to the outbox (of any
+    /// topic and shop, as far as the caller knows).
     pub fn wake_worker(&self) {
+        self.woken_set().topics.extend(Topic::ALL);
         self.inner.wake.notify_one();
     }
 
-    /// Waits until [`AppState::wake_worker`] is called.
-    pub async fn woken(&self) {
-        self.inner.wake.notified().await;
+    /// Wakes the local delivery worker for new entries of `shop` in `topics`. It claims only
+    /// for those topics, and not at all for a shop that already has as many entries claimed as
+    /// it may: so a delivery that queued a buyer message does not make it claim ERP messages,
+    /// and a busy shop's new interceptions wait for its next batch rather than make a claim
+    /// walk past its backlog.
+    pub fn wake_for(&self, shop: &ShopId, topics: &[Topic]) {
+        self.woken_set()
+            .shops
+            .extend(topics.iter().map(|t| (*t, shop.clone())));
+        self.inner.wake.notify_one();
     }
+
+    fn woken_set(&self) -> std::sync::MutexGuard<'_, Woken> {
+        // Each change is one insert: consistent even if a holder panicked.
+        self.inner
+            .woken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until [`AppState::wake_for`] or [`AppState::wake_worker`] is called; what was
+    /// woken for since the last call.
+    pub async fn woken(&self) -> Woken {
+        self.inner.wake.notified().await;
+        std::mem::take(&mut *self.woken_set())
+    }
+}
+
+/// What the delivery worker was woken for.
+#[derive(Debug, Default)]
+pub struct Woken {
+    /// Topics with new entries of any shop.
+    pub topics: std::collections::BTreeSet<Topic>,
+    /// New entries of these shops, by topic.
+    pub shops: std::collections::HashSet<(Topic, ShopId)>,
 }

@@ -1,7 +1,7 @@
 //! The dispatcher: claims due outbox entries by lease, runs a bounded number of deliveries at
 //! once, and records each outcome — delivered, a retry on the schedule, or a dead letter.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,30 +97,36 @@ pub(super) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let config = state.config().delivery.clone();
-    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    // Deliveries running now, per shop: a claim gives a shop at most `per_shop_concurrency`.
+    let slots = config.concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(slots));
+    // Deliveries running now, per shop and topic: at most `per_shop_concurrency` at once.
     let in_flight = Arc::new(InFlight::default());
-    let mut running = JoinSet::new();
+    let mut ready = Ready::new(&config);
+    let mut running: JoinSet<(Topic, ShopId)> = JoinSet::new();
+    // The topics to claim for now: all at first and on every poll; otherwise those new entries
+    // were committed to, and those a shop of which runs low on claimed entries.
+    let mut due = Due::all();
     loop {
         if *shutdown.borrow() {
             break;
         }
-        // Whether a claim took all it was allowed: then more may be waiting, so claim again at
+        // Whether a claim took all it asked for: then more may be waiting, so claim again at
         // once. A claim that came back short found everything claimable now; another straight
         // away would only walk past the entries of shops at their limit, so the loop waits for
-        // a delivery to end, new work, or the poll interval.
-        let mut filled = false;
+        // new work, the poll interval, or a shop running low on claimed entries.
+        let mut filled = Due::none();
         for topic in Topic::ALL {
-            let free = permits.available_permits();
-            if free == 0 {
+            if !due.has(topic) {
+                continue;
+            }
+            let want = ready.wanted(slots, permits.available_permits(), config.batch);
+            if want == 0 {
                 break;
             }
-            let total = u32::try_from(free).unwrap_or(u32::MAX).min(config.batch);
-            let limits_total = usize::try_from(total).unwrap_or(usize::MAX);
             let limits = ClaimLimits {
-                total,
-                per_shop: config.per_shop_concurrency,
-                in_flight: in_flight.snapshot(),
+                total: want,
+                per_shop: ready.cap,
+                in_flight: ready.held_for_claim(topic, &in_flight),
             };
             match state
                 .store()
@@ -134,62 +140,299 @@ pub(super) async fn run(
                 .await
             {
                 Ok(entries) => {
-                    filled |= !entries.is_empty() && entries.len() >= limits_total;
-                    for entry in entries {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let (state, clients) = (state.clone(), clients.clone());
-                        let slot = in_flight.start(&entry.shop_id);
-                        running.spawn(async move {
-                            deliver(&state, &clients, entry).await;
-                            drop(slot);
-                            drop(permit);
-                        });
+                    if !entries.is_empty()
+                        && entries.len() >= usize::try_from(want).unwrap_or(usize::MAX)
+                    {
+                        filled.add(topic);
                     }
+                    ready.push(entries);
                 }
                 Err(error) => tracing::warn!(%error, %topic, "could not claim outbox entries"),
             }
         }
-        while running.try_join_next().is_some() {}
-        if filled {
+        let stale = ready.start(&permits, &in_flight, |entry, permit, slot| {
+            let (state, clients) = (state.clone(), clients.clone());
+            running.spawn(async move {
+                let key = (entry.topic, entry.shop_id.clone());
+                deliver(&state, &clients, entry).await;
+                drop(slot);
+                drop(permit);
+                key
+            });
+        });
+        give_back(&state, stale).await;
+        due = filled;
+        while let Some(ended) = running.try_join_next() {
+            due.merge(ready.runs_low(ended, &in_flight));
+        }
+        if due.any() {
             continue;
         }
         tokio::select! {
-            _ = state.woken() => {}
-            _ = tokio::time::sleep(config.poll_interval) => {}
-            _ = running.join_next(), if !running.is_empty() => {}
+            woken = state.woken() => due = ready.woken_for(woken, &in_flight),
+            _ = tokio::time::sleep(config.poll_interval) => due = Due::all(),
+            Some(ended) = running.join_next(), if !running.is_empty() => {
+                due = ready.runs_low(ended, &in_flight);
+            }
             _ = shutdown.changed() => {}
         }
     }
-    // Let started deliveries finish; their leases would otherwise make others wait.
+    // Entries claimed ahead go back at once rather than wait out their leases on another
+    // replica; started deliveries finish, or their leases would make others wait.
+    give_back(&state, ready.drain()).await;
     while running.join_next().await.is_some() {}
 }
 
-/// How many deliveries of each shop are running.
+/// A set of topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Due([bool; Topic::ALL.len()]);
+
+impl Due {
+    fn all() -> Self {
+        Due([true; Topic::ALL.len()])
+    }
+
+    fn none() -> Self {
+        Due([false; Topic::ALL.len()])
+    }
+
+    fn index(topic: Topic) -> usize {
+        Topic::ALL.iter().position(|t| *t == topic).unwrap_or(0)
+    }
+
+    fn add(&mut self, topic: Topic) {
+        self.0[Self::index(topic)] = true;
+    }
+
+    fn has(&self, topic: Topic) -> bool {
+        self.0[Self::index(topic)]
+    }
+
+    fn merge(&mut self, other: Due) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine |= theirs;
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.0.contains(&true)
+    }
+}
+
+async fn give_back(state: &AppState, entries: Vec<(i64, String)>) {
+    if entries.is_empty() {
+        return;
+    }
+    let n = entries.len();
+    if let Err(error) = state.store().give_back(entries).await {
+        tracing::warn!(%error, entries = n, "could not give claimed entries back; their leases will run out");
+    }
+}
+
+/// Entries claimed ahead of free delivery slots, in the order they were claimed.
+///
+/// A delivery slot that frees up takes the next of these without a claim of its own, so a
+/// busy shop's deliveries cost one claim per several messages instead of one each. A shop holds
+/// at most `cap` entries, running and claimed ahead together (twice its concurrency), and is
+/// claimed for again once it is down to `low`. Since a claim never hands out a key's entry
+/// while an earlier one of that key is open, holding entries ahead keeps each key's order.
+/// An entry that waited so long that its lease could run out during the delivery is given
+/// back instead of delivered, so that two workers never deliver it at once.
+struct Ready {
+    entries: VecDeque<(ClaimedEntry, Instant)>,
+    queued: HashMap<(Topic, ShopId), u32>,
+    /// How many deliveries of one shop (and topic) run at once.
+    per_shop: u32,
+    /// How many entries one shop may hold here, running or claimed ahead.
+    cap: u32,
+    /// At or below this many a shop is claimed for again.
+    low: u32,
+    /// How long a claimed entry may wait here and still be started.
+    fresh_for: Duration,
+}
+
+impl Ready {
+    fn new(config: &crate::config::DeliveryConfig) -> Self {
+        let per_shop = config.per_shop_concurrency.max(1);
+        // Room for a whole delivery (its timeout) and some slack within the lease.
+        let slack = config.timeout.min(config.lease / 10);
+        let fresh_for = config
+            .lease
+            .saturating_sub(config.timeout)
+            .saturating_sub(slack);
+        // Without a second of room an entry could not wait here at all: no claiming ahead.
+        let cap = if fresh_for >= Duration::from_secs(1) {
+            per_shop.saturating_mul(2)
+        } else {
+            per_shop
+        };
+        Self {
+            entries: VecDeque::new(),
+            queued: HashMap::new(),
+            per_shop,
+            cap,
+            low: cap.saturating_sub((per_shop / 2).max(1)),
+            fresh_for,
+        }
+    }
+
+    /// How many entries the next claim should ask for: enough to fill every slot and as many
+    /// again ahead, at most `batch`.
+    fn wanted(&self, slots: usize, free: usize, batch: u32) -> u32 {
+        let held = (slots - free.min(slots)) + self.entries.len();
+        let room = (slots.saturating_mul(2)).saturating_sub(held);
+        u32::try_from(room).unwrap_or(u32::MAX).min(batch)
+    }
+
+    /// What each shop holds, as the claim counts it: a shop above `low` counts as full, so it
+    /// is claimed for in batches rather than one entry per delivery that ends.
+    fn held_for_claim(&self, topic: Topic, in_flight: &InFlight) -> HashMap<ShopId, u32> {
+        let mut held = in_flight.snapshot(topic);
+        for ((t, shop), n) in &self.queued {
+            if *t == topic {
+                *held.entry(shop.clone()).or_insert(0) += n;
+            }
+        }
+        for n in held.values_mut() {
+            if *n > self.low {
+                *n = self.cap;
+            }
+        }
+        held
+    }
+
+    fn push(&mut self, entries: Vec<ClaimedEntry>) {
+        let now = Instant::now();
+        for entry in entries {
+            *self
+                .queued
+                .entry((entry.topic, entry.shop_id.clone()))
+                .or_insert(0) += 1;
+            self.entries.push_back((entry, now));
+        }
+    }
+
+    /// Starts, in order, every entry whose shop has a free slot while slots last; returns the
+    /// stale ones to give back.
+    fn start(
+        &mut self,
+        permits: &Arc<Semaphore>,
+        in_flight: &Arc<InFlight>,
+        mut spawn: impl FnMut(ClaimedEntry, tokio::sync::OwnedSemaphorePermit, Slot),
+    ) -> Vec<(i64, String)> {
+        let mut stale = Vec::new();
+        let mut waiting = VecDeque::with_capacity(self.entries.len());
+        while let Some((entry, claimed)) = self.entries.pop_front() {
+            let key = (entry.topic, entry.shop_id.clone());
+            if claimed.elapsed() > self.fresh_for {
+                self.unqueue(&key);
+                stale.push((entry.id, entry.lease_token));
+                continue;
+            }
+            if in_flight.count(&key) >= self.per_shop {
+                waiting.push_back((entry, claimed));
+                continue;
+            }
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                waiting.push_back((entry, claimed));
+                waiting.extend(self.entries.drain(..));
+                break;
+            };
+            self.unqueue(&key);
+            let slot = in_flight.start(key);
+            spawn(entry, permit, slot);
+        }
+        self.entries = waiting;
+        stale
+    }
+
+    fn unqueue(&mut self, key: &(Topic, ShopId)) {
+        if let Some(n) = self.queued.get_mut(key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.queued.remove(key);
+            }
+        }
+    }
+
+    /// The topic to claim for when the shop of a delivery that ended is now down to `low`.
+    fn runs_low(
+        &self,
+        ended: Result<(Topic, ShopId), tokio::task::JoinError>,
+        in_flight: &InFlight,
+    ) -> Due {
+        let Ok(key) = ended else {
+            return Due::all();
+        };
+        let mut due = Due::none();
+        if self.runs_low_on(&key, in_flight) {
+            due.add(key.0);
+        }
+        due
+    }
+
+    /// Whether a shop holds (running and claimed ahead) no more than `low` entries of a topic.
+    fn runs_low_on(&self, key: &(Topic, ShopId), in_flight: &InFlight) -> bool {
+        in_flight.count(key) + self.queued.get(key).copied().unwrap_or(0) <= self.low
+    }
+
+    /// The topics to claim for after a wake: those with new entries of any shop, and those with
+    /// new entries of a shop that is not already holding all it may.
+    fn woken_for(&self, woken: crate::state::Woken, in_flight: &InFlight) -> Due {
+        let mut due = Due::none();
+        woken.topics.into_iter().for_each(|t| due.add(t));
+        for key in woken.shops {
+            if self.runs_low_on(&key, in_flight) {
+                due.add(key.0);
+            }
+        }
+        due
+    }
+
+    /// Every entry still waiting, to give back.
+    fn drain(&mut self) -> Vec<(i64, String)> {
+        self.queued.clear();
+        self.entries
+            .drain(..)
+            .map(|(entry, _)| (entry.id, entry.lease_token))
+            .collect()
+    }
+}
+
+/// How many deliveries of each shop are running, per topic: a shop's ERP and the chat gateway
+/// are different peers, so a slow ERP does not hold up the shop's buyer messages.
 #[derive(Default)]
 struct InFlight {
-    shops: std::sync::Mutex<HashMap<ShopId, u32>>,
+    shops: std::sync::Mutex<HashMap<(Topic, ShopId), u32>>,
 }
 
 impl InFlight {
-    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<ShopId, u32>> {
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<(Topic, ShopId), u32>> {
         // The map stays consistent even if a holder panicked: each change is one step.
         self.shops
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn snapshot(&self) -> HashMap<ShopId, u32> {
-        self.counts().clone()
+    /// The running deliveries of `topic`, per shop.
+    fn snapshot(&self, topic: Topic) -> HashMap<ShopId, u32> {
+        self.counts()
+            .iter()
+            .filter(|((t, _), _)| *t == topic)
+            .map(|((_, shop), n)| (shop.clone(), *n))
+            .collect()
     }
 
-    /// Counts a delivery of `shop` until the returned slot is dropped.
-    fn start(self: &Arc<Self>, shop: &ShopId) -> Slot {
-        *self.counts().entry(shop.clone()).or_insert(0) += 1;
+    fn count(&self, key: &(Topic, ShopId)) -> u32 {
+        self.counts().get(key).copied().unwrap_or(0)
+    }
+
+    /// Counts a delivery of a shop's entry of a topic until the returned slot is dropped.
+    fn start(self: &Arc<Self>, key: (Topic, ShopId)) -> Slot {
+        *self.counts().entry(key.clone()).or_insert(0) += 1;
         Slot {
             in_flight: Arc::clone(self),
-            shop: shop.clone(),
+            key,
         }
     }
 }
@@ -197,16 +440,16 @@ impl InFlight {
 /// One running delivery of a shop; dropping it ends the count (also if the delivery panicked).
 struct Slot {
     in_flight: Arc<InFlight>,
-    shop: ShopId,
+    key: (Topic, ShopId),
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.in_flight.counts();
-        if let Some(n) = counts.get_mut(&self.shop) {
+        if let Some(n) = counts.get_mut(&self.key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                counts.remove(&self.shop);
+                counts.remove(&self.key);
             }
         }
     }

@@ -236,7 +236,7 @@ pub async fn callback(
             "the body's shop_id does not match the shop in the URL",
         ));
     }
-    let app2 = app.clone();
+    let (app2, woken_shop) = (app.clone(), shop.clone());
     let receipt = app
         .store()
         .write(move |tx| -> Result<CallbackReceipt, ServiceError> {
@@ -276,7 +276,8 @@ pub async fn callback(
             })
         })
         .await?;
-    app.wake_worker();
+    // What an answer queues is buyer messages.
+    app.wake_for(&woken_shop, &[shiphold_storage::Topic::Chat]);
     Ok(receipt)
 }
 
@@ -301,7 +302,7 @@ pub async fn delivered(
     results: Vec<wire::ItemResult>,
     completion: Completion,
 ) -> Result<bool, ServiceError> {
-    let (now, app2) = (app.now(), app.clone());
+    let (now, app2, woken_shop) = (app.now(), app.clone(), shop.clone());
     let completed = app
         .store()
         .write(move |tx| -> Result<bool, ServiceError> {
@@ -314,6 +315,7 @@ pub async fn delivered(
             )?)
         })
         .await?;
-    app.wake_worker();
+    // What an answer queues is buyer messages.
+    app.wake_for(&woken_shop, &[shiphold_storage::Topic::Chat]);
     Ok(completed)
 }

@@ -49,6 +49,8 @@ pub struct InterceptOrder {
 /// with the interception the first one made).
 #[derive(Debug)]
 pub struct Intercepted {
+    /// The shop.
+    pub shop_id: ShopId,
     /// The interception.
     pub interception: Interception,
     /// Items asked for and not intercepted, with why.
@@ -128,6 +130,7 @@ pub fn in_tx(
                     same_card_interception(tx, shop, card_id, &refusals, &active_lines)?
             {
                 return Ok(Intercepted {
+                    shop_id: shop.clone(),
                     interception: existing,
                     refused: Vec::new(),
                     created: false,
@@ -180,6 +183,7 @@ pub fn in_tx(
         }),
     )?;
     Ok(Intercepted {
+        shop_id: shop.clone(),
         interception: decision.interception,
         refused: decision.refusals,
         created: true,

@@ -1056,6 +1056,115 @@ impl HangingErp {
 }
 
 #[tokio::test]
+async fn entries_claimed_ahead_of_a_busy_shops_slots_go_back_when_the_worker_stops() {
+    fn config(c: &mut shiphold_api::ApiConfig) {
+        fast(c);
+        c.delivery.concurrency = 8;
+        c.delivery.per_shop_concurrency = 2;
+        c.delivery.timeout = Duration::from_secs(300);
+        c.delivery.lease = Duration::from_secs(600);
+    }
+    async fn erp_counts(app: &TestApp, shop: &str) -> (i64, i64) {
+        let now = app.state.now().wall;
+        let counts = app.state.store().outbox_counts(now).await.unwrap();
+        counts
+            .iter()
+            .find(|c| c.shop_id.as_str() == shop && c.topic == shiphold_storage::Topic::Erp)
+            .map_or((0, 0), |c| (c.pending, c.leased))
+    }
+    on_every_backend!(config, |app| {
+        let (shop, key) = app.ready_shop().await;
+        let hanging = HangingErp::start().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": hanging.url, "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        for n in 0..6 {
+            intercept(&app, &key, &format!("BUSY-{n}"), &["s1"]).await;
+        }
+        // Two deliveries run (the shop's concurrency) and two more are claimed ahead of them,
+        // leased to this worker; the last two wait in the outbox.
+        wait_for("two running and two claimed ahead", || async {
+            hanging.held() == 2 && erp_counts(&app, &shop).await == (2, 4)
+        })
+        .await;
+        // Stopping gives the two that never started back at once (another worker need not
+        // wait out their leases); the two running keep theirs until they end.
+        app.stop_jobs();
+        wait_for("the entries claimed ahead to be given back", || async {
+            erp_counts(&app, &shop).await == (4, 2)
+        })
+        .await;
+        assert_eq!(hanging.most(), 2, "never more than two at once");
+        hanging.stop();
+    });
+}
+
+#[tokio::test]
+async fn a_shop_whose_erp_hangs_still_gets_its_buyer_messages_out() {
+    // The chat gateway is another peer than the ERP: the shop's slots for its ERP being full
+    // does not stop its buyer messages.
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let gateway = axum::Router::new().route(
+        "/chat",
+        axum::routing::post(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { StatusCode::OK }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/chat", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, gateway).await;
+    });
+    let config = |c: &mut shiphold_api::ApiConfig| {
+        fast(c);
+        c.delivery.concurrency = 8;
+        c.delivery.per_shop_concurrency = 2;
+        c.delivery.timeout = Duration::from_secs(300);
+        c.delivery.lease = Duration::from_secs(600);
+        c.chat_gateway = Some(shiphold_api::ChatGatewayConfig {
+            url: url.clone(),
+            secret: Secret::generate().to_whsec(),
+        });
+    };
+    on_every_backend!(config, |app| {
+        let (_, key) = app.ready_shop().await;
+        let hanging = HangingErp::start().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                &key,
+                Some(json!({"endpoint": hanging.url, "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let before = received.load(std::sync::atomic::Ordering::SeqCst);
+        for n in 0..4 {
+            intercept(&app, &key, &format!("HUNG-{n}"), &["s1"]).await;
+        }
+        wait_for("the hanging ERP to hold two messages", || async {
+            hanging.held() >= 2
+        })
+        .await;
+        wait_for("every buyer message at the gateway", || async {
+            received.load(std::sync::atomic::Ordering::SeqCst) - before >= 4
+        })
+        .await;
+        assert_eq!(hanging.most(), 2);
+        hanging.stop();
+    });
+    server.abort();
+}
+
+#[tokio::test]
 async fn a_shop_whose_erp_hangs_holds_up_only_its_own_messages() {
     fn config(c: &mut shiphold_api::ApiConfig) {
         fast(c);

@@ -261,6 +261,11 @@ impl TestApp {
         b
     }
 
+    /// Tells the jobs to stop, without waiting for them (deliveries in flight may hang).
+    pub fn stop_jobs(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(jobs) = self.jobs.take() {
