@@ -1007,7 +1007,32 @@ struct HangingErp {
     server: tokio::task::JoinHandle<()>,
 }
 
+/// Two delivery slots per shop, with a timeout and lease longer than any test: a hanging ERP
+/// holds its deliveries' slots the whole time.
+fn hanging_config(c: &mut shiphold_api::ApiConfig) {
+    fast(c);
+    c.delivery.concurrency = 8;
+    c.delivery.per_shop_concurrency = 2;
+    c.delivery.timeout = Duration::from_secs(300);
+    c.delivery.lease = Duration::from_secs(600);
+}
+
 impl HangingErp {
+    /// Starts one and links it as the shop's ERP, with locking on.
+    async fn linked(app: &TestApp, key: &str) -> HangingErp {
+        let hanging = HangingErp::start().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/erp",
+                key,
+                Some(json!({"endpoint": hanging.url, "locking": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        hanging
+    }
+
     async fn start() -> HangingErp {
         use std::sync::atomic::Ordering;
         let held = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -1057,13 +1082,6 @@ impl HangingErp {
 
 #[tokio::test]
 async fn entries_claimed_ahead_of_a_busy_shops_slots_go_back_when_the_worker_stops() {
-    fn config(c: &mut shiphold_api::ApiConfig) {
-        fast(c);
-        c.delivery.concurrency = 8;
-        c.delivery.per_shop_concurrency = 2;
-        c.delivery.timeout = Duration::from_secs(300);
-        c.delivery.lease = Duration::from_secs(600);
-    }
     async fn erp_counts(app: &TestApp, shop: &str) -> (i64, i64) {
         let now = app.state.now().wall;
         let counts = app.state.store().outbox_counts(now).await.unwrap();
@@ -1072,18 +1090,9 @@ async fn entries_claimed_ahead_of_a_busy_shops_slots_go_back_when_the_worker_sto
             .find(|c| c.shop_id.as_str() == shop && c.topic == shiphold_storage::Topic::Erp)
             .map_or((0, 0), |c| (c.pending, c.leased))
     }
-    on_every_backend!(config, |app| {
+    on_every_backend!(hanging_config, |app| {
         let (shop, key) = app.ready_shop().await;
-        let hanging = HangingErp::start().await;
-        let (s, b) = app
-            .call(
-                Method::PUT,
-                "/v1/settings/erp",
-                &key,
-                Some(json!({"endpoint": hanging.url, "locking": true})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        let hanging = HangingErp::linked(&app, &key).await;
         for n in 0..6 {
             intercept(&app, &key, &format!("BUSY-{n}"), &["s1"]).await;
         }
@@ -1124,11 +1133,7 @@ async fn a_shop_whose_erp_hangs_still_gets_its_buyer_messages_out() {
         let _ = axum::serve(listener, gateway).await;
     });
     let config = |c: &mut shiphold_api::ApiConfig| {
-        fast(c);
-        c.delivery.concurrency = 8;
-        c.delivery.per_shop_concurrency = 2;
-        c.delivery.timeout = Duration::from_secs(300);
-        c.delivery.lease = Duration::from_secs(600);
+        hanging_config(c);
         c.chat_gateway = Some(shiphold_api::ChatGatewayConfig {
             url: url.clone(),
             secret: Secret::generate().to_whsec(),
@@ -1136,16 +1141,7 @@ async fn a_shop_whose_erp_hangs_still_gets_its_buyer_messages_out() {
     };
     on_every_backend!(config, |app| {
         let (_, key) = app.ready_shop().await;
-        let hanging = HangingErp::start().await;
-        let (s, b) = app
-            .call(
-                Method::PUT,
-                "/v1/settings/erp",
-                &key,
-                Some(json!({"endpoint": hanging.url, "locking": true})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        let hanging = HangingErp::linked(&app, &key).await;
         let before = received.load(std::sync::atomic::Ordering::SeqCst);
         for n in 0..4 {
             intercept(&app, &key, &format!("HUNG-{n}"), &["s1"]).await;
@@ -1166,26 +1162,9 @@ async fn a_shop_whose_erp_hangs_still_gets_its_buyer_messages_out() {
 
 #[tokio::test]
 async fn a_shop_whose_erp_hangs_holds_up_only_its_own_messages() {
-    fn config(c: &mut shiphold_api::ApiConfig) {
-        fast(c);
-        c.delivery.concurrency = 8;
-        c.delivery.per_shop_concurrency = 2;
-        // Longer than the test: a hanging ERP holds its deliveries' slots the whole time.
-        c.delivery.timeout = Duration::from_secs(300);
-        c.delivery.lease = Duration::from_secs(600);
-    }
-    on_every_backend!(config, |app| {
+    on_every_backend!(hanging_config, |app| {
         let (_, slow_key) = app.ready_shop().await;
-        let hanging = HangingErp::start().await;
-        let (s, b) = app
-            .call(
-                Method::PUT,
-                "/v1/settings/erp",
-                &slow_key,
-                Some(json!({"endpoint": hanging.url, "locking": true})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        let hanging = HangingErp::linked(&app, &slow_key).await;
         for n in 0..12 {
             intercept(&app, &slow_key, &format!("SLOW-{n}"), &["s1"]).await;
         }
