@@ -1304,6 +1304,116 @@ async fn erp_failures_show_on_the_order_with_a_redrive() {
         .await;
 }
 
+/// An admin links the marketplace in the console (the secret and session are never shown
+/// back); an interception's memo and flag reach the marketplace simulator, and the order in the
+/// console says the write-back is done.
+#[tokio::test]
+async fn a_merchant_links_the_marketplace_and_sees_the_memo_written_back() {
+    use shiphold_marketplace_adapter::sim::{PATH, SimConfig, Simulator};
+    use shiphold_marketplace_adapter::{AppSecret, Flag};
+    if !browser_installed("marketplace write-back") {
+        return;
+    }
+    let sim = Simulator::start(
+        SimConfig::new()
+            .app("12345678", AppSecret::new("the-app-secret").unwrap())
+            .session("12345678", "the-sellers-session")
+            .order(3001),
+    )
+    .await
+    .unwrap();
+    let gateway = format!("http://{}{PATH}", sim.addr());
+    let (server, key) = server_with_shop_and(
+        "browser-marketplace",
+        &[("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")],
+    );
+    let api = Api {
+        base: server.base_url(),
+        key: key.clone(),
+        http: http(),
+    };
+    use reqwest::Method;
+    api.enable_with_window_around_now().await;
+    api.push_order("3001", "buyer-1").await;
+
+    let console = server.url("/console");
+    let checks = api.clone();
+    Browser::start()
+        .await
+        .run(|c| async move {
+            c.goto(&console).await.unwrap();
+            english(&c).await;
+            type_into(&c, "#api-key", &key).await;
+            click(&c, "#connect").await;
+            wait_text(&c, "#marketplace-current", "no link yet", |t| {
+                t.contains("No marketplace linked")
+            })
+            .await;
+            // The first link without a session is refused beside the field.
+            type_into(&c, "#mkt-gateway", &gateway).await;
+            type_into(&c, "#mkt-app-key", "12345678").await;
+            type_into(&c, "#mkt-app-secret", "the-app-secret").await;
+            find(&c, "#mkt-sign-method")
+                .await
+                .select_by_value("md5")
+                .await
+                .unwrap();
+            click(&c, "#save-marketplace").await;
+            wait_text(
+                &c,
+                ".field-error[data-for=session]",
+                "the missing session",
+                |t| !t.is_empty(),
+            )
+            .await;
+            type_into(&c, "#mkt-app-secret", "the-app-secret").await;
+            type_into(&c, "#mkt-session", "the-sellers-session").await;
+            click(&c, "#save-marketplace").await;
+            let linked = wait_text(&c, "#marketplace-current", "the link", |t| {
+                t.contains("Linked")
+            })
+            .await;
+            assert!(
+                linked.contains("12345678") && linked.contains("switched on"),
+                "{linked}"
+            );
+            // Saved, the secret fields are empty again: nothing of them comes back.
+            for field in ["#mkt-app-secret", "#mkt-session"] {
+                let value = find(&c, field).await.prop("value").await.unwrap();
+                assert_eq!(value.as_deref(), Some(""), "{field}");
+            }
+            check_page(&c, "console-marketplace-link").await;
+
+            checks
+                .ok(Method::POST, "/v1/orders/3001/interceptions", None)
+                .await;
+            click(&c, "nav button[data-tab=orders]").await;
+            type_into(&c, "#order-id", "3001").await;
+            let deadline = Instant::now() + UI_TIMEOUT;
+            // The write goes out in the background: look the order up until it says written.
+            loop {
+                click(&c, "#lookup-order").await;
+                wait_text(&c, "#order-title", "the order", |t| t == "3001").await;
+                let state = find(&c, "#order-writeback-state")
+                    .await
+                    .text()
+                    .await
+                    .unwrap();
+                if state == "written" {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "write-back still {state:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            check_page(&c, "console-marketplace-written").await;
+        })
+        .await;
+    let written = sim.order(3001).unwrap();
+    assert!(written.memo.ends_with("[3001-1, 3001-2]"), "{written:?}");
+    assert_eq!((written.flag, written.writes), (Some(Flag::Red), 1));
+    sim.shutdown().await;
+}
+
 /// The first admin opens the invitation link `shop create` printed, chooses a password and is
 /// signed in; invites an agent from the staff tab; the agent opens their link, sees an agent's
 /// console (no set-up, no staff), intercepts an order, and the history names them; a reload

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::schema::{
     CallbackRefused, CallbackUnauthenticated, CardGone, Conflict, ErpEndpointInvalid, Forbidden,
-    InterceptionClosed, InterceptionClosedOrKeyInUse, InterceptionRefused,
+    GatewayInvalid, InterceptionClosed, InterceptionClosedOrKeyInUse, InterceptionRefused,
     InterceptionRefusedOrKeyInUse, InvitationInvalid, MalformedRequest, NotFound, OrderConflict,
     PayloadTooLarge, Problem, ReleaseRefused, SetupIncomplete, SignInRefused, SignInThrottled,
     Unauthenticated, Unavailable, UnsupportedMediaType, ValidationFailed,
@@ -66,6 +66,7 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             WindowOverlap,
             OrderConflict,
             ErpEndpointInvalid,
+            GatewayInvalid,
             CardGone,
             InterceptionClosed,
             InterceptionClosedOrKeyInUse,

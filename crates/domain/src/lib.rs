@@ -33,7 +33,7 @@ pub use release::{
     ReleaseDecision, ReleaseError, ReleaseRefusal, ReleaseRefusalReason, decide_release,
 };
 pub use settings::{
-    AdvancedSettings, CardExpiry, EnableError, ErpLink, Flag, InterceptionSettings, MemoText,
-    Missing, TERMS_VERSION, TermsAcceptance,
+    AdvancedSettings, CardExpiry, EnableError, ErpLink, Flag, InterceptionSettings,
+    MarketplaceLink, MarketplaceSignMethod, MemoText, Missing, TERMS_VERSION, TermsAcceptance,
 };
 pub use window::{EventWindow, WindowError, active_at, parse_time_zone};

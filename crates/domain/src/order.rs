@@ -266,6 +266,35 @@ impl Order {
         }
     }
 
+    /// The merchant's own memo in a memo pushed for this (stored) order. Once Shiphold's note is
+    /// on the marketplace order — written back by Shiphold, or by an ERP from its message — the
+    /// next push carries it back inside the seller memo; kept as the merchant's, the note would
+    /// appear twice. The current note is taken off the end (with the line break before it), and
+    /// a merchant memo that was cut to make room for it (ending in `…`) is the stored one again.
+    pub fn merchant_memo_in(&self, pushed: &str) -> String {
+        const CUT: &str = "…";
+        let Some(note) = self.memo.note.as_deref() else {
+            return pushed.to_owned();
+        };
+        if pushed == note {
+            return String::new();
+        }
+        let Some(prefix) = pushed
+            .strip_suffix(note)
+            .and_then(|rest| rest.strip_suffix('\n'))
+        else {
+            return pushed.to_owned();
+        };
+        match prefix.strip_suffix(CUT) {
+            Some(kept)
+                if self.seller_memo.len() > kept.len() && self.seller_memo.starts_with(kept) =>
+            {
+                self.seller_memo.clone()
+            }
+            _ => prefix.to_owned(),
+        }
+    }
+
     /// The flag as the warehouse sees it: Shiphold's while it holds one, else the merchant's.
     pub fn effective_flag(&self) -> Flag {
         self.memo.flag.unwrap_or(self.seller_flag)
@@ -297,6 +326,35 @@ mod tests {
             seller_flag: Flag::None,
             memo: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_pushed_memo_that_carries_shipholds_note_back_is_the_merchants_memo() {
+        let mut stored = order(vec![sub("s1")]);
+        stored.seller_memo = "gift wrap".into();
+        // No note: whatever is pushed is the merchant's.
+        assert_eq!(
+            stored.merchant_memo_in("gift wrap\nSTOP [s1]"),
+            "gift wrap\nSTOP [s1]"
+        );
+        stored.memo.note = Some("STOP [s1]".into());
+        assert_eq!(stored.merchant_memo_in("gift wrap\nSTOP [s1]"), "gift wrap");
+        assert_eq!(stored.merchant_memo_in("STOP [s1]"), "");
+        // A merchant who changed their memo keeps the change; another note is not ours.
+        assert_eq!(stored.merchant_memo_in("fragile\nSTOP [s1]"), "fragile");
+        assert_eq!(stored.merchant_memo_in("fragile"), "fragile");
+        assert_eq!(
+            stored.merchant_memo_in("gift wrap\nSTOP [s2]"),
+            "gift wrap\nSTOP [s2]"
+        );
+        // The merchant's memo was cut to make room for the note: the whole one is kept.
+        stored.seller_memo = "a".repeat(995);
+        let written = format!("{}…\nSTOP [s1]", "a".repeat(985));
+        assert_eq!(stored.merchant_memo_in(&written), stored.seller_memo);
+        // Repeating the push gives the same memo: intake stays idempotent.
+        let once = stored.merchant_memo_in(&written);
+        stored.seller_memo = once.clone();
+        assert_eq!(stored.merchant_memo_in(&written), once);
     }
 
     #[test]

@@ -229,12 +229,75 @@ pub struct ErpLink {
     pub disabled_reason: Option<String>,
 }
 
+/// How calls to the marketplace's open platform are signed (its `sign_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MarketplaceSignMethod {
+    /// `md5`: upper-case hex MD5 of secret + parameters + secret.
+    #[serde(rename = "md5")]
+    Md5,
+    /// `hmac`: HMAC-MD5 keyed with the secret.
+    #[serde(rename = "hmac")]
+    Hmac,
+    /// `hmac-sha256`: HMAC-SHA256 keyed with the secret; the default.
+    #[default]
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+}
+
+impl MarketplaceSignMethod {
+    /// Every method.
+    pub const ALL: [Self; 3] = [Self::Md5, Self::Hmac, Self::HmacSha256];
+
+    /// The method as the platform names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Md5 => "md5",
+            Self::Hmac => "hmac",
+            Self::HmacSha256 => "hmac-sha256",
+        }
+    }
+
+    /// Parses `md5`, `hmac` or `hmac-sha256`.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "sign_method",
+                    "invalid_sign_method",
+                    "sign_method must be md5, hmac or hmac-sha256",
+                )
+                .zh("sign_method 只能是 md5、hmac 或 hmac-sha256")
+            })
+    }
+}
+
+/// The link to the marketplace's open platform, through which Shiphold writes its memo and flag
+/// on the marketplace order itself. The app secret and the seller's session are stored beside
+/// the settings, never in them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketplaceLink {
+    /// The platform's REST gateway (checked by the edge: https, public address).
+    pub gateway: String,
+    /// The application's key (`app_key`).
+    pub app_key: String,
+    /// How calls are signed.
+    pub sign_method: MarketplaceSignMethod,
+    /// Whether writes are sent. Switched off when the platform refuses the credentials.
+    pub active: bool,
+    /// Why the link was switched off, for the admin to see.
+    pub disabled_reason: Option<String>,
+}
+
 /// Optional settings; none is required to enable the feature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdvancedSettings {
     /// The ERP link, if an ERP is connected.
     pub erp: Option<ErpLink>,
+    /// The marketplace link, if memos are written back to the marketplace order.
+    pub marketplace: Option<MarketplaceLink>,
     /// How long a card's link stays valid.
     pub card_expiry: CardExpiry,
     /// Whether buyers may choose single items on a card; if not, a card intercepts the order.
@@ -249,6 +312,7 @@ impl Default for AdvancedSettings {
     fn default() -> Self {
         Self {
             erp: None,
+            marketplace: None,
             card_expiry: CardExpiry::default(),
             single_item_choice: true,
             test_mode: false,

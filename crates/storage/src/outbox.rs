@@ -64,17 +64,20 @@ pub enum Topic {
     Erp,
     /// A buyer message for the chat gateway.
     Chat,
+    /// A memo and flag to write on the marketplace order.
+    Marketplace,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 2] = [Topic::Erp, Topic::Chat];
+    pub const ALL: [Topic; 3] = [Topic::Erp, Topic::Chat, Topic::Marketplace];
 
     /// The topic as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Erp => "erp",
             Topic::Chat => "chat",
+            Topic::Marketplace => "marketplace",
         }
     }
 
@@ -707,6 +710,26 @@ impl Tx<'_> {
         outbox::table
             .filter(outbox::shop_id.eq(shop.as_str()))
             .filter(outbox::id.eq(id))
+            .select(EntryRow::as_select())
+            .first(self.db())
+            .optional()?
+            .map(EntryRow::into_entry)
+            .transpose()
+    }
+
+    /// The newest entry of the shop's `topic` with `ordering_key` (an order's latest write to
+    /// its marketplace, say), whatever its status; `None` when there is none or it was purged.
+    pub fn latest_outbox_entry(
+        &mut self,
+        shop: &ShopId,
+        topic: Topic,
+        ordering_key: &str,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        outbox::table
+            .filter(outbox::shop_id.eq(shop.as_str()))
+            .filter(outbox::topic.eq(topic.as_str()))
+            .filter(outbox::ordering_key.eq(ordering_key))
+            .order(outbox::id.desc())
             .select(EntryRow::as_select())
             .first(self.db())
             .optional()?

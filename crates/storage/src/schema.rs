@@ -30,6 +30,8 @@ diesel::table! {
         version -> BigInt,
         updated_at -> BigInt,
         erp_secret_previous -> Nullable<Text>,
+        marketplace_secret -> Nullable<Text>,
+        marketplace_session -> Nullable<Text>,
     }
 }
 

@@ -50,6 +50,10 @@ pub struct SettingsRecord {
     /// The secret being rotated out, still signing deliveries and accepted on callbacks until
     /// the admin drops it.
     pub erp_secret_previous: Option<String>,
+    /// The marketplace link's app secret (`app_secret`), if a marketplace is linked.
+    pub marketplace_secret: Option<String>,
+    /// The seller's authorisation (`session`) the marketplace link calls with.
+    pub marketplace_session: Option<String>,
     /// The shop's message-template overrides (the messaging crate's format).
     pub templates: serde_json::Value,
     /// Bumped on every save; 0 while nothing is stored. Saves check it (optimistic lock).
@@ -64,6 +68,8 @@ impl Default for SettingsRecord {
             settings: InterceptionSettings::default(),
             erp_secret: None,
             erp_secret_previous: None,
+            marketplace_secret: None,
+            marketplace_session: None,
             templates: serde_json::Value::Object(serde_json::Map::new()),
             version: 0,
             updated_at: None,
@@ -137,6 +143,8 @@ struct SettingsRow {
     version: i64,
     updated_at: i64,
     erp_secret_previous: Option<String>,
+    marketplace_secret: Option<String>,
+    marketplace_session: Option<String>,
 }
 
 impl SettingsRow {
@@ -145,6 +153,8 @@ impl SettingsRow {
             settings: parse_json(&self.settings, "shop_settings.settings")?,
             erp_secret: self.erp_secret,
             erp_secret_previous: self.erp_secret_previous,
+            marketplace_secret: self.marketplace_secret,
+            marketplace_session: self.marketplace_session,
             templates: parse_json(&self.templates, "shop_settings.templates")?,
             version: self.version,
             updated_at: Some(from_ms(self.updated_at, "shop_settings.updated_at")?),
@@ -369,6 +379,8 @@ impl Tx<'_> {
             version: next.version,
             updated_at: ms(now),
             erp_secret_previous: next.erp_secret_previous.clone(),
+            marketplace_secret: next.marketplace_secret.clone(),
+            marketplace_session: next.marketplace_session.clone(),
         };
         if record.version == 0 {
             // A concurrent first save loses on the primary key: also a Conflict.

@@ -1,5 +1,6 @@
 //! Background jobs that finish what requests began: the dispatcher claims outbox entries and
-//! hands each to the deliverer of its topic (ERP messages, chat gateway messages), with retries
+//! hands each to the deliverer of its topic (ERP messages, chat gateway messages, marketplace
+//! memo write-backs), with retries
 //! and dead letters; housekeeping reminds buyers when refunds reopen and purges expired records.
 //!
 //! Every replica runs the same loops; outbox leases keep them from doing an entry twice. What a
@@ -9,6 +10,7 @@ mod chat;
 mod dispatch;
 mod erp;
 mod housekeeping;
+mod marketplace;
 
 use std::sync::Arc;
 
@@ -45,18 +47,19 @@ struct Clients {
     erp: ErpClient,
     /// The chat gateway is the platform's own service, so the ERP address policy does not apply.
     gateway: ErpClient,
+    /// Marketplace gateways, under the endpoint policy.
+    marketplace: marketplace::MemoClients,
 }
 
 impl Clients {
     fn new(state: &AppState) -> Result<Self, shiphold_erp_adapter::ClientError> {
         let timeout = state.config().delivery.timeout;
+        let policy = EndpointPolicy {
+            allow_insecure: state.config().allow_insecure_endpoints,
+        };
         Ok(Self {
-            erp: ErpClient::new(
-                EndpointPolicy {
-                    allow_insecure: state.config().allow_insecure_endpoints,
-                },
-                timeout,
-            )?,
+            erp: ErpClient::new(policy, timeout)?,
+            marketplace: marketplace::MemoClients::new(policy, timeout),
             gateway: ErpClient::new(
                 EndpointPolicy {
                     allow_insecure: true,

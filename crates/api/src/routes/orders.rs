@@ -15,9 +15,11 @@ use super::{Listing, PageQuery, json};
 use crate::extract::{JsonBody, Path, Query};
 use crate::problem::ApiError;
 use crate::service::Caller;
+use crate::service::marketplace_outbox::MarketplacePayload;
 use crate::service::orders::{self, Intake, OrderRead};
 use crate::state::AppState;
 use crate::views::{MessageView, order_message_view};
+use shiphold_storage::{OutboxEntry, OutboxStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -170,6 +172,51 @@ struct OrderView {
     #[schema(value_type = crate::schema::mirror::Flag)]
     seller_flag: Flag,
     sub_orders: Vec<SubOrderView>,
+    /// The latest write-back of the memo and flag to the marketplace order; absent while the
+    /// shop has no marketplace link or nothing was written for this order.
+    marketplace_write_back: Option<WriteBackView>,
+}
+
+/// Where the latest write-back of an order's memo and flag to the marketplace stands.
+#[derive(Debug, Serialize, ToSchema)]
+struct WriteBackView {
+    /// `pending` (not sent yet), `retrying` (sent, failed, will be sent again), `written`,
+    /// `held` (the marketplace link is switched off) or `failed` (a dead letter; see
+    /// `last_error`).
+    #[schema(example = "written")]
+    state: &'static str,
+    /// The memo it writes; absent when it clears the memo.
+    memo: Option<String>,
+    /// The flag it sets, in the platform's numbers (0 grey, 1 red, 2 yellow, 3 green, 4 blue,
+    /// 5 purple).
+    flag: Option<u8>,
+    attempts: i32,
+    last_error: Option<String>,
+    queued_at: chrono::DateTime<chrono::Utc>,
+    /// When it was written or given up on.
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The outbox entry (a dead letter's id, to re-drive it).
+    entry_id: i64,
+}
+
+fn write_back_view(entry: &OutboxEntry) -> WriteBackView {
+    let payload: Option<MarketplacePayload> = serde_json::from_value(entry.payload.clone()).ok();
+    WriteBackView {
+        state: match entry.status {
+            OutboxStatus::Pending if entry.attempts > 0 => "retrying",
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Delivered => "written",
+            OutboxStatus::Held => "held",
+            OutboxStatus::Dead => "failed",
+        },
+        memo: payload.as_ref().and_then(|p| p.memo.clone()),
+        flag: payload.map(|p| p.flag),
+        attempts: entry.attempts,
+        last_error: entry.last_error.clone(),
+        queued_at: entry.created_at,
+        finished_at: entry.finished_at,
+        entry_id: entry.id,
+    }
 }
 
 fn order_view(read: &OrderRead) -> OrderView {
@@ -207,6 +254,7 @@ fn order_view(read: &OrderRead) -> OrderView {
                 }
             })
             .collect(),
+        marketplace_write_back: read.marketplace_write.as_ref().map(write_back_view),
     }
 }
 

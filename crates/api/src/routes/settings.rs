@@ -29,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disable))
         .routes(routes!(set_advanced))
         .routes(routes!(set_erp, remove_erp))
+        .routes(routes!(set_marketplace, remove_marketplace))
         .routes(routes!(rotate_secret))
         .routes(routes!(drop_previous_secret))
         .routes(routes!(set_template, remove_template))
@@ -82,6 +83,7 @@ struct MissingView {
 #[derive(Debug, Serialize, ToSchema)]
 struct AdvancedView {
     erp: Option<ErpView>,
+    marketplace: Option<MarketplaceView>,
     /// How long a card's link stays usable.
     card_expiry_seconds: i64,
     /// Whether buyers may choose single items on a card (else the whole order).
@@ -113,6 +115,31 @@ struct ErpView {
     previous_signing_secret: &'static str,
     /// Where the ERP posts its signed results.
     callback_url: String,
+}
+
+/// The shop's marketplace link: memos and flags written back to marketplace orders.
+#[derive(Debug, Serialize, ToSchema)]
+struct MarketplaceView {
+    /// The platform's REST gateway calls are posted to.
+    #[schema(example = "https://gw.api.taobao.com/router/rest")]
+    gateway: String,
+    /// The application's key (`app_key`).
+    app_key: String,
+    /// `md5`, `hmac` or `hmac-sha256`.
+    #[schema(example = "hmac-sha256")]
+    sign_method: &'static str,
+    /// False when the platform refused the link's credentials (wrong secret, expired session,
+    /// no permission); `disabled_reason` says why. `PUT /v1/settings/marketplace` switches it
+    /// on again.
+    active: bool,
+    disabled_reason: Option<String>,
+    /// Write-backs waiting for the link to be switched on again; they are sent, in order, once
+    /// it is.
+    waiting_writes: i64,
+    /// `***` when the app secret is stored; it is never shown.
+    app_secret: &'static str,
+    /// `***` when the seller's session is stored; it is never shown.
+    session: &'static str,
 }
 
 fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> SettingsView {
@@ -153,6 +180,16 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> Se
                     state.config().public_base_url.trim_end_matches('/'),
                     shop
                 ),
+            }),
+            marketplace: s.advanced.marketplace.as_ref().map(|m| MarketplaceView {
+                gateway: m.gateway.clone(),
+                app_key: m.app_key.clone(),
+                sign_method: m.sign_method.as_str(),
+                active: m.active,
+                disabled_reason: m.disabled_reason.clone(),
+                waiting_writes: read.held_marketplace_writes,
+                app_secret: masked(&record.marketplace_secret),
+                session: masked(&record.marketplace_session),
             }),
             card_expiry_seconds: s.advanced.card_expiry.seconds(),
             single_item_choice: s.advanced.single_item_choice,
@@ -457,6 +494,102 @@ fn with_secret(
         ),
         "a new ERP signing secret",
     ))
+}
+
+/// Step 3: the marketplace link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MarketplaceBody {
+    /// The platform's REST gateway; the Taobao Open Platform's when left out. https, and its
+    /// host must resolve to public addresses only.
+    #[schema(
+        example = "https://gw.api.taobao.com/router/rest",
+        pattern = "^https://"
+    )]
+    gateway: Option<String>,
+    /// The application's key (`app_key`).
+    #[schema(example = "12345678", max_length = 512)]
+    app_key: String,
+    /// The application's secret. Required on the first link; left out, the stored one stays.
+    /// Never shown again.
+    #[schema(max_length = 512)]
+    app_secret: Option<String>,
+    /// The seller's authorisation (`session`, the access token the seller granted the
+    /// application). Required on the first link; left out, the stored one stays. Never shown
+    /// again.
+    #[schema(max_length = 512)]
+    session: Option<String>,
+    /// `md5`, `hmac` or `hmac-sha256` (the default).
+    #[schema(example = "hmac-sha256")]
+    sign_method: Option<String>,
+}
+
+/// Step 3: links the marketplace, so memos and flags are written back to marketplace orders;
+/// also changes the link, or switches back on a link the platform refused (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/marketplace",
+    tag = "settings",
+    operation_id = "set_marketplace",
+    security(("api_key" = [])),
+    request_body = MarketplaceBody,
+    responses(
+        (status = 200, description = "The settings after the change; the secret and session show as `***`.", body = SettingsView),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::GatewayInvalid),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn set_marketplace(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<MarketplaceBody>,
+) -> Result<Response, ApiError> {
+    let body = body.value;
+    let sign_method = match body.sign_method.as_deref() {
+        None => Ok(shiphold_domain::MarketplaceSignMethod::default()),
+        Some(raw) => shiphold_domain::MarketplaceSignMethod::parse(raw),
+    };
+    let change = sign_method
+        .map_err(ValidationError::from)
+        .map(|sign_method| setup::MarketplaceChange {
+            gateway: body
+                .gateway
+                .unwrap_or_else(|| shiphold_marketplace_adapter::DEFAULT_GATEWAY.to_owned()),
+            app_key: body.app_key,
+            app_secret: body.app_secret,
+            session: body.session,
+            sign_method,
+        });
+    let record = setup::set_marketplace(&state, &caller, change).await?;
+    Ok(settings(&state, &caller, &record))
+}
+
+/// Removes the marketplace link with its secret and session; write-backs still waiting become
+/// dead letters (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/settings/marketplace",
+    tag = "settings",
+    operation_id = "remove_marketplace",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn remove_marketplace(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let record = setup::remove_marketplace(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
 }
 
 /// Removes the ERP link and its secret (admin).

@@ -13,7 +13,7 @@ use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::{MessageChannel, Tx};
 
 use super::messages::{MessageContext, Outgoing, send_buyer_message, titles};
-use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox};
+use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox, marketplace_outbox};
 use crate::state::{AppState, Now};
 
 /// What an interception request asks for, once its caller is known.
@@ -141,8 +141,16 @@ pub fn in_tx(
         Err(other) => return Err(other.into()),
     };
     tx.insert_interception(shop, &decision.interception)?;
-    order.memo = decision.memo.clone();
+    let before = std::mem::replace(&mut order.memo, decision.memo.clone());
     tx.set_order_memo(shop, &order.id, &order.memo)?;
+    marketplace_outbox::memo_changed(
+        tx,
+        shop,
+        record.settings.advanced.marketplace.is_some(),
+        &before,
+        &order,
+        now,
+    )?;
     if decision.notify_erp {
         erp_outbox::requested(tx, shop, &order, &decision.interception, now)?;
     }

@@ -11,6 +11,9 @@ use shiphold_domain::{
 };
 use shiphold_storage::{StoreError, Tx};
 
+use super::marketplace_outbox;
+use crate::state::Now;
+
 /// What one event did to one intercepted sub-order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -87,12 +90,14 @@ pub fn apply_events(
     Ok((transitions, outcomes))
 }
 
-/// Recomputes an order's memo note and flag from its active lines and stores them.
+/// Recomputes an order's memo note and flag from its active lines and stores them; with a
+/// marketplace link, a change is queued to be written back to the marketplace order.
 pub fn refresh_memo(
     tx: &mut Tx<'_>,
     shop_id: &ShopId,
     settings: &InterceptionSettings,
     order_id: &OrderId,
+    now: Now,
 ) -> Result<MemoState, StoreError> {
     let active: BTreeSet<SubOrderId> = tx
         .active_lines_for_order(shop_id, order_id)?
@@ -100,6 +105,16 @@ pub fn refresh_memo(
         .map(|(_, line)| line.sub_order_id)
         .collect();
     let memo = memo_after(settings.memo_text.as_ref(), settings.flag, &active);
+    let linked = settings.advanced.marketplace.is_some();
+    let before = if linked {
+        tx.order(shop_id, order_id)?
+    } else {
+        None
+    };
     tx.set_order_memo(shop_id, order_id, &memo)?;
+    if let Some(mut order) = before {
+        let was = std::mem::replace(&mut order.memo, memo.clone());
+        marketplace_outbox::memo_changed(tx, shop_id, linked, &was, &order, now)?;
+    }
     Ok(memo)
 }

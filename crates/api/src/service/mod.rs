@@ -14,6 +14,7 @@ pub mod intercept;
 pub mod interceptions;
 pub mod keys;
 pub mod lines;
+pub mod marketplace_outbox;
 pub mod messages;
 pub mod operations;
 pub mod orders;

@@ -4,7 +4,7 @@
 use shiphold_domain::{
     IntakeDecision, IntakeError, Interception, Order, OrderId, ShopId, decide_intake,
 };
-use shiphold_storage::{MessageChannel, MessageRecord, OrderFilter, Page, Topic, Tx};
+use shiphold_storage::{MessageChannel, MessageRecord, OrderFilter, OutboxEntry, Page, Topic, Tx};
 
 use super::lines::{apply_events, refresh_memo};
 use super::{Caller, Parsed, Role, ServiceError};
@@ -17,6 +17,8 @@ pub struct OrderRead {
     pub order: Order,
     /// Every interception of it.
     pub interceptions: Vec<Interception>,
+    /// The latest write-back of its memo and flag to the marketplace, if there was one.
+    pub marketplace_write: Option<OutboxEntry>,
 }
 
 /// What intake did with an order.
@@ -39,9 +41,11 @@ fn read_in_tx(
         .order(shop, order_id)?
         .ok_or(ServiceError::NotFound("order"))?;
     let interceptions = tx.interceptions_for_order(shop, order_id)?;
+    let marketplace_write = tx.latest_outbox_entry(shop, Topic::Marketplace, order_id.as_str())?;
     Ok(OrderRead {
         order,
         interceptions,
+        marketplace_write,
     })
 }
 
@@ -70,6 +74,9 @@ pub fn put_order_in_tx(
     now: Now,
 ) -> Result<(Intake, OrderRead), ServiceError> {
     let stored = tx.order_for_update(shop, &incoming.id)?;
+    if let Some(stored) = &stored {
+        incoming.seller_memo = stored.merchant_memo_in(&incoming.seller_memo);
+    }
     let active = tx.active_lines_for_order(shop, &incoming.id)?;
     let (created, by_interception) = match decide_intake(stored.as_ref(), &incoming, &active) {
         Ok(IntakeDecision::Replay) => {
@@ -104,7 +111,7 @@ pub fn put_order_in_tx(
     }
     if touched {
         let settings = tx.settings(shop)?.settings;
-        refresh_memo(tx, shop, &settings, &incoming.id)?;
+        refresh_memo(tx, shop, &settings, &incoming.id, now)?;
     }
     // The answer is the order as stored: what was just saved, unless closing lines rewrote its
     // memo; a new order has no interceptions yet.
@@ -116,9 +123,15 @@ pub fn put_order_in_tx(
         } else {
             tx.interceptions_for_order(shop, &incoming.id)?
         };
+        let marketplace_write = if created {
+            None
+        } else {
+            tx.latest_outbox_entry(shop, Topic::Marketplace, incoming.id.as_str())?
+        };
         OrderRead {
             order: incoming,
             interceptions,
+            marketplace_write,
         }
     };
     Ok((
@@ -157,9 +170,12 @@ pub async fn list_orders(
             let mut items = Vec::new();
             for order in result.items {
                 let interceptions = tx.interceptions_for_order(&shop, &order.id)?;
+                let marketplace_write =
+                    tx.latest_outbox_entry(&shop, Topic::Marketplace, order.id.as_str())?;
                 items.push(OrderRead {
                     order,
                     interceptions,
+                    marketplace_write,
                 });
             }
             Ok((items, result.next))

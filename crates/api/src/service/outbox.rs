@@ -42,6 +42,7 @@ fn about(entry: &OutboxEntry) -> (Option<String>, Option<String>) {
                 text(&message["interception_id"]),
             )
         }
+        Topic::Marketplace => (text(&entry.payload["order_id"]), None),
     }
 }
 
@@ -156,30 +157,73 @@ pub async fn mark_message(
     Ok(())
 }
 
-/// A 410 means the ERP wants no more messages: stop sending, and say why in the settings.
-pub async fn switch_off_erp(app: &AppState, shop: ShopId) -> Result<(), ServiceError> {
+/// Switches a link off in the settings with an audit entry by the system, under the settings
+/// lock: `edit` turns the link off and says what the audit records of it (before, after), or
+/// `None` when there is nothing to switch off.
+async fn switch_off<F>(
+    app: &AppState,
+    shop: ShopId,
+    action: &'static str,
+    edit: F,
+) -> Result<(), ServiceError>
+where
+    F: FnOnce(
+            &mut shiphold_domain::AdvancedSettings,
+            DateTime<Utc>,
+        ) -> Option<(serde_json::Value, serde_json::Value)>
+        + Send
+        + 'static,
+{
     let now = app.now().business;
     app.store()
         .write(move |tx| -> Result<(), ServiceError> {
             tx.settings_for_update(&shop)?;
             let mut record = tx.settings(&shop)?;
-            let before = serde_json::to_value(&record.settings.advanced.erp).unwrap_or_default();
-            if let Some(erp) = record.settings.advanced.erp.as_mut() {
-                erp.active = false;
-                erp.disabled_reason = Some(format!("the ERP answered 410 Gone at {now}"));
-            }
+            let Some((before, after)) = edit(&mut record.settings.advanced, now) else {
+                return Ok(());
+            };
             tx.save_settings(&shop, &record, now)?;
-            audit(
-                tx,
-                &shop,
-                now,
-                "system",
-                "settings.erp.switched_off",
-                "settings",
-                before,
-                serde_json::to_value(&record.settings.advanced.erp).unwrap_or_default(),
-            )?;
+            audit(tx, &shop, now, "system", action, "settings", before, after)?;
             Ok(())
         })
         .await
+}
+
+/// A 410 means the ERP wants no more messages: stop sending, and say why in the settings.
+pub async fn switch_off_erp(app: &AppState, shop: ShopId) -> Result<(), ServiceError> {
+    switch_off(app, shop, "settings.erp.switched_off", |adv, now| {
+        let before = serde_json::to_value(&adv.erp).unwrap_or_default();
+        if let Some(erp) = adv.erp.as_mut() {
+            erp.active = false;
+            erp.disabled_reason = Some(format!("the ERP answered 410 Gone at {now}"));
+        }
+        Some((before, serde_json::to_value(&adv.erp).unwrap_or_default()))
+    })
+    .await
+}
+
+/// The marketplace refused the link's credentials (signature, session, permissions): stop
+/// writing — the writes wait, held — and say why in the settings, until the admin links again.
+/// A link already off keeps its first reason.
+pub async fn switch_off_marketplace(
+    app: &AppState,
+    shop: ShopId,
+    reason: String,
+) -> Result<(), ServiceError> {
+    switch_off(
+        app,
+        shop,
+        "settings.marketplace.switched_off",
+        move |adv, now| {
+            let before = serde_json::to_value(&adv.marketplace).unwrap_or_default();
+            let link = adv.marketplace.as_mut().filter(|link| link.active)?;
+            link.active = false;
+            link.disabled_reason = Some(format!("{reason} (at {now})"));
+            Some((
+                before,
+                serde_json::to_value(&adv.marketplace).unwrap_or_default(),
+            ))
+        },
+    )
+    .await
 }

@@ -103,7 +103,7 @@ pub async fn release(
                     &actor,
                 )?;
             let record = tx.settings(&shop)?;
-            let memo = refresh_memo(tx, &shop, &record.settings, &order.id)?;
+            let memo = refresh_memo(tx, &shop, &record.settings, &order.id, now)?;
             // While the link is switched off the message waits (held), as every ERP message does.
             if record.settings.advanced.erp.is_some() {
                 let mut order_now = order.clone();

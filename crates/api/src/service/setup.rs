@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 use shiphold_domain::ShopId;
 use shiphold_domain::{
-    BuyerId, CardExpiry, ErpLink, FieldError, Flag, MemoText, TERMS_VERSION, TermsAcceptance,
+    BuyerId, CardExpiry, ErpLink, FieldError, Flag, MarketplaceLink, MarketplaceSignMethod,
+    MemoText, TERMS_VERSION, TermsAcceptance,
 };
 use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind};
@@ -21,12 +22,15 @@ pub struct Settings {
     pub record: SettingsRecord,
     /// ERP messages waiting for the ERP link to be switched on again.
     pub held_erp_messages: i64,
+    /// Memo write-backs waiting for the marketplace link to be switched on again.
+    pub held_marketplace_writes: i64,
 }
 
 fn read_in_tx(tx: &mut Tx<'_>, shop: &ShopId) -> Result<Settings, ServiceError> {
     Ok(Settings {
         record: tx.settings(shop)?,
         held_erp_messages: tx.held_count(shop, Topic::Erp)?,
+        held_marketplace_writes: tx.held_count(shop, Topic::Marketplace)?,
     })
 }
 
@@ -43,8 +47,45 @@ fn audit_view(record: &SettingsRecord) -> Value {
     let masked = |secret: &Option<String>| json!(if secret.is_some() { "***" } else { "" });
     v["erp_secret"] = masked(&record.erp_secret);
     v["erp_secret_previous"] = masked(&record.erp_secret_previous);
+    v["marketplace_secret"] = masked(&record.marketplace_secret);
+    v["marketplace_session"] = masked(&record.marketplace_session);
     v["templates"] = record.templates.clone();
     v
+}
+
+/// Whether each outbox-fed link is set and delivering.
+struct Links {
+    erp: (bool, bool),
+    marketplace: (bool, bool),
+}
+
+impl Links {
+    fn of(record: &SettingsRecord) -> Self {
+        let adv = &record.settings.advanced;
+        Self {
+            erp: (adv.erp.is_some(), adv.active_erp().is_some()),
+            marketplace: (
+                adv.marketplace.is_some(),
+                adv.marketplace.as_ref().is_some_and(|m| m.active),
+            ),
+        }
+    }
+
+    /// The topics whose held entries a change from `self` to `now` lets go: switched (back) on,
+    /// or removed.
+    fn to_release(&self, now: &Links) -> Vec<Topic> {
+        let lets_go = |(was_set, was_on): (bool, bool), (set, on): (bool, bool)| {
+            (on && !was_on) || (was_set && !set)
+        };
+        let mut topics = Vec::new();
+        if lets_go(self.erp, now.erp) {
+            topics.push(Topic::Erp);
+        }
+        if lets_go(self.marketplace, now.marketplace) {
+            topics.push(Topic::Marketplace);
+        }
+        topics
+    }
 }
 
 /// Loads the settings under lock, lets `change` edit them, and saves them with an audit entry.
@@ -79,20 +120,16 @@ where
             tx.settings_for_update(&shop)?;
             let mut record = tx.settings(&shop)?;
             let before = audit_view(&record);
-            let was_linked = record.settings.advanced.erp.is_some();
-            let was_delivering = record.settings.advanced.active_erp().is_some();
+            let was = Links::of(&record);
             change(&mut record)?;
             let saved = tx.save_settings(&shop, &record, now.business)?;
             // A link switched (back) on delivers what waited while it was off, in order; a link
             // removed lets the waiting messages go to the dead letters, saying why. Only these
             // two changes touch the outbox.
-            let delivering = saved.settings.advanced.active_erp().is_some();
-            let removed = was_linked && saved.settings.advanced.erp.is_none();
-            let released = if (delivering && !was_delivering) || removed {
-                tx.release_held(&shop, Topic::Erp, now.wall)?
-            } else {
-                0
-            };
+            let mut released = 0;
+            for topic in was.to_release(&Links::of(&saved)) {
+                released += tx.release_held(&shop, topic, now.wall)?;
+            }
             let mut after = audit_view(&saved);
             if let (Some(reason), serde_json::Value::Object(map)) = (reason, &mut after) {
                 map.insert("reason".into(), reason.into());
@@ -272,6 +309,133 @@ pub async fn remove_erp(app: &AppState, caller: &Caller) -> Result<Settings, Ser
         record.settings.advanced.erp = None;
         record.erp_secret = None;
         record.erp_secret_previous = None;
+        Ok(())
+    })
+    .await
+}
+
+/// Step 3: what linking the marketplace sets. The app secret and the session may be left out
+/// when the link is changed: the stored ones stay.
+#[derive(Debug)]
+pub struct MarketplaceChange {
+    /// The platform's REST gateway.
+    pub gateway: String,
+    /// The application's key.
+    pub app_key: String,
+    /// The application's secret; required on the first link.
+    pub app_secret: Option<String>,
+    /// The seller's session (authorisation); required on the first link.
+    pub session: Option<String>,
+    /// How calls are signed.
+    pub sign_method: MarketplaceSignMethod,
+}
+
+/// The longest app key, secret and session accepted, in bytes.
+const MAX_CREDENTIAL_BYTES: usize = 512;
+
+fn credential(field: &'static str, value: &str) -> Result<(), FieldError> {
+    if value.trim().is_empty() {
+        return Err(
+            FieldError::new(field, "required", format!("{field} must not be empty"))
+                .zh(format!("{field} 不能为空")),
+        );
+    }
+    if value.len() > MAX_CREDENTIAL_BYTES {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("{field} must be at most {MAX_CREDENTIAL_BYTES} bytes"),
+        )
+        .zh(format!("{field} 最多 {MAX_CREDENTIAL_BYTES} 字节")));
+    }
+    Ok(())
+}
+
+/// Step 3: links the marketplace (or changes the link, or switches a link the platform
+/// refused back on): memos and flags are written back to marketplace orders from now on.
+pub async fn set_marketplace(
+    app: &AppState,
+    caller: &Caller,
+    change_to: Parsed<MarketplaceChange>,
+) -> Result<Settings, ServiceError> {
+    caller.require(Role::Admin)?;
+    let change_to = change_to?;
+    policy(app)
+        .check_url(&change_to.gateway)
+        .map_err(|e| ServiceError::EndpointNotAllowed(e.to_string()))?;
+    // The client's own rule besides: plain http only to a loopback simulator.
+    shiphold_marketplace_adapter::MemoClient::new(
+        &change_to.gateway,
+        shiphold_marketplace_adapter::DEFAULT_TIMEOUT,
+    )
+    .map_err(|e| ServiceError::EndpointNotAllowed(e.to_string()))?;
+    let mut errors = shiphold_domain::ValidationError::empty();
+    let given = [
+        ("app_key", Some(&change_to.app_key)),
+        ("app_secret", change_to.app_secret.as_ref()),
+        ("session", change_to.session.as_ref()),
+    ];
+    for (field, value) in given {
+        if let Some(Err(e)) = value.map(|v| credential(field, v)) {
+            errors.push(e);
+        }
+    }
+    errors.into_result()?;
+    change(app, caller, "settings.marketplace", move |record| {
+        let MarketplaceChange {
+            gateway,
+            app_key,
+            app_secret,
+            session,
+            sign_method,
+        } = change_to;
+        let mut missing = shiphold_domain::ValidationError::empty();
+        if app_secret.is_none() && record.marketplace_secret.is_none() {
+            missing.push(
+                FieldError::new(
+                    "app_secret",
+                    "required",
+                    "the first link needs the app secret",
+                )
+                .zh("首次连接需要填写 app_secret"),
+            );
+        }
+        if session.is_none() && record.marketplace_session.is_none() {
+            missing.push(
+                FieldError::new(
+                    "session",
+                    "required",
+                    "the first link needs the seller's session",
+                )
+                .zh("首次连接需要填写卖家授权 session"),
+            );
+        }
+        missing.into_result()?;
+        record.settings.advanced.marketplace = Some(MarketplaceLink {
+            gateway,
+            app_key,
+            sign_method,
+            active: true,
+            disabled_reason: None,
+        });
+        if let Some(secret) = app_secret {
+            record.marketplace_secret = Some(secret);
+        }
+        if let Some(session) = session {
+            record.marketplace_session = Some(session);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Removes the marketplace link with its secret and session; writes still waiting go to the
+/// dead letters.
+pub async fn remove_marketplace(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
+    change(app, caller, "settings.marketplace.remove", |record| {
+        record.settings.advanced.marketplace = None;
+        record.marketplace_secret = None;
+        record.marketplace_session = None;
         Ok(())
     })
     .await

@@ -9,12 +9,7 @@ use shiphold_erp_adapter::sim::{SimConfig, SimHandle, SimMode, SimRules, Simulat
 use shiphold_erp_adapter::{ItemResult, Outcome, ResultsCallback, Secret, SignedHeaders};
 
 use crate::on_every_backend;
-use crate::support::TestApp;
-
-fn fast(c: &mut shiphold_api::ApiConfig) {
-    c.run_jobs = true;
-    c.delivery.retry_schedule = vec![Duration::from_millis(100); 50];
-}
+use crate::support::{TestApp, fast, wait_for};
 
 /// Links the shop to a simulator and returns it with the shop's secret.
 async fn link_sim(
@@ -48,21 +43,6 @@ async fn link_sim(
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     (sim, secret)
-}
-
-async fn wait_for<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn line_states(app: &TestApp, key: &str, id: &str) -> Vec<String> {

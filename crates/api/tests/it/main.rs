@@ -8,6 +8,7 @@ mod support;
 mod erp;
 mod fuzz;
 mod intercept;
+mod marketplace;
 mod openapi;
 mod setup;
 mod staff;

@@ -287,3 +287,38 @@ async fn the_terms_are_readable_before_they_are_accepted() {
     assert!(page.contains("拦截发货条款") && page.contains("best-effort"));
     app.stop().await;
 }
+
+/// The JSON examples of a docs page, in order.
+fn json_examples(page: &str) -> Vec<Value> {
+    let path = format!("{}/../../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.split("```json\n")
+        .skip(1)
+        .map(|block| {
+            let body = block.split("```").next().unwrap_or_default();
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{page}: {e} in {body}"))
+        })
+        .collect()
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The connector page's request and answer examples carry exactly the fields the server reads
+/// and answers with, as the OpenAPI document declares them.
+#[test]
+fn the_marketplace_pages_examples_are_the_servers_shapes() {
+    let doc = document();
+    let schema = |name: &str| keys(&doc["components"]["schemas"][name]["properties"]);
+    let examples = json_examples("connectors/marketplace.md");
+    let [body, link, write_back] = examples.as_slice() else {
+        panic!("expected the request, the link and the write-back examples: {examples:?}");
+    };
+    assert_eq!(keys(body), schema("MarketplaceBody"));
+    assert_eq!(keys(link), schema("MarketplaceView"));
+    assert_eq!(keys(write_back), schema("WriteBackView"));
+}

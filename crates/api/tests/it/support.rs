@@ -11,6 +11,29 @@ use shiphold_storage::{Store, StoreOptions};
 use shiphold_testkit::TestDatabase;
 use tokio::sync::watch;
 
+/// Runs the delivery jobs, retrying every 100 ms (50 times), so a test sees a retried delivery
+/// at once.
+pub fn fast(c: &mut ApiConfig) {
+    c.run_jobs = true;
+    c.delivery.retry_schedule = vec![std::time::Duration::from_millis(100); 50];
+}
+
+/// Waits until `check` holds, for up to 20 s; panics naming `what` after that.
+pub async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// 2026-11-11 10:00 in Shanghai: inside the event window the tests create.
 pub fn event_time() -> DateTime<Utc> {
     chrono_tz::Asia::Shanghai

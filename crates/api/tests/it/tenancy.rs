@@ -110,6 +110,19 @@ async fn shop_a_cannot_reach_shop_b() {
             ShopWide("/v1/settings/erp".into(), None),
         );
         add(
+            "PUT",
+            "/v1/settings/marketplace",
+            ShopWide(
+                "/v1/settings/marketplace".into(),
+                Some(json!({"app_key": "12345678", "app_secret": "s", "session": "t"})),
+            ),
+        );
+        add(
+            "DELETE",
+            "/v1/settings/marketplace",
+            ShopWide("/v1/settings/marketplace".into(), None),
+        );
+        add(
             "POST",
             "/v1/settings/erp/rotate-secret",
             ShopWide("/v1/settings/erp/rotate-secret".into(), None),

@@ -5,7 +5,8 @@ use chrono::{Duration, TimeZone};
 use diesel::{Connection, RunQueryDsl};
 use shiphold_domain::{
     AdvancedSettings, ApiKeyId, BuyerId, ErpLink, EventWindow, EventWindowId, Flag,
-    InterceptionSettings, MemoText, OrderId, TermsAcceptance, parse_time_zone,
+    InterceptionSettings, MarketplaceLink, MarketplaceSignMethod, MemoText, OrderId,
+    TermsAcceptance, parse_time_zone,
 };
 use shiphold_storage::{
     ApiKeyRecord, AuditRecord, Backend, MessageRecord, Page, SettingsRecord, ShopRecord, Store,
@@ -158,12 +159,21 @@ backend_tests! {
                     active: true,
                     disabled_reason: None,
                 }),
+                marketplace: Some(MarketplaceLink {
+                    gateway: "https://gw.api.taobao.com/router/rest".into(),
+                    app_key: "12345678".into(),
+                    sign_method: MarketplaceSignMethod::Md5,
+                    active: true,
+                    disabled_reason: None,
+                }),
                 test_mode: true,
                 test_buyers: vec![BuyerId::parse("b9").unwrap()],
                 ..AdvancedSettings::default()
             },
         };
         next.erp_secret = Some("whsec_abc".into());
+        next.marketplace_secret = Some("app-secret".into());
+        next.marketplace_session = Some("seller-session".into());
         next.templates = serde_json::json!({"ack": {"en": "hi {items}"}});
         let (s, n) = (shop.clone(), next.clone());
         let saved = store

@@ -96,6 +96,28 @@ backend_tests! {
         assert!(store.complete(other, &token, t0(), attempt("delivered", t0())).await.unwrap());
     }
 
+    async fn the_latest_entry_of_a_key_is_the_newest_of_its_topic_whatever_its_status(db: TestDb) {
+        let store = &db.store;
+        let shop = new_shop(store, "s1").await;
+        let other = new_shop(store, "s2").await;
+        let first = enqueue(store, &shop, "o1", "msg_1", t0()).await;
+        let claimed = store.claim(shiphold_storage::Topic::Erp, "w1", LEASE, 10, t0()).await.unwrap();
+        assert!(store.complete(first, &claimed[0].lease_token, t0(), attempt("delivered", t0())).await.unwrap());
+        let latest = |shop: ShopId, topic, key: &'static str| async move {
+            store.read(move |tx| tx.latest_outbox_entry(&shop, topic, key)).await.unwrap()
+        };
+        let seen = latest(shop.clone(), shiphold_storage::Topic::Erp, "o1").await.unwrap();
+        assert_eq!((seen.id, seen.status), (first, OutboxStatus::Delivered));
+        let second = enqueue(store, &shop, "o1", "msg_2", t0()).await;
+        enqueue(store, &shop, "o2", "msg_3", t0()).await;
+        enqueue(store, &other, "o1", "msg_4", t0()).await;
+        let seen = latest(shop.clone(), shiphold_storage::Topic::Erp, "o1").await.unwrap();
+        assert_eq!((seen.id, seen.status, seen.message_id.as_str()), (second, OutboxStatus::Pending, "msg_2"));
+        // Another topic's, another key's and another shop's entries are not the order's.
+        assert!(latest(shop.clone(), shiphold_storage::Topic::Marketplace, "o1").await.is_none());
+        assert!(latest(shop.clone(), shiphold_storage::Topic::Erp, "o3").await.is_none());
+    }
+
     async fn outbox_counts_are_per_topic_and_shop_with_the_oldest_pending(db: TestDb) {
         let store = &db.store;
         let one = new_shop(store, "s1").await;
