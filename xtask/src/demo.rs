@@ -1,9 +1,11 @@
 //! `cargo xtask demo`: the fastest way to see Shiphold work. Builds and starts `shiphold serve` on
-//! a fresh SQLite file, runs the ERP simulator in this process, sets a demo shop up over HTTP the
-//! way a merchant would, and prints what to open and what to paste.
+//! a fresh SQLite file, runs the ERP, marketplace and Qimen warehouse simulators in this
+//! process, sets a demo shop up over HTTP the way a merchant would (linked to all three), and
+//! prints what to open and what to paste.
 //!
-//! `--once` does the same, then intercepts an order, waits until the simulator has locked its
-//! items, and stops: the demo's own test, and a quick smoke test of a build.
+//! `--once` does the same, then intercepts an order, waits until its items are locked, its memo
+//! is written on the marketplace simulator's order and its document is held at the warehouse
+//! simulator, and stops: the demo's own test, and a quick smoke test of a build.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,13 +18,25 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shiphold_erp_adapter::Secret;
 use shiphold_erp_adapter::sim::{SimConfig, SimHandle, Simulator};
+use shiphold_marketplace_adapter::sim as market_sim;
+use shiphold_qimen_adapter::sim as qimen_sim;
 
 const SHOP_NAME: &str = "Demo Tea House";
 /// The order that gets a card, the one the pasted commands intercept (it has a shipped item),
 /// and the one `--once` intercepts.
-const CARD_ORDER: &str = "DEMO-1001";
-const PASTE_ORDER: &str = "DEMO-1002";
-const CHECK_ORDER: &str = "DEMO-1003";
+/// Marketplace order numbers, so that the memo can be written back to them.
+const CARD_ORDER: &str = "20261111001";
+const PASTE_ORDER: &str = "20261111002";
+const CHECK_ORDER: &str = "20261111003";
+/// The marketplace application and seller authorisation the simulator knows.
+const MARKET_APP_KEY: &str = "12345678";
+const MARKET_SECRET: &str = "demo-app-secret";
+const MARKET_SESSION: &str = "demo-seller-session";
+/// The Qimen application, merchant and warehouse the WMS simulator knows.
+const QIMEN_APP_KEY: &str = "23456789";
+const QIMEN_SECRET: &str = "demo-qimen-secret";
+const QIMEN_CUSTOMER: &str = "demo-customer";
+const QIMEN_WAREHOUSE: &str = "WH-HZ-01";
 /// The server prints its address within this long of starting (a cold SQLite file included).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// The server promises to stop within 10 s of SIGTERM.
@@ -46,6 +60,8 @@ pub(crate) struct Summary {
     pub api_key: String,
     pub card_link: String,
     pub sim_url: String,
+    pub marketplace_url: String,
+    pub qimen_url: String,
 }
 
 pub(crate) fn demo(root: &Path, opts: &Options) -> Result<Summary> {
@@ -57,10 +73,28 @@ pub(crate) fn demo(root: &Path, opts: &Options) -> Result<Summary> {
     runtime.block_on(run(root, opts))
 }
 
-/// A demo shop set up on a running server, with the ERP simulator in this process.
+/// The simulators of the demo's peers, in this process.
+pub(crate) struct Peers {
+    /// The ERP.
+    pub(crate) erp: SimHandle,
+    /// The marketplace's memo endpoint.
+    pub(crate) marketplace: market_sim::SimHandle,
+    /// The Qimen warehouse.
+    pub(crate) qimen: qimen_sim::SimHandle,
+}
+
+impl Peers {
+    pub(crate) async fn shutdown(self) {
+        self.erp.shutdown().await;
+        self.marketplace.shutdown().await;
+        self.qimen.shutdown().await;
+    }
+}
+
+/// A demo shop set up on a running server, with its peers' simulators in this process.
 pub(crate) struct Running {
     pub(crate) server: ServerProcess,
-    pub(crate) sim: SimHandle,
+    pub(crate) sim: Peers,
     pub(crate) summary: Summary,
     pub(crate) shop_id: String,
     pub(crate) dir: PathBuf,
@@ -105,7 +139,9 @@ pub(crate) async fn start(root: &Path, dir: PathBuf, port: u16) -> Result<Runnin
         base_url,
         api_key,
         card_link,
-        sim_url: sim.url(),
+        sim_url: sim.erp.url(),
+        marketplace_url: sim.marketplace.url(),
+        qimen_url: sim.qimen.url(),
     };
     Ok(Running {
         server,
@@ -142,7 +178,7 @@ async fn run(root: &Path, opts: &Options) -> Result<Summary> {
         print_summary(&summary, &shop_id, &dir, &log_path);
         wait_for_stop(&mut server).await
     };
-    step("stopping the server and the ERP simulator");
+    step("stopping the server and the simulators");
     let stopped = server.stop();
     sim.shutdown().await;
     outcome?;
@@ -150,8 +186,9 @@ async fn run(root: &Path, opts: &Options) -> Result<Summary> {
     if opts.once {
         print_summary(&summary, &shop_id, &dir, &log_path);
         println!(
-            "Checked: {CHECK_ORDER} was intercepted and every item reached `locked` through the \
-             ERP simulator. Stopped."
+            "Checked: {CHECK_ORDER} was intercepted, every item reached `locked`, its memo was \
+             written on the marketplace simulator and its document held at the warehouse \
+             simulator. Stopped."
         );
     }
     Ok(summary)
@@ -432,8 +469,9 @@ impl Api {
 }
 
 /// Set-up as the console's wizard does it, the ERP link to a simulator that knows the shop's
-/// secret, three orders, and a card; the simulator and the card's link.
-async fn set_up(api: &Api) -> Result<(SimHandle, String)> {
+/// secret, the marketplace and Qimen links to theirs, three orders, and a card; the simulators
+/// and the card's link.
+async fn set_up(api: &Api) -> Result<(Peers, String)> {
     step("setting the demo shop up: memo, flag and terms; enable; event window; ERP link");
     set_up_shop(api).await?;
 
@@ -453,13 +491,16 @@ async fn set_up(api: &Api) -> Result<(SimHandle, String)> {
         "ERP simulator on {} (answers `locked`)",
         sim.url()
     ));
+    let marketplace = link_marketplace(api).await?;
+    let qimen = link_qimen(api).await?;
 
     step("pushing three orders");
     for (id, buyer, items) in demo_orders() {
         api.call(
             Method::PUT,
             &format!("/v1/orders/{id}"),
-            Some(json!({"buyer_id": buyer, "version": 1, "sub_orders": items})),
+            Some(json!({"buyer_id": buyer, "version": 1, "sub_orders": items,
+                        "seller_memo": merchant_memo(id)})),
         )
         .await?;
     }
@@ -474,7 +515,87 @@ async fn set_up(api: &Api) -> Result<(SimHandle, String)> {
         .as_str()
         .context("creating the card answered no link")?
         .to_owned();
-    Ok((sim, link))
+    let peers = Peers {
+        erp: sim,
+        marketplace,
+        qimen,
+    };
+    Ok((peers, link))
+}
+
+/// The merchant's own memo on a demo order: the check order has one, which the write-back keeps
+/// before Shiphold's note.
+fn merchant_memo(order: &str) -> &'static str {
+    if order == CHECK_ORDER {
+        "送礼品 gift wrap"
+    } else {
+        ""
+    }
+}
+
+/// Starts the marketplace simulator, knowing the demo orders (with a merchant's memo on one),
+/// and links the shop to it.
+async fn link_marketplace(api: &Api) -> Result<market_sim::SimHandle> {
+    let mut config = market_sim::SimConfig::new()
+        .app(
+            MARKET_APP_KEY,
+            shiphold_marketplace_adapter::AppSecret::new(MARKET_SECRET)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+        .session(MARKET_APP_KEY, MARKET_SESSION)
+        .log(true);
+    for order in ORDERS {
+        let tid: u64 = order.parse().context("a demo order id is a number")?;
+        config = config.order_with(tid, merchant_memo(order), None);
+    }
+    let sim = market_sim::Simulator::start(config)
+        .await
+        .context("could not start the marketplace simulator")?;
+    api.call(
+        Method::PUT,
+        "/v1/settings/marketplace",
+        Some(
+            json!({"gateway": format!("http://{}{}", sim.addr(), market_sim::PATH),
+                    "app_key": MARKET_APP_KEY, "app_secret": MARKET_SECRET,
+                    "session": MARKET_SESSION}),
+        ),
+    )
+    .await?;
+    step(&format!(
+        "marketplace simulator on {} (checks each memo write's signature)",
+        sim.url()
+    ));
+    Ok(sim)
+}
+
+/// Starts the Qimen WMS simulator, knowing the demo orders' documents, and links the shop to it.
+async fn link_qimen(api: &Api) -> Result<qimen_sim::SimHandle> {
+    let secret =
+        shiphold_qimen_adapter::Secret::new(QIMEN_SECRET).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let credentials =
+        shiphold_qimen_adapter::Credentials::new(QIMEN_APP_KEY, secret, QIMEN_CUSTOMER)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = ORDERS
+        .iter()
+        .fold(qimen_sim::SimConfig::new(credentials), |c, order| {
+            c.with_document(QIMEN_WAREHOUSE, *order)
+        });
+    let sim = qimen_sim::Simulator::start(config)
+        .await
+        .context("could not start the Qimen warehouse simulator")?;
+    api.call(
+        Method::PUT,
+        "/v1/settings/qimen",
+        Some(json!({"endpoint": sim.url(), "app_key": QIMEN_APP_KEY,
+                    "app_secret": QIMEN_SECRET, "customer_id": QIMEN_CUSTOMER,
+                    "warehouse_code": QIMEN_WAREHOUSE})),
+    )
+    .await?;
+    step(&format!(
+        "Qimen warehouse simulator on {} (holds and restores the orders' documents)",
+        sim.url()
+    ));
+    Ok(sim)
 }
 
 /// Set-up steps 1 and 2 (memo, flag and terms; enable) and an event window from an hour ago
@@ -531,7 +652,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
             "buyer-ming",
             json!([
                 item(
-                    "DEMO-1001-1",
+                    "20261111001-1",
                     "tea-longjing",
                     "Longjing green tea 250 g",
                     1,
@@ -539,7 +660,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
                     "awaiting_shipment"
                 ),
                 item(
-                    "DEMO-1001-2",
+                    "20261111001-2",
                     "cup-gaiwan",
                     "Gaiwan cup",
                     2,
@@ -553,7 +674,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
             "buyer-li",
             json!([
                 item(
-                    "DEMO-1002-1",
+                    "20261111002-1",
                     "tea-puer",
                     "Pu'er cake 357 g",
                     1,
@@ -561,7 +682,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
                     "shipped"
                 ),
                 item(
-                    "DEMO-1002-2",
+                    "20261111002-2",
                     "tray-bamboo",
                     "Bamboo tea tray",
                     1,
@@ -569,7 +690,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
                     "awaiting_shipment"
                 ),
                 item(
-                    "DEMO-1002-3",
+                    "20261111002-3",
                     "kettle-clay",
                     "Clay kettle",
                     1,
@@ -583,7 +704,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
             "buyer-wang",
             json!([
                 item(
-                    "DEMO-1003-1",
+                    "20261111003-1",
                     "tea-oolong",
                     "Tieguanyin oolong 125 g",
                     2,
@@ -591,7 +712,7 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
                     "awaiting_shipment"
                 ),
                 item(
-                    "DEMO-1003-2",
+                    "20261111003-2",
                     "cups-set",
                     "Tasting cups, set of 6",
                     1,
@@ -605,7 +726,8 @@ fn demo_orders() -> [(&'static str, &'static str, Value); 3] {
 
 /// Intercepts the check order and waits until each of its items is `locked`, which takes the
 /// whole path: outbox, signed delivery, the simulator's verification and answer, the result.
-async fn check(api: &Api, sim: &SimHandle) -> Result<()> {
+async fn check(api: &Api, peers: &Peers) -> Result<()> {
+    let sim = &peers.erp;
     step(&format!("checking: intercepting {CHECK_ORDER}"));
     api.call(
         Method::POST,
@@ -651,7 +773,30 @@ async fn check(api: &Api, sim: &SimHandle) -> Result<()> {
         "{CHECK_ORDER} is locked; the simulator verified and accepted {} message(s)",
         sim.accepted().len()
     ));
-    Ok(())
+    let tid: u64 = CHECK_ORDER
+        .parse()
+        .context("the check order id is a number")?;
+    loop {
+        let memo = peers
+            .marketplace
+            .order(tid)
+            .map(|o| o.memo)
+            .unwrap_or_default();
+        let held = peers.qimen.is_held(QIMEN_WAREHOUSE, CHECK_ORDER);
+        if memo.starts_with(&format!("{}\n", merchant_memo(CHECK_ORDER))) && held {
+            step(&format!(
+                "the marketplace order now reads {memo:?}; the warehouse holds its document"
+            ));
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{CHECK_ORDER}: the marketplace memo is {memo:?} and the warehouse holds the \
+                 document: {held}, after {LOCK_TIMEOUT:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Until Ctrl-C (or the server ends on its own, which is an error).
@@ -680,6 +825,8 @@ fn print_summary(s: &Summary, shop_id: &str, dir: &Path, log: &Path) {
         api_key: key,
         card_link,
         sim_url,
+        marketplace_url,
+        qimen_url,
     } = s;
     println!(
         "\n\
@@ -691,6 +838,8 @@ Shiphold demo — shop \"{SHOP_NAME}\" ({shop_id})
   buyer card     {card_link}
                  (order {CARD_ORDER}: open it, pick an item, submit)
   ERP simulator  {sim_url}  (verifies each message with the shop's secret, answers `locked`)
+  marketplace    {marketplace_url}  (the memo and flag written back on each order)
+  Qimen WMS      {qimen_url}  (holds an intercepted order's whole parcel)
   data, log      {db}, {log}
 
 Orders: {CARD_ORDER} (2 items, card sent), {PASTE_ORDER} (3 items, one already shipped), \
@@ -699,7 +848,8 @@ Orders: {CARD_ORDER} (2 items, card sent), {PASTE_ORDER} (3 items, one already s
 Paste into bash:
 
   B={b}; KEY={key}
-  # Intercept a whole order: the shipped item is refused, the others go to the ERP simulator.
+  # Intercept a whole order: the shipped item is refused, the others go to the ERP simulator,
+  # the memo to the marketplace simulator and the hold to the warehouse simulator.
   curl -sS -X POST \"$B/v1/orders/{PASTE_ORDER}/interceptions\" -H \"Authorization: Bearer $KEY\"
   # Read it back: the memo and flag the warehouse sees and each item's interception state.
   curl -sS \"$B/v1/orders/{PASTE_ORDER}\" -H \"Authorization: Bearer $KEY\"
@@ -735,10 +885,13 @@ mod tests {
                 .starts_with(&format!("{}/c/", summary.base_url)),
             "{summary:?}"
         );
-        assert!(
-            summary.sim_url.starts_with("http://127.0.0.1:"),
-            "{summary:?}"
-        );
+        for url in [
+            &summary.sim_url,
+            &summary.marketplace_url,
+            &summary.qimen_url,
+        ] {
+            assert!(url.starts_with("http://127.0.0.1:"), "{summary:?}");
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 

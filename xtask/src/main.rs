@@ -1,7 +1,7 @@
 //! Developer tasks for Shiphold, run as `cargo xtask <task>` (a cargo alias in `.cargo/config.toml`).
 //!
 //! Kept to few dependencies; `codegen` also links the API and the ERP adapter, whose code it
-//! renders into `docs/`, `demo` runs the adapter's ERP simulator in-process, and `bench` drives
+//! renders into `docs/`, `demo` runs the adapters' simulators in-process, and `bench` drives
 //! the release server with its own load generator and measures the storage crate directly.
 
 use std::net::{SocketAddr, TcpStream};
@@ -79,7 +79,7 @@ enum Task {
         #[arg(long)]
         seed: Option<u64>,
     },
-    /// Start the server on a fresh SQLite file with a demo shop, orders and the ERP simulator; print what to open and paste.
+    /// Start the server on a fresh SQLite file with a demo shop, orders and its peers' simulators; print what to open and paste.
     #[command(long_about = DEMO_ABOUT)]
     Demo {
         /// The server's port on 127.0.0.1 (0 picks a free one).
@@ -154,11 +154,14 @@ Start a demo of Shiphold and keep it running until Ctrl-C.
 
 Builds shiphold, creates a demo shop on a fresh SQLite file (in <target dir>/demo unless --dir),
 starts `shiphold serve` with insecure ERP endpoints allowed, runs the ERP simulator in this
-process (it verifies every message with the shop's secret and answers `locked`), sets the shop
-up over HTTP (memo, flag and terms; enable; an event window around now; the ERP link with
-locking), pushes three orders (one with an item already shipped) and sends a card for one. Then
-prints the base URL, the API key, the console's address, the buyer card link and commands to
-paste. Ctrl-C stops the server and the simulator.";
+process (it verifies every message with the shop's secret and answers `locked`), the
+marketplace simulator (it checks every memo write's signature and keeps each order's memo and
+flag) and the Qimen warehouse simulator (it holds and restores the orders' documents), sets the
+shop up over HTTP (memo, flag and terms; enable; an event window around now; the ERP link with
+locking; the marketplace and Qimen links), pushes three orders (one with an item already
+shipped) and sends a card for one. Then prints the base URL, the API key, the console's address,
+the buyer card link, the simulators' addresses and commands to paste. Ctrl-C stops the server
+and the simulators.";
 
 const BENCH_ABOUT: &str = "\
 Benchmark the release server on this machine, per backend.

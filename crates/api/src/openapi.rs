@@ -17,8 +17,8 @@ use crate::schema::{
     CallbackRefused, CallbackUnauthenticated, CardGone, Conflict, ErpEndpointInvalid, Forbidden,
     GatewayInvalid, InterceptionClosed, InterceptionClosedOrKeyInUse, InterceptionRefused,
     InterceptionRefusedOrKeyInUse, InvitationInvalid, MalformedRequest, NotFound, OrderConflict,
-    PayloadTooLarge, Problem, ReleaseRefused, SetupIncomplete, SignInRefused, SignInThrottled,
-    Unauthenticated, Unavailable, UnsupportedMediaType, ValidationFailed,
+    PayloadTooLarge, Problem, QimenEndpointInvalid, ReleaseRefused, SetupIncomplete, SignInRefused,
+    SignInThrottled, Unauthenticated, Unavailable, UnsupportedMediaType, ValidationFailed,
     ValidationFailedOrKeyReused, WindowOverlap,
 };
 use crate::state::AppState;
@@ -67,6 +67,7 @@ pub const WEBHOOK_SCHEME: &str = "webhook_signature";
             OrderConflict,
             ErpEndpointInvalid,
             GatewayInvalid,
+            QimenEndpointInvalid,
             CardGone,
             InterceptionClosed,
             InterceptionClosedOrKeyInUse,

@@ -163,6 +163,7 @@ problem_responses! {
     WindowOverlap => [WindowOverlap], "The event window overlaps another of the shop's windows.";
     OrderConflict => [StaleUpdate, Conflict, IdempotencyKeyInUse], "The stored order has a higher version, or the same version with other content (`stale-update`); the push changes the order's buyer or drops an intercepted item (`conflict`); or a request with the same idempotency key is still running.";
     ErpEndpointInvalid => [ValidationFailed, EndpointNotAllowed], "The body is invalid, or the ERP endpoint is not allowed (not https, or a private address).";
+    QimenEndpointInvalid => [ValidationFailed, EndpointNotAllowed], "The body is invalid (the app secret missing on the first link, an empty or too long value), or the endpoint is not allowed (not https, a query string, or a private address).";
     GatewayInvalid => [ValidationFailed, EndpointNotAllowed], "The body is invalid (a credential missing on the first link, empty or too long, an unknown `sign_method`), or the gateway is not allowed (not https, or a private address).";
     CardGone => [CardExpired, CardRevoked], "The card expired or was revoked.";
     InterceptionClosed => [InterceptionDisabled, OutsideEventWindow], "The shop has not enabled interception, or no event window is active.";

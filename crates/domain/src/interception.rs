@@ -728,7 +728,7 @@ pub enum LockNews {
 }
 
 /// Whether the buyer is told "stopped" after a report, and how. Only when the shop has ERP locking
-/// on and the report *changed* a line to locked (a repeated or late report changes nothing and
+/// on (or a Qimen warehouse, which reports by holding the parcel) and the report *changed* a line to locked (a repeated or late report changes nothing and
 /// tells nothing, so the buyer gets one message per real change). `lines` are the interception's
 /// lines after the report.
 pub fn lock_news(
@@ -736,7 +736,8 @@ pub fn lock_news(
     transitions: &[Transition],
     lines: &[Line],
 ) -> Option<LockNews> {
-    if !settings.advanced.erp_locking() || !transitions.iter().any(|t| t.to == LineState::Locked) {
+    if !settings.advanced.reports_locks() || !transitions.iter().any(|t| t.to == LineState::Locked)
+    {
         return None;
     }
     let locked: Vec<SubOrderId> = lines

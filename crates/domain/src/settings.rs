@@ -290,6 +290,37 @@ pub struct MarketplaceLink {
     pub disabled_reason: Option<String>,
 }
 
+/// The link to a Qimen (奇门) warehouse: on interception Shiphold holds the order's outbound
+/// document there (`taobao.qimen.order.pending`, `actionType=pending`), and releases it
+/// (`restore`) when nothing of the order is intercepted any more. A Qimen warehouse holds whole
+/// documents, so intercepting some items of an order holds its whole parcel. The app secret is
+/// stored beside the settings, never in them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QimenLink {
+    /// Where calls are posted: the Qimen gateway, or a WMS that takes them directly (checked by
+    /// the edge: https, public address).
+    pub endpoint: String,
+    /// The application's key (`app_key`).
+    pub app_key: String,
+    /// The merchant's id at the gateway (`customerId`).
+    pub customer_id: String,
+    /// The warehouse (`warehouseCode`).
+    pub warehouse_code: String,
+    /// The goods owner (`ownerCode`), when the warehouse needs one.
+    pub owner_code: Option<String>,
+    /// The kind of document held (`orderType`), `JYCK` (trade outbound) unless set.
+    pub order_type: String,
+    /// Whether calls are sent. Switched off when the warehouse refuses the link's credentials.
+    pub active: bool,
+    /// Why the link was switched off, for the admin to see.
+    pub disabled_reason: Option<String>,
+}
+
+impl QimenLink {
+    /// The document kind Shiphold holds unless told otherwise: a trade's outbound document.
+    pub const DEFAULT_ORDER_TYPE: &'static str = "JYCK";
+}
+
 /// Optional settings; none is required to enable the feature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -298,6 +329,8 @@ pub struct AdvancedSettings {
     pub erp: Option<ErpLink>,
     /// The marketplace link, if memos are written back to the marketplace order.
     pub marketplace: Option<MarketplaceLink>,
+    /// The Qimen warehouse link, if shipments are held at a Qimen WMS.
+    pub qimen: Option<QimenLink>,
     /// How long a card's link stays valid.
     pub card_expiry: CardExpiry,
     /// Whether buyers may choose single items on a card; if not, a card intercepts the order.
@@ -313,6 +346,7 @@ impl Default for AdvancedSettings {
         Self {
             erp: None,
             marketplace: None,
+            qimen: None,
             card_expiry: CardExpiry::default(),
             single_item_choice: true,
             test_mode: false,
@@ -344,6 +378,12 @@ impl AdvancedSettings {
     /// Whether ERP results can ever make the buyer hear "stopped".
     pub fn erp_locking(&self) -> bool {
         self.erp.as_ref().is_some_and(|erp| erp.locking)
+    }
+
+    /// Whether a lock report can make the buyer hear "stopped": the ERP's with locking on, or a
+    /// Qimen warehouse's answer (a warehouse that holds the parcel has stopped it).
+    pub fn reports_locks(&self) -> bool {
+        self.erp_locking() || self.qimen.is_some()
     }
 
     /// The ERP link, when messages can be delivered to it now.

@@ -76,6 +76,36 @@ fn ensure_crypto_provider() {
     }
 }
 
+/// Checks an endpoint as [`QimenClient::new`] does, without building a client: a URL, `https`
+/// (plain `http` only to a loopback address, for a simulator), no query string or fragment.
+///
+/// ```
+/// use shiphold_qimen_adapter::check_endpoint;
+/// assert!(check_endpoint("https://qimen.api.taobao.com/router/qimen/service").is_ok());
+/// assert!(check_endpoint("http://127.0.0.1:9000/qimen").is_ok());
+/// assert!(check_endpoint("http://wms.example.com/qimen").is_err());
+/// assert!(check_endpoint("https://wms.example.com/qimen?x=1").is_err());
+/// ```
+pub fn check_endpoint(endpoint: &str) -> Result<Url, ClientError> {
+    let endpoint = Url::parse(endpoint).map_err(|e| ClientError::Url(e.to_string()))?;
+    match endpoint.scheme() {
+        "https" => {}
+        "http" if is_loopback(&endpoint) => {}
+        "http" => return Err(ClientError::Insecure(without_userinfo(&endpoint))),
+        other => {
+            return Err(ClientError::Url(format!(
+                "scheme `{other}` is not http or https"
+            )));
+        }
+    }
+    if endpoint.query().is_some() || endpoint.fragment().is_some() {
+        return Err(ClientError::Url(
+            "the endpoint must not have a query string or fragment".to_owned(),
+        ));
+    }
+    Ok(endpoint)
+}
+
 impl QimenClient {
     /// A client for `endpoint` (the Qimen gateway, e.g.
     /// `http://qimen.api.taobao.com/router/qimen/service`, or a WMS that takes calls directly),
@@ -85,22 +115,7 @@ impl QimenClient {
         credentials: Credentials,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
-        let endpoint = Url::parse(endpoint).map_err(|e| ClientError::Url(e.to_string()))?;
-        match endpoint.scheme() {
-            "https" => {}
-            "http" if is_loopback(&endpoint) => {}
-            "http" => return Err(ClientError::Insecure(without_userinfo(&endpoint))),
-            other => {
-                return Err(ClientError::Url(format!(
-                    "scheme `{other}` is not http or https"
-                )));
-            }
-        }
-        if endpoint.query().is_some() || endpoint.fragment().is_some() {
-            return Err(ClientError::Url(
-                "the endpoint must not have a query string or fragment".to_owned(),
-            ));
-        }
+        let endpoint = check_endpoint(endpoint)?;
         ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)

@@ -101,7 +101,7 @@ pub use wire::{
 pub use xml::{MAX_DOCUMENT_BYTES, XmlError};
 
 #[cfg(feature = "client")]
-pub use client::{ClientError, DEFAULT_TIMEOUT, QimenClient};
+pub use client::{ClientError, DEFAULT_TIMEOUT, QimenClient, check_endpoint};
 
 // The README's example is compiled as a doctest, so it cannot drift from the API.
 #[cfg(all(doctest, feature = "client"))]

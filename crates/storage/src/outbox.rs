@@ -66,11 +66,13 @@ pub enum Topic {
     Chat,
     /// A memo and flag to write on the marketplace order.
     Marketplace,
+    /// A hold or release of the order's document at a Qimen warehouse.
+    Qimen,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 3] = [Topic::Erp, Topic::Chat, Topic::Marketplace];
+    pub const ALL: [Topic; 4] = [Topic::Erp, Topic::Chat, Topic::Marketplace, Topic::Qimen];
 
     /// The topic as stored.
     pub fn as_str(self) -> &'static str {
@@ -78,6 +80,7 @@ impl Topic {
             Topic::Erp => "erp",
             Topic::Chat => "chat",
             Topic::Marketplace => "marketplace",
+            Topic::Qimen => "qimen",
         }
     }
 

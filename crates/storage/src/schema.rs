@@ -32,6 +32,7 @@ diesel::table! {
         erp_secret_previous -> Nullable<Text>,
         marketplace_secret -> Nullable<Text>,
         marketplace_session -> Nullable<Text>,
+        qimen_secret -> Nullable<Text>,
     }
 }
 

@@ -54,6 +54,8 @@ pub struct SettingsRecord {
     pub marketplace_secret: Option<String>,
     /// The seller's authorisation (`session`) the marketplace link calls with.
     pub marketplace_session: Option<String>,
+    /// The Qimen warehouse link's app secret, if a warehouse is linked.
+    pub qimen_secret: Option<String>,
     /// The shop's message-template overrides (the messaging crate's format).
     pub templates: serde_json::Value,
     /// Bumped on every save; 0 while nothing is stored. Saves check it (optimistic lock).
@@ -70,6 +72,7 @@ impl Default for SettingsRecord {
             erp_secret_previous: None,
             marketplace_secret: None,
             marketplace_session: None,
+            qimen_secret: None,
             templates: serde_json::Value::Object(serde_json::Map::new()),
             version: 0,
             updated_at: None,
@@ -145,6 +148,7 @@ struct SettingsRow {
     erp_secret_previous: Option<String>,
     marketplace_secret: Option<String>,
     marketplace_session: Option<String>,
+    qimen_secret: Option<String>,
 }
 
 impl SettingsRow {
@@ -155,6 +159,7 @@ impl SettingsRow {
             erp_secret_previous: self.erp_secret_previous,
             marketplace_secret: self.marketplace_secret,
             marketplace_session: self.marketplace_session,
+            qimen_secret: self.qimen_secret,
             templates: parse_json(&self.templates, "shop_settings.templates")?,
             version: self.version,
             updated_at: Some(from_ms(self.updated_at, "shop_settings.updated_at")?),
@@ -381,6 +386,7 @@ impl Tx<'_> {
             erp_secret_previous: next.erp_secret_previous.clone(),
             marketplace_secret: next.marketplace_secret.clone(),
             marketplace_session: next.marketplace_session.clone(),
+            qimen_secret: next.qimen_secret.clone(),
         };
         if record.version == 0 {
             // A concurrent first save loses on the primary key: also a Conflict.

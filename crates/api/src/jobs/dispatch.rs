@@ -12,7 +12,7 @@ use shiphold_storage::{AttemptRecord, ClaimLimits, ClaimedEntry, MessageStatus, 
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::{Clients, chat, erp, marketplace};
+use super::{Clients, chat, erp, marketplace, qimen};
 use crate::metrics::DeliveryOutcome as Outcome;
 use crate::state::AppState;
 
@@ -477,6 +477,7 @@ async fn deliver(state: &AppState, clients: &Clients, entry: ClaimedEntry) {
         Topic::Erp => erp::deliver(state, clients, &entry, started).await,
         Topic::Chat => chat::deliver(state, clients, &entry).await,
         Topic::Marketplace => marketplace::deliver(state, clients, &entry).await,
+        Topic::Qimen => qimen::deliver(state, clients, &entry, started).await,
     };
     let now = state.now().wall;
     let metrics = state.metrics();

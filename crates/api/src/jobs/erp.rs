@@ -89,6 +89,7 @@ async fn attempt_delivery(
                     entry.shop_id.clone(),
                     interception_id,
                     results.unwrap_or_default(),
+                    erp_results::ERP_ACTOR,
                     completion,
                 )
                 .await

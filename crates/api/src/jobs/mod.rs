@@ -1,6 +1,6 @@
 //! Background jobs that finish what requests began: the dispatcher claims outbox entries and
 //! hands each to the deliverer of its topic (ERP messages, chat gateway messages, marketplace
-//! memo write-backs), with retries
+//! memo write-backs, Qimen warehouse holds), with retries
 //! and dead letters; housekeeping reminds buyers when refunds reopen and purges expired records.
 //!
 //! Every replica runs the same loops; outbox leases keep them from doing an entry twice. What a
@@ -11,6 +11,7 @@ mod dispatch;
 mod erp;
 mod housekeeping;
 mod marketplace;
+mod qimen;
 
 use std::sync::Arc;
 
@@ -49,6 +50,8 @@ struct Clients {
     gateway: ErpClient,
     /// Marketplace gateways, under the endpoint policy.
     marketplace: marketplace::MemoClients,
+    /// Qimen warehouses, under the endpoint policy.
+    qimen: qimen::QimenClients,
 }
 
 impl Clients {
@@ -60,6 +63,7 @@ impl Clients {
         Ok(Self {
             erp: ErpClient::new(policy, timeout)?,
             marketplace: marketplace::MemoClients::new(policy, timeout),
+            qimen: qimen::QimenClients::new(policy, timeout),
             gateway: ErpClient::new(
                 EndpointPolicy {
                     allow_insecure: true,

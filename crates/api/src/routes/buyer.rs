@@ -49,6 +49,9 @@ struct BuyerCardView {
     order_id: String,
     expires_at: DateTime<Utc>,
     single_item_choice: bool,
+    /// The shop's warehouse holds whole parcels: any item chosen holds the whole parcel (the
+    /// other items are not stopped one by one, but they wait with it).
+    whole_parcel: bool,
     items: Vec<ItemView>,
     interceptions: Vec<InterceptionView>,
     messages: Vec<MessageView>,
@@ -80,6 +83,7 @@ fn card_view(card: BuyerCard) -> BuyerCardView {
         order_id: card.order.id.to_string(),
         expires_at: card.card.expires_at,
         single_item_choice: card.single_item_choice,
+        whole_parcel: card.whole_parcel,
         items,
         interceptions: card
             .interceptions

@@ -30,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_advanced))
         .routes(routes!(set_erp, remove_erp))
         .routes(routes!(set_marketplace, remove_marketplace))
+        .routes(routes!(set_qimen, remove_qimen))
         .routes(routes!(rotate_secret))
         .routes(routes!(drop_previous_secret))
         .routes(routes!(set_template, remove_template))
@@ -84,6 +85,7 @@ struct MissingView {
 struct AdvancedView {
     erp: Option<ErpView>,
     marketplace: Option<MarketplaceView>,
+    qimen: Option<QimenView>,
     /// How long a card's link stays usable.
     card_expiry_seconds: i64,
     /// Whether buyers may choose single items on a card (else the whole order).
@@ -142,6 +144,33 @@ struct MarketplaceView {
     session: &'static str,
 }
 
+/// The shop's Qimen warehouse link: interceptions hold the order's whole document there.
+#[derive(Debug, Serialize, ToSchema)]
+struct QimenView {
+    /// Where calls are posted.
+    #[schema(example = "https://qimen.api.taobao.com/router/qimen/service")]
+    endpoint: String,
+    /// The application's key (`app_key`).
+    app_key: String,
+    /// The merchant's id at the gateway (`customerId`).
+    customer_id: String,
+    /// The warehouse (`warehouseCode`).
+    warehouse_code: String,
+    /// The goods owner (`ownerCode`).
+    owner_code: Option<String>,
+    /// The kind of document held (`orderType`).
+    #[schema(example = "JYCK")]
+    order_type: String,
+    /// False when the warehouse refused the link itself (signature, credentials); see
+    /// `disabled_reason`. `PUT /v1/settings/qimen` switches it on again.
+    active: bool,
+    disabled_reason: Option<String>,
+    /// Calls waiting for the link to be switched on again; they are sent, in order, once it is.
+    waiting_calls: i64,
+    /// `***` when the app secret is stored; it is never shown.
+    app_secret: &'static str,
+}
+
 fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> SettingsView {
     let record = &read.record;
     let s = &record.settings;
@@ -190,6 +219,18 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> Se
                 waiting_writes: read.held_marketplace_writes,
                 app_secret: masked(&record.marketplace_secret),
                 session: masked(&record.marketplace_session),
+            }),
+            qimen: s.advanced.qimen.as_ref().map(|q| QimenView {
+                endpoint: q.endpoint.clone(),
+                app_key: q.app_key.clone(),
+                customer_id: q.customer_id.clone(),
+                warehouse_code: q.warehouse_code.clone(),
+                owner_code: q.owner_code.clone(),
+                order_type: q.order_type.clone(),
+                active: q.active,
+                disabled_reason: q.disabled_reason.clone(),
+                waiting_calls: read.held_qimen_calls,
+                app_secret: masked(&record.qimen_secret),
             }),
             card_expiry_seconds: s.advanced.card_expiry.seconds(),
             single_item_choice: s.advanced.single_item_choice,
@@ -589,6 +630,100 @@ async fn remove_marketplace(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let record = setup::remove_marketplace(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
+}
+
+/// Step 3: the Qimen warehouse link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct QimenBody {
+    /// Where calls are posted: the Qimen gateway, or a WMS that takes calls directly. https,
+    /// no query string, and its host must resolve to public addresses only.
+    #[schema(
+        example = "https://qimen.api.taobao.com/router/qimen/service",
+        pattern = "^https://"
+    )]
+    endpoint: String,
+    /// The application's key (`app_key`).
+    #[schema(example = "23456789", max_length = 512)]
+    app_key: String,
+    /// The application's secret. Required on the first link; left out, the stored one stays.
+    /// Never shown again.
+    #[schema(max_length = 512)]
+    app_secret: Option<String>,
+    /// The merchant's id at the gateway (`customerId`).
+    #[schema(example = "stub-cust-code", max_length = 512)]
+    customer_id: String,
+    /// The warehouse (`warehouseCode`).
+    #[schema(example = "WH-HZ-01", max_length = 512)]
+    warehouse_code: String,
+    /// The goods owner (`ownerCode`), when the warehouse needs one.
+    #[schema(max_length = 512)]
+    owner_code: Option<String>,
+    /// The kind of document held (`orderType`): `JYCK` (a trade's outbound document) unless
+    /// set.
+    #[schema(example = "JYCK", max_length = 512)]
+    order_type: Option<String>,
+}
+
+/// Step 3: links a Qimen warehouse, so interceptions hold the order's document there; also
+/// changes the link, or switches back on a link the warehouse refused (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/qimen",
+    tag = "settings",
+    operation_id = "set_qimen",
+    security(("api_key" = [])),
+    request_body = QimenBody,
+    responses(
+        (status = 200, description = "The settings after the change; the secret shows as `***`.", body = SettingsView),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 422, response = crate::schema::QimenEndpointInvalid),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn set_qimen(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<QimenBody>,
+) -> Result<Response, ApiError> {
+    let body = body.value;
+    let change = Ok(setup::QimenChange {
+        endpoint: body.endpoint,
+        app_key: body.app_key,
+        app_secret: body.app_secret,
+        customer_id: body.customer_id,
+        warehouse_code: body.warehouse_code,
+        owner_code: body.owner_code.filter(|o| !o.trim().is_empty()),
+        order_type: body
+            .order_type
+            .unwrap_or_else(|| shiphold_domain::QimenLink::DEFAULT_ORDER_TYPE.to_owned()),
+    });
+    let record = setup::set_qimen(&state, &caller, change).await?;
+    Ok(settings(&state, &caller, &record))
+}
+
+/// Removes the Qimen warehouse link with its secret; calls still waiting become dead letters
+/// (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/settings/qimen",
+    tag = "settings",
+    operation_id = "remove_qimen",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn remove_qimen(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let record = setup::remove_qimen(&state, &caller).await?;
     Ok(settings(&state, &caller, &record))
 }
 

@@ -223,6 +223,9 @@ pub struct BuyerCard {
     pub active: BTreeSet<SubOrderId>,
     /// Whether buyers may choose single items.
     pub single_item_choice: bool,
+    /// Whether the shop's warehouse holds whole parcels (a Qimen link): choosing some items
+    /// holds the whole parcel.
+    pub whole_parcel: bool,
     /// This buyer's interceptions of the order.
     pub interceptions: Vec<Interception>,
     /// The messages sent to this buyer about the order.
@@ -266,6 +269,7 @@ pub async fn buyer_card(app: &AppState, token: String) -> Result<BuyerCard, Serv
                 order,
                 active,
                 single_item_choice: record.settings.advanced.single_item_choice,
+                whole_parcel: record.settings.advanced.qimen.is_some(),
                 interceptions,
                 messages,
                 card,

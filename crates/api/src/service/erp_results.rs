@@ -16,7 +16,7 @@ use super::{ServiceError, audit};
 use crate::state::{AppState, Now};
 
 /// How history rows name the ERP when its report changed an item.
-const ERP_ACTOR: &str = "erp";
+pub const ERP_ACTOR: &str = "erp";
 
 /// How much of an ERP's `failed` reason is kept.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -38,6 +38,16 @@ pub fn erp_event(result: &wire::ItemResult) -> LineEvent {
     }
 }
 
+/// Who reports results, and whether they answer a delivery (whose items are then marked
+/// delivered first).
+#[derive(Debug, Clone, Copy)]
+pub struct Reporter<'a> {
+    /// How the items' history names the reporter (`erp`, `qimen`).
+    pub actor: &'a str,
+    /// Whether the report answers a delivery.
+    pub delivered: bool,
+}
+
 /// Applies an ERP's results (from a delivery's response or a callback) to one interception,
 /// first marking it delivered when `delivered` is set. Tells the buyer "stopped" only when the
 /// shop has ERP locking on and this report locked an item: with the product's text when every
@@ -48,10 +58,11 @@ pub fn apply_in_tx(
     app: &AppState,
     shop_id: &ShopId,
     interception_id: &InterceptionId,
-    delivered: bool,
+    reporter: Reporter<'_>,
     results: &[wire::ItemResult],
     now: Now,
 ) -> Result<Vec<wire::ResultReceipt>, StoreError> {
+    let Reporter { actor, delivered } = reporter;
     let unknown = |r: &wire::ItemResult| wire::ResultReceipt {
         sub_order_id: r.sub_order_id.clone(),
         status: wire::ResultStatus::Unknown,
@@ -93,14 +104,8 @@ pub fn apply_in_tx(
     // Receipts are for the results, not for the delivery marks that come first.
     let delivery_marks = events.len();
     events.extend(result_events);
-    let (transitions, outcomes) = apply_events(
-        tx,
-        shop_id,
-        &mut interception,
-        &events,
-        now.business,
-        ERP_ACTOR,
-    )?;
+    let (transitions, outcomes) =
+        apply_events(tx, shop_id, &mut interception, &events, now.business, actor)?;
     for (outcome, (_, event)) in outcomes
         .iter()
         .skip(delivery_marks)
@@ -128,7 +133,7 @@ pub fn apply_in_tx(
                         None => format!("recorded, state unchanged ({why})"),
                     }),
                     at: now.business,
-                    by: Some(ERP_ACTOR.to_owned()),
+                    by: Some(actor.to_owned()),
                 };
                 tx.update_line(shop_id, &interception.id, line, &note)?;
             }
@@ -256,7 +261,10 @@ pub async fn callback(
                 &app2,
                 &shop,
                 &interception_id,
-                false,
+                Reporter {
+                    actor: ERP_ACTOR,
+                    delivered: false,
+                },
                 &callback.results,
                 now,
             )?;
@@ -291,8 +299,9 @@ pub struct Completion {
     pub attempt: shiphold_storage::AttemptRecord,
 }
 
-/// An ERP accepted `interception.requested`: marks its items delivered, applies the results in
-/// the answer, and completes the outbox entry, all in one transaction (one commit fewer per
+/// A peer accepted an interception — an ERP `interception.requested`, a Qimen warehouse a
+/// hold — and answered: marks its items delivered, applies the results in the answer (`actor`
+/// names the peer in the items' history), and completes the outbox entry, all in one transaction (one commit fewer per
 /// message, and no window in which one is recorded without the other). `false` when the lease
 /// was lost meanwhile.
 pub async fn delivered(
@@ -300,13 +309,25 @@ pub async fn delivered(
     shop: ShopId,
     interception_id: InterceptionId,
     results: Vec<wire::ItemResult>,
+    actor: &'static str,
     completion: Completion,
 ) -> Result<bool, ServiceError> {
     let (now, app2, woken_shop) = (app.now(), app.clone(), shop.clone());
     let completed = app
         .store()
         .write(move |tx| -> Result<bool, ServiceError> {
-            apply_in_tx(tx, &app2, &shop, &interception_id, true, &results, now)?;
+            apply_in_tx(
+                tx,
+                &app2,
+                &shop,
+                &interception_id,
+                Reporter {
+                    actor,
+                    delivered: true,
+                },
+                &results,
+                now,
+            )?;
             Ok(tx.complete(
                 completion.entry_id,
                 &completion.lease_token,

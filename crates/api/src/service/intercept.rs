@@ -13,7 +13,9 @@ use shiphold_messaging::{Locale, TemplateKind};
 use shiphold_storage::{MessageChannel, Tx};
 
 use super::messages::{MessageContext, Outgoing, send_buyer_message, titles};
-use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox, marketplace_outbox};
+use super::{
+    Caller, Parsed, Role, ServiceError, audit, erp_outbox, marketplace_outbox, qimen_outbox,
+};
 use crate::state::{AppState, Now};
 
 /// What an interception request asks for, once its caller is known.
@@ -153,6 +155,9 @@ pub fn in_tx(
     )?;
     if decision.notify_erp {
         erp_outbox::requested(tx, shop, &order, &decision.interception, now)?;
+    }
+    if record.settings.advanced.qimen.is_some() {
+        qimen_outbox::hold(tx, shop, &order, &decision.interception, now)?;
     }
     if decision.acknowledge_buyer {
         let ctx = MessageContext::with_windows(tx, shop, &record, windows, channel, now)?;

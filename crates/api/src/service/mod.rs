@@ -19,6 +19,7 @@ pub mod messages;
 pub mod operations;
 pub mod orders;
 pub mod outbox;
+pub mod qimen_outbox;
 pub mod release;
 pub mod reminders;
 pub mod setup;

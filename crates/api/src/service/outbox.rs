@@ -43,6 +43,10 @@ fn about(entry: &OutboxEntry) -> (Option<String>, Option<String>) {
             )
         }
         Topic::Marketplace => (text(&entry.payload["order_id"]), None),
+        Topic::Qimen => (
+            text(&entry.payload["order_id"]),
+            text(&entry.payload["interception_id"]),
+        ),
     }
 }
 
@@ -225,5 +229,23 @@ pub async fn switch_off_marketplace(
             ))
         },
     )
+    .await
+}
+
+/// The Qimen warehouse refused the link itself (signature, credentials, configuration): stop
+/// calling — the calls wait, held — and say why in the settings, until the admin links again.
+/// A link already off keeps its first reason.
+pub async fn switch_off_qimen(
+    app: &AppState,
+    shop: ShopId,
+    reason: String,
+) -> Result<(), ServiceError> {
+    switch_off(app, shop, "settings.qimen.switched_off", move |adv, now| {
+        let before = serde_json::to_value(&adv.qimen).unwrap_or_default();
+        let link = adv.qimen.as_mut().filter(|link| link.active)?;
+        link.active = false;
+        link.disabled_reason = Some(format!("{reason} (at {now})"));
+        Some((before, serde_json::to_value(&adv.qimen).unwrap_or_default()))
+    })
     .await
 }

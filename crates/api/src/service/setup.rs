@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use shiphold_domain::ShopId;
 use shiphold_domain::{
     BuyerId, CardExpiry, ErpLink, FieldError, Flag, MarketplaceLink, MarketplaceSignMethod,
-    MemoText, TERMS_VERSION, TermsAcceptance,
+    MemoText, QimenLink, TERMS_VERSION, TermsAcceptance,
 };
 use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind};
@@ -24,6 +24,8 @@ pub struct Settings {
     pub held_erp_messages: i64,
     /// Memo write-backs waiting for the marketplace link to be switched on again.
     pub held_marketplace_writes: i64,
+    /// Warehouse calls waiting for the Qimen link to be switched on again.
+    pub held_qimen_calls: i64,
 }
 
 fn read_in_tx(tx: &mut Tx<'_>, shop: &ShopId) -> Result<Settings, ServiceError> {
@@ -31,6 +33,7 @@ fn read_in_tx(tx: &mut Tx<'_>, shop: &ShopId) -> Result<Settings, ServiceError> 
         record: tx.settings(shop)?,
         held_erp_messages: tx.held_count(shop, Topic::Erp)?,
         held_marketplace_writes: tx.held_count(shop, Topic::Marketplace)?,
+        held_qimen_calls: tx.held_count(shop, Topic::Qimen)?,
     })
 }
 
@@ -49,6 +52,7 @@ fn audit_view(record: &SettingsRecord) -> Value {
     v["erp_secret_previous"] = masked(&record.erp_secret_previous);
     v["marketplace_secret"] = masked(&record.marketplace_secret);
     v["marketplace_session"] = masked(&record.marketplace_session);
+    v["qimen_secret"] = masked(&record.qimen_secret);
     v["templates"] = record.templates.clone();
     v
 }
@@ -57,6 +61,7 @@ fn audit_view(record: &SettingsRecord) -> Value {
 struct Links {
     erp: (bool, bool),
     marketplace: (bool, bool),
+    qimen: (bool, bool),
 }
 
 impl Links {
@@ -67,6 +72,10 @@ impl Links {
             marketplace: (
                 adv.marketplace.is_some(),
                 adv.marketplace.as_ref().is_some_and(|m| m.active),
+            ),
+            qimen: (
+                adv.qimen.is_some(),
+                adv.qimen.as_ref().is_some_and(|q| q.active),
             ),
         }
     }
@@ -83,6 +92,9 @@ impl Links {
         }
         if lets_go(self.marketplace, now.marketplace) {
             topics.push(Topic::Marketplace);
+        }
+        if lets_go(self.qimen, now.qimen) {
+            topics.push(Topic::Qimen);
         }
         topics
     }
@@ -436,6 +448,104 @@ pub async fn remove_marketplace(app: &AppState, caller: &Caller) -> Result<Setti
         record.settings.advanced.marketplace = None;
         record.marketplace_secret = None;
         record.marketplace_session = None;
+        Ok(())
+    })
+    .await
+}
+
+/// Step 3: what linking a Qimen warehouse sets. The app secret may be left out when the link
+/// is changed: the stored one stays.
+#[derive(Debug)]
+pub struct QimenChange {
+    /// Where calls are posted.
+    pub endpoint: String,
+    /// The application's key.
+    pub app_key: String,
+    /// The application's secret; required on the first link.
+    pub app_secret: Option<String>,
+    /// The merchant's id at the gateway (`customerId`).
+    pub customer_id: String,
+    /// The warehouse (`warehouseCode`).
+    pub warehouse_code: String,
+    /// The goods owner (`ownerCode`), if the warehouse needs one.
+    pub owner_code: Option<String>,
+    /// The document kind (`orderType`).
+    pub order_type: String,
+}
+
+/// Step 3: links a Qimen warehouse (or changes the link, or switches a link the warehouse
+/// refused back on): interceptions hold the order's document there from now on.
+pub async fn set_qimen(
+    app: &AppState,
+    caller: &Caller,
+    change_to: Parsed<QimenChange>,
+) -> Result<Settings, ServiceError> {
+    caller.require(Role::Admin)?;
+    let change_to = change_to?;
+    policy(app)
+        .check_url(&change_to.endpoint)
+        .map_err(|e| ServiceError::EndpointNotAllowed(e.to_string()))?;
+    // The client's own rules besides: plain http only to a loopback simulator, no query.
+    shiphold_qimen_adapter::check_endpoint(&change_to.endpoint)
+        .map_err(|e| ServiceError::EndpointNotAllowed(e.to_string()))?;
+    let mut errors = shiphold_domain::ValidationError::empty();
+    let given = [
+        ("app_key", Some(&change_to.app_key)),
+        ("app_secret", change_to.app_secret.as_ref()),
+        ("customer_id", Some(&change_to.customer_id)),
+        ("warehouse_code", Some(&change_to.warehouse_code)),
+        ("owner_code", change_to.owner_code.as_ref()),
+        ("order_type", Some(&change_to.order_type)),
+    ];
+    for (field, value) in given {
+        if let Some(Err(e)) = value.map(|v| credential(field, v)) {
+            errors.push(e);
+        }
+    }
+    errors.into_result()?;
+    change(app, caller, "settings.qimen", move |record| {
+        let QimenChange {
+            endpoint,
+            app_key,
+            app_secret,
+            customer_id,
+            warehouse_code,
+            owner_code,
+            order_type,
+        } = change_to;
+        if app_secret.is_none() && record.qimen_secret.is_none() {
+            return Err(FieldError::new(
+                "app_secret",
+                "required",
+                "the first link needs the app secret",
+            )
+            .zh("首次连接需要填写 app_secret")
+            .into());
+        }
+        record.settings.advanced.qimen = Some(QimenLink {
+            endpoint,
+            app_key,
+            customer_id,
+            warehouse_code,
+            owner_code,
+            order_type,
+            active: true,
+            disabled_reason: None,
+        });
+        if let Some(secret) = app_secret {
+            record.qimen_secret = Some(secret);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Removes the Qimen warehouse link with its secret; calls still waiting go to the dead
+/// letters.
+pub async fn remove_qimen(app: &AppState, caller: &Caller) -> Result<Settings, ServiceError> {
+    change(app, caller, "settings.qimen.remove", |record| {
+        record.settings.advanced.qimen = None;
+        record.qimen_secret = None;
         Ok(())
     })
     .await

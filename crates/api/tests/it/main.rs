@@ -10,6 +10,7 @@ mod fuzz;
 mod intercept;
 mod marketplace;
 mod openapi;
+mod qimen;
 mod setup;
 mod staff;
 mod tenancy;

@@ -322,3 +322,16 @@ fn the_marketplace_pages_examples_are_the_servers_shapes() {
     assert_eq!(keys(link), schema("MarketplaceView"));
     assert_eq!(keys(write_back), schema("WriteBackView"));
 }
+
+/// Likewise for the Qimen page: the link request and the link as the settings show it.
+#[test]
+fn the_qimen_pages_examples_are_the_servers_shapes() {
+    let doc = document();
+    let schema = |name: &str| keys(&doc["components"]["schemas"][name]["properties"]);
+    let examples = json_examples("connectors/qimen.md");
+    let [body, link] = examples.as_slice() else {
+        panic!("expected the request and the link examples: {examples:?}");
+    };
+    assert_eq!(keys(body), schema("QimenBody"));
+    assert_eq!(keys(link), schema("QimenView"));
+}

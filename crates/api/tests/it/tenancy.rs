@@ -123,6 +123,22 @@ async fn shop_a_cannot_reach_shop_b() {
             ShopWide("/v1/settings/marketplace".into(), None),
         );
         add(
+            "PUT",
+            "/v1/settings/qimen",
+            ShopWide(
+                "/v1/settings/qimen".into(),
+                Some(
+                    json!({"endpoint": "https://qimen.example.com/service", "app_key": "k",
+                            "app_secret": "s", "customer_id": "c", "warehouse_code": "w"}),
+                ),
+            ),
+        );
+        add(
+            "DELETE",
+            "/v1/settings/qimen",
+            ShopWide("/v1/settings/qimen".into(), None),
+        );
+        add(
             "POST",
             "/v1/settings/erp/rotate-secret",
             ShopWide("/v1/settings/erp/rotate-secret".into(), None),

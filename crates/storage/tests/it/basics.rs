@@ -5,7 +5,7 @@ use chrono::{Duration, TimeZone};
 use diesel::{Connection, RunQueryDsl};
 use shiphold_domain::{
     AdvancedSettings, ApiKeyId, BuyerId, ErpLink, EventWindow, EventWindowId, Flag,
-    InterceptionSettings, MarketplaceLink, MarketplaceSignMethod, MemoText, OrderId,
+    InterceptionSettings, MarketplaceLink, MarketplaceSignMethod, MemoText, OrderId, QimenLink,
     TermsAcceptance, parse_time_zone,
 };
 use shiphold_storage::{
@@ -166,6 +166,16 @@ backend_tests! {
                     active: true,
                     disabled_reason: None,
                 }),
+                qimen: Some(QimenLink {
+                    endpoint: "https://qimen.api.taobao.com/router/qimen/service".into(),
+                    app_key: "23456789".into(),
+                    customer_id: "c1".into(),
+                    warehouse_code: "WH-1".into(),
+                    owner_code: None,
+                    order_type: QimenLink::DEFAULT_ORDER_TYPE.into(),
+                    active: true,
+                    disabled_reason: None,
+                }),
                 test_mode: true,
                 test_buyers: vec![BuyerId::parse("b9").unwrap()],
                 ..AdvancedSettings::default()
@@ -174,6 +184,7 @@ backend_tests! {
         next.erp_secret = Some("whsec_abc".into());
         next.marketplace_secret = Some("app-secret".into());
         next.marketplace_session = Some("seller-session".into());
+        next.qimen_secret = Some("qimen-secret".into());
         next.templates = serde_json::json!({"ack": {"en": "hi {items}"}});
         let (s, n) = (shop.clone(), next.clone());
         let saved = store
