@@ -331,6 +331,11 @@ async fn two_servers_on_one_postgres_deliver_each_message_once() {
 #[tokio::test]
 async fn debug_logs_hold_no_token_key_or_secret() {
     use reqwest::Method;
+    use shiphold_marketplace_adapter::sim as market;
+    use shiphold_qimen_adapter::sim as qimen;
+    const MARKET_SECRET: &str = "market-app-secret-9f3e";
+    const SESSION: &str = "seller-session-7c21";
+    const QIMEN_SECRET: &str = "qimen-secret-4b8d";
     let dir = TempDir::new("quiet-secrets");
     let (_, key) = create_shop(&dir, &[]);
     let server = Server::builder()
@@ -339,12 +344,58 @@ async fn debug_logs_hold_no_token_key_or_secret() {
         .env("SHIPHOLD__ERP__ALLOW_INSECURE_ENDPOINTS", "true")
         .start();
     let secret = set_up(&server, &key).await;
+    // The marketplace and Qimen links, to simulators that know their secrets.
+    let marketplace = market::Simulator::start(
+        market::SimConfig::new()
+            .app(
+                "12345678",
+                shiphold_marketplace_adapter::AppSecret::new(MARKET_SECRET).unwrap(),
+            )
+            .session("12345678", SESSION)
+            .order(7001),
+    )
+    .await
+    .unwrap();
+    let credentials = shiphold_qimen_adapter::Credentials::new(
+        "23456789",
+        shiphold_qimen_adapter::Secret::new(QIMEN_SECRET).unwrap(),
+        "cust-1",
+    )
+    .unwrap();
+    let warehouse =
+        qimen::Simulator::start(qimen::SimConfig::new(credentials).with_document("WH-1", "7001"))
+            .await
+            .unwrap();
+    let gateway = format!("http://{}{}", marketplace.addr(), market::PATH);
+    let linked = json!({"gateway": gateway, "app_key": "12345678", "app_secret": MARKET_SECRET,
+                        "session": SESSION});
+    let (s, b) = call(
+        &server,
+        Method::PUT,
+        "/v1/settings/marketplace",
+        &key,
+        Some(linked),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let linked = json!({"endpoint": warehouse.url(), "app_key": "23456789",
+                        "app_secret": QIMEN_SECRET, "customer_id": "cust-1",
+                        "warehouse_code": "WH-1"});
+    let (s, b) = call(
+        &server,
+        Method::PUT,
+        "/v1/settings/qimen",
+        &key,
+        Some(linked),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
     let order = json!({"buyer_id": "b-1", "version": 1, "sub_orders": [
         {"id": "s1", "item_id": "sku-1", "title": "Kettle", "quantity": 1, "amount": 100, "shipping_status": "awaiting_shipment"}
     ]});
-    let (s, b) = call(&server, Method::PUT, "/v1/orders/Q-1", &key, Some(order)).await;
+    let (s, b) = call(&server, Method::PUT, "/v1/orders/7001", &key, Some(order)).await;
     assert_eq!(s, 201, "{b}");
-    let (s, card) = call(&server, Method::POST, "/v1/orders/Q-1/cards", &key, None).await;
+    let (s, card) = call(&server, Method::POST, "/v1/orders/7001/cards", &key, None).await;
     assert_eq!(s, 201, "{card}");
     let link = card["link"].as_str().unwrap().to_owned();
     let token = link.rsplit('/').next().unwrap().to_owned();
@@ -359,14 +410,30 @@ async fn debug_logs_hold_no_token_key_or_secret() {
         .await
         .unwrap();
     assert_eq!(submit.status(), 201);
+    // The memo is written back and the parcel held, signed with the secrets, before the log is
+    // read.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while marketplace.applied_writes() == 0 || !warehouse.is_held("WH-1", "7001") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write-back or hold"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let logs = server.logs();
     assert!(logs.contains("ct_…"), "the requests were logged: {logs}");
     for (what, value) in [
         ("the card token", &token[3..]),
         ("the API key", &key[4..]),
         ("the signing secret", &secret.to_whsec()[6..]),
+        ("the marketplace app secret", MARKET_SECRET),
+        ("the seller's session", SESSION),
+        ("the Qimen app secret", QIMEN_SECRET),
     ] {
         assert!(!logs.contains(value), "{what} is in the log");
     }
+    // The server first: its kept-alive connections would hold the simulators' shutdown up.
     server.stop_and_keep_dir();
+    marketplace.shutdown().await;
+    warehouse.shutdown().await;
 }

@@ -10,7 +10,12 @@ for valid really is one; everything else goes out as generated:
 - event windows: refunds_off_from < refunds_off_until <= refunds_reopen_at;
 - sub-order ids are unique within an order;
 - an ERP endpoint's host must resolve to public addresses (there is no network in CI): the
-  endpoint is set to one under erp.example.com;
+  endpoint is set to one under erp.example.com; likewise the marketplace gateway, the marketplace
+  webhook and the Qimen endpoint (under gw.example.com, shop.example.com, qimen.example.com);
+- the links' credentials and codes may not be blank (whitespace only, as Rust reads it): blank
+  ones are replaced; and the first link of the marketplace or of a Qimen warehouse needs its
+  secret (and session): a request without them gets them, since an earlier call may have
+  removed the link;
 - a template's {placeholders} depend on its kind: braces are removed;
 - a memo text holds at most 1000 bytes of UTF-8;
 - order and card-token path parameters point, every other time, at the demo shop's real orders
@@ -97,3 +102,37 @@ def before_call(context, case, kwargs):
         while len(text.encode()) > 1000:
             text = text[:-1]
         body["memo_text"] = text if text.strip() else "memo"
+    elif path == "/v1/settings/marketplace":
+        if isinstance(body.get("gateway"), str):
+            body["gateway"] = "https://gw.example.com/router/rest"
+        _given(body, "app_secret", "fuzz-app-secret")
+        _given(body, "session", "fuzz-session")
+        _not_blank(body, ["app_key", "app_secret", "session"])
+    elif path == "/v1/settings/marketplace-webhook" and isinstance(body.get("endpoint"), str):
+        body["endpoint"] = "https://shop.example.com/" + uuid.uuid4().hex
+    elif path == "/v1/settings/qimen":
+        if isinstance(body.get("endpoint"), str):
+            body["endpoint"] = "https://qimen.example.com/router/qimen/service"
+        _given(body, "app_secret", "fuzz-app-secret")
+        _not_blank(body, ["app_key", "app_secret", "customer_id", "warehouse_code", "order_type"])
+
+
+def _given(body, name, value):
+    """A credential left out (or null) is given, as the first link needs it."""
+    if body.get(name) is None:
+        body[name] = value
+
+
+def _not_blank(body, names):
+    """Rust's trim() takes Unicode White_Space away; a value left empty is replaced."""
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str) and value and not value.strip(RUST_WHITESPACE):
+            body[name] = "x"
+
+
+# Unicode White_Space, as Rust's char::is_whitespace and str::trim read it.
+RUST_WHITESPACE = (
+    "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680\u2000\u2001\u2002\u2003"
+    "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)

@@ -92,7 +92,7 @@ async fn run(root: &Path, opts: &Options) -> Result<()> {
                 schemathesis.display()
             )
         });
-    step("stopping the server and the ERP simulator");
+    step("stopping the server and the simulators");
     let stopped = running.server.stop();
     running.sim.shutdown().await;
     let status = status?;

@@ -34,7 +34,7 @@ pub use release::{
 };
 pub use settings::{
     AdvancedSettings, CardExpiry, EnableError, ErpLink, Flag, InterceptionSettings,
-    MarketplaceLink, MarketplaceSignMethod, MemoText, Missing, QimenLink, TERMS_VERSION,
-    TermsAcceptance,
+    MarketplaceLink, MarketplaceSignMethod, MarketplaceWebhookLink, MemoText, Missing, QimenLink,
+    TERMS_VERSION, TermsAcceptance,
 };
 pub use window::{EventWindow, WindowError, active_at, parse_time_zone};

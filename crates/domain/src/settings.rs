@@ -321,14 +321,31 @@ impl QimenLink {
     pub const DEFAULT_ORDER_TYPE: &'static str = "JYCK";
 }
 
+/// Memo write-backs to a marketplace without the open platform: each is POSTed, signed like
+/// ERP messages (Standard Webhooks), to an endpoint of the merchant's, which writes it on the
+/// marketplace order. The signing secret is stored beside the settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketplaceWebhookLink {
+    /// Where write-backs are POSTed (checked by the edge: https, public address).
+    pub endpoint: String,
+    /// Whether write-backs are sent. Switched off when the endpoint answers 410 Gone.
+    pub active: bool,
+    /// Why the link was switched off, for the admin to see.
+    pub disabled_reason: Option<String>,
+}
+
 /// Optional settings; none is required to enable the feature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdvancedSettings {
     /// The ERP link, if an ERP is connected.
     pub erp: Option<ErpLink>,
-    /// The marketplace link, if memos are written back to the marketplace order.
+    /// The marketplace link, if memos are written back to the marketplace order through the
+    /// open platform.
     pub marketplace: Option<MarketplaceLink>,
+    /// The marketplace webhook link, if memos are written back through an endpoint of the
+    /// merchant's instead. At most one of the two is set.
+    pub marketplace_webhook: Option<MarketplaceWebhookLink>,
     /// The Qimen warehouse link, if shipments are held at a Qimen WMS.
     pub qimen: Option<QimenLink>,
     /// How long a card's link stays valid.
@@ -346,6 +363,7 @@ impl Default for AdvancedSettings {
         Self {
             erp: None,
             marketplace: None,
+            marketplace_webhook: None,
             qimen: None,
             card_expiry: CardExpiry::default(),
             single_item_choice: true,
@@ -378,6 +396,12 @@ impl AdvancedSettings {
     /// Whether ERP results can ever make the buyer hear "stopped".
     pub fn erp_locking(&self) -> bool {
         self.erp.as_ref().is_some_and(|erp| erp.locking)
+    }
+
+    /// Whether memos are written back to the marketplace order (by either link, switched off or
+    /// not: a write waits, held, while its link is off).
+    pub fn writes_memos_back(&self) -> bool {
+        self.marketplace.is_some() || self.marketplace_webhook.is_some()
     }
 
     /// Whether a lock report can make the buyer hear "stopped": the ERP's with locking on, or a

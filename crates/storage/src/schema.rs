@@ -33,6 +33,7 @@ diesel::table! {
         marketplace_secret -> Nullable<Text>,
         marketplace_session -> Nullable<Text>,
         qimen_secret -> Nullable<Text>,
+        marketplace_webhook_secret -> Nullable<Text>,
     }
 }
 

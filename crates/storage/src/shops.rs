@@ -56,6 +56,9 @@ pub struct SettingsRecord {
     pub marketplace_session: Option<String>,
     /// The Qimen warehouse link's app secret, if a warehouse is linked.
     pub qimen_secret: Option<String>,
+    /// The `whsec_` secret that signs memo write-backs to the marketplace webhook, if one is
+    /// linked.
+    pub marketplace_webhook_secret: Option<String>,
     /// The shop's message-template overrides (the messaging crate's format).
     pub templates: serde_json::Value,
     /// Bumped on every save; 0 while nothing is stored. Saves check it (optimistic lock).
@@ -73,6 +76,7 @@ impl Default for SettingsRecord {
             marketplace_secret: None,
             marketplace_session: None,
             qimen_secret: None,
+            marketplace_webhook_secret: None,
             templates: serde_json::Value::Object(serde_json::Map::new()),
             version: 0,
             updated_at: None,
@@ -149,6 +153,7 @@ struct SettingsRow {
     marketplace_secret: Option<String>,
     marketplace_session: Option<String>,
     qimen_secret: Option<String>,
+    marketplace_webhook_secret: Option<String>,
 }
 
 impl SettingsRow {
@@ -160,6 +165,7 @@ impl SettingsRow {
             marketplace_secret: self.marketplace_secret,
             marketplace_session: self.marketplace_session,
             qimen_secret: self.qimen_secret,
+            marketplace_webhook_secret: self.marketplace_webhook_secret,
             templates: parse_json(&self.templates, "shop_settings.templates")?,
             version: self.version,
             updated_at: Some(from_ms(self.updated_at, "shop_settings.updated_at")?),
@@ -387,6 +393,7 @@ impl Tx<'_> {
             marketplace_secret: next.marketplace_secret.clone(),
             marketplace_session: next.marketplace_session.clone(),
             qimen_secret: next.qimen_secret.clone(),
+            marketplace_webhook_secret: next.marketplace_webhook_secret.clone(),
         };
         if record.version == 0 {
             // A concurrent first save loses on the primary key: also a Conflict.

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use shiphold_domain::MarketplaceSignMethod;
-use shiphold_erp_adapter::EndpointPolicy;
+use shiphold_erp_adapter::{DeliveryOutcome, EndpointPolicy, Secret};
 use shiphold_marketplace_adapter::{
     Credentials, ErrorKind, Flag, Memo, MemoClient, MemoUpdate, Outcome, SignMethod, error_kind,
 };
@@ -19,7 +19,7 @@ use shiphold_storage::ClaimedEntry;
 
 use super::Clients;
 use super::dispatch::{Verdict, dead, retry_later};
-use crate::service::marketplace_outbox::MarketplacePayload;
+use crate::service::marketplace_outbox::{MarketplacePayload, webhook_body};
 use crate::service::outbox;
 use crate::state::AppState;
 
@@ -106,22 +106,18 @@ async fn attempt_write(
 ) -> Result<Verdict, Verdict> {
     let payload: MarketplacePayload = serde_json::from_value(entry.payload.clone())
         .map_err(|e| dead(format!("unreadable payload: {e}")))?;
-    let update = update_for(&payload)?;
     let record = outbox::delivery_settings(state, entry.shop_id.clone())
         .await
         .map_err(retry_later)?;
+    if let Some(hook) = record.settings.advanced.marketplace_webhook.as_ref() {
+        return post_to_webhook(state, clients, entry, &payload, hook, &record).await;
+    }
+    let update = update_for(&payload)?;
     let Some(link) = record.settings.advanced.marketplace.as_ref() else {
         return Err(dead("the shop no longer has a marketplace linked"));
     };
     if !link.active {
-        return Err(Verdict::Hold {
-            reason: format!(
-                "the marketplace link is switched off: {}",
-                link.disabled_reason
-                    .as_deref()
-                    .unwrap_or("no reason recorded")
-            ),
-        });
+        return Err(switched_off(link.disabled_reason.as_deref()));
     }
     let (Some(secret), Some(session)) = (&record.marketplace_secret, &record.marketplace_session)
     else {
@@ -165,6 +161,65 @@ async fn attempt_write(
             Verdict::Hold { reason }
         }
         Outcome::Permanent { message, .. } => dead(message),
+    })
+}
+
+/// The verdict for a write whose link is switched off: it waits.
+fn switched_off(reason: Option<&str>) -> Verdict {
+    Verdict::Hold {
+        reason: format!(
+            "the marketplace link is switched off: {}",
+            reason.unwrap_or("no reason recorded")
+        ),
+    }
+}
+
+/// A write-back to the merchant's marketplace webhook: `order.memo_updated`, signed like ERP
+/// messages with the link's secret.
+async fn post_to_webhook(
+    state: &AppState,
+    clients: &Clients,
+    entry: &ClaimedEntry,
+    payload: &MarketplacePayload,
+    hook: &shiphold_domain::MarketplaceWebhookLink,
+    record: &shiphold_storage::SettingsRecord,
+) -> Result<Verdict, Verdict> {
+    if !hook.active {
+        return Err(switched_off(hook.disabled_reason.as_deref()));
+    }
+    let secret = record
+        .marketplace_webhook_secret
+        .as_deref()
+        .and_then(|s| Secret::parse(s).ok())
+        .ok_or_else(|| dead("the marketplace webhook has no signing secret"))?;
+    let now = state.now().wall;
+    let body = webhook_body(&entry.shop_id, payload, now);
+    let outcome = clients
+        .erp
+        .deliver(
+            &hook.endpoint,
+            &entry.message_id,
+            now.timestamp(),
+            &body,
+            &[secret],
+        )
+        .await
+        .map_err(|e| dead(format!("endpoint not allowed: {e}")))?;
+    Ok(match outcome {
+        DeliveryOutcome::Delivered { status, .. } => Verdict::Delivered {
+            status,
+            completed: false,
+        },
+        DeliveryOutcome::Gone => {
+            let reason = "the marketplace webhook answered 410 Gone".to_owned();
+            if let Err(error) =
+                outbox::switch_off_marketplace(state, entry.shop_id.clone(), reason.clone()).await
+            {
+                tracing::warn!(%error, "could not switch the marketplace webhook off");
+            }
+            Verdict::Hold { reason }
+        }
+        other => Verdict::undelivered(other),
     })
 }
 

@@ -30,6 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_advanced))
         .routes(routes!(set_erp, remove_erp))
         .routes(routes!(set_marketplace, remove_marketplace))
+        .routes(routes!(set_marketplace_webhook, remove_marketplace_webhook))
         .routes(routes!(set_qimen, remove_qimen))
         .routes(routes!(rotate_secret))
         .routes(routes!(drop_previous_secret))
@@ -85,6 +86,7 @@ struct MissingView {
 struct AdvancedView {
     erp: Option<ErpView>,
     marketplace: Option<MarketplaceView>,
+    marketplace_webhook: Option<MarketplaceWebhookView>,
     qimen: Option<QimenView>,
     /// How long a card's link stays usable.
     card_expiry_seconds: i64,
@@ -142,6 +144,22 @@ struct MarketplaceView {
     app_secret: &'static str,
     /// `***` when the seller's session is stored; it is never shown.
     session: &'static str,
+}
+
+/// The shop's marketplace webhook: memo write-backs POSTed, signed, to the merchant's endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+struct MarketplaceWebhookView {
+    /// Where write-backs are POSTed.
+    #[schema(example = "https://shop.example.com/shiphold/memo")]
+    endpoint: String,
+    /// False when the endpoint answered 410 Gone; `disabled_reason` says why.
+    /// `PUT /v1/settings/marketplace-webhook` switches it on again.
+    active: bool,
+    disabled_reason: Option<String>,
+    /// Write-backs waiting for the link to be switched on again.
+    waiting_writes: i64,
+    /// `***` when a signing secret is set; the secret itself is shown only once.
+    signing_secret: &'static str,
 }
 
 /// The shop's Qimen warehouse link: interceptions hold the order's whole document there.
@@ -219,6 +237,15 @@ fn view(state: &AppState, shop: &shiphold_domain::ShopId, read: &Settings) -> Se
                 waiting_writes: read.held_marketplace_writes,
                 app_secret: masked(&record.marketplace_secret),
                 session: masked(&record.marketplace_session),
+            }),
+            marketplace_webhook: s.advanced.marketplace_webhook.as_ref().map(|h| {
+                MarketplaceWebhookView {
+                    endpoint: h.endpoint.clone(),
+                    active: h.active,
+                    disabled_reason: h.disabled_reason.clone(),
+                    waiting_writes: read.held_marketplace_writes,
+                    signing_secret: masked(&record.marketplace_webhook_secret),
+                }
             }),
             qimen: s.advanced.qimen.as_ref().map(|q| QimenView {
                 endpoint: q.endpoint.clone(),
@@ -512,7 +539,7 @@ async fn set_erp(
 ) -> Result<Response, ApiError> {
     let body = body.value;
     let linked = setup::set_erp(&state, &caller, body.endpoint, body.locking).await?;
-    with_secret(&state, &caller, linked)
+    with_secret(&state, &caller, linked, "a new ERP signing secret")
 }
 
 /// The settings, with the once-shown secret when one was made.
@@ -520,6 +547,7 @@ fn with_secret(
     state: &AppState,
     caller: &Caller,
     linked: WithSecret,
+    what: &str,
 ) -> Result<Response, ApiError> {
     let view = view(state, &caller.shop_id, &linked.record);
     let Some(secret) = linked.new_secret else {
@@ -533,7 +561,7 @@ fn with_secret(
                 signing_secret: secret,
             },
         ),
-        "a new ERP signing secret",
+        what,
     ))
 }
 
@@ -549,16 +577,16 @@ struct MarketplaceBody {
     )]
     gateway: Option<String>,
     /// The application's key (`app_key`).
-    #[schema(example = "12345678", max_length = 512)]
+    #[schema(example = "12345678", min_length = 1, max_length = 512)]
     app_key: String,
     /// The application's secret. Required on the first link; left out, the stored one stays.
     /// Never shown again.
-    #[schema(max_length = 512)]
+    #[schema(min_length = 1, max_length = 512)]
     app_secret: Option<String>,
     /// The seller's authorisation (`session`, the access token the seller granted the
     /// application). Required on the first link; left out, the stored one stays. Never shown
     /// again.
-    #[schema(max_length = 512)]
+    #[schema(min_length = 1, max_length = 512)]
     session: Option<String>,
     /// `md5`, `hmac` or `hmac-sha256` (the default).
     #[schema(example = "hmac-sha256")]
@@ -581,6 +609,7 @@ struct MarketplaceBody {
         (status = 415, response = crate::schema::UnsupportedMediaType),
         (status = 401, response = crate::schema::Unauthenticated),
         (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::Conflict),
         (status = 422, response = crate::schema::GatewayInvalid),
         (status = 503, response = crate::schema::Unavailable),
     ),
@@ -633,6 +662,77 @@ async fn remove_marketplace(
     Ok(settings(&state, &caller, &record))
 }
 
+/// Step 3: the marketplace webhook.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MarketplaceWebhookBody {
+    /// The https URL write-backs are POSTed to; its host must resolve to public addresses only.
+    #[schema(
+        example = "https://shop.example.com/shiphold/memo",
+        pattern = "^https://"
+    )]
+    endpoint: String,
+}
+
+/// Step 3: links a marketplace webhook, for a marketplace without the open platform: memo
+/// write-backs are POSTed to the endpoint, signed like ERP messages; the first link generates
+/// the signing secret, shown once (admin).
+#[utoipa::path(
+    put,
+    path = "/v1/settings/marketplace-webhook",
+    tag = "settings",
+    operation_id = "set_marketplace_webhook",
+    security(("api_key" = [])),
+    request_body = MarketplaceWebhookBody,
+    responses(
+        (status = 200, description = "The settings; with `signing_secret` when one was generated.", body = ErpLinked),
+        (status = 400, response = crate::schema::MalformedRequest),
+        (status = 413, response = crate::schema::PayloadTooLarge),
+        (status = 415, response = crate::schema::UnsupportedMediaType),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 409, response = crate::schema::Conflict),
+        (status = 422, response = crate::schema::ErpEndpointInvalid),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn set_marketplace_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<MarketplaceWebhookBody>,
+) -> Result<Response, ApiError> {
+    let linked = setup::set_marketplace_webhook(&state, &caller, body.value.endpoint).await?;
+    with_secret(
+        &state,
+        &caller,
+        linked,
+        "a new marketplace webhook signing secret",
+    )
+}
+
+/// Removes the marketplace webhook and its secret; write-backs still waiting become dead
+/// letters (admin).
+#[utoipa::path(
+    delete,
+    path = "/v1/settings/marketplace-webhook",
+    tag = "settings",
+    operation_id = "remove_marketplace_webhook",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The settings after the change.", body = SettingsView),
+        (status = 401, response = crate::schema::Unauthenticated),
+        (status = 403, response = crate::schema::Forbidden),
+        (status = 503, response = crate::schema::Unavailable),
+    ),
+)]
+async fn remove_marketplace_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let record = setup::remove_marketplace_webhook(&state, &caller).await?;
+    Ok(settings(&state, &caller, &record))
+}
+
 /// Step 3: the Qimen warehouse link.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -645,24 +745,24 @@ struct QimenBody {
     )]
     endpoint: String,
     /// The application's key (`app_key`).
-    #[schema(example = "23456789", max_length = 512)]
+    #[schema(example = "23456789", min_length = 1, max_length = 512)]
     app_key: String,
     /// The application's secret. Required on the first link; left out, the stored one stays.
     /// Never shown again.
-    #[schema(max_length = 512)]
+    #[schema(min_length = 1, max_length = 512)]
     app_secret: Option<String>,
     /// The merchant's id at the gateway (`customerId`).
-    #[schema(example = "stub-cust-code", max_length = 512)]
+    #[schema(example = "stub-cust-code", min_length = 1, max_length = 512)]
     customer_id: String,
     /// The warehouse (`warehouseCode`).
-    #[schema(example = "WH-HZ-01", max_length = 512)]
+    #[schema(example = "WH-HZ-01", min_length = 1, max_length = 512)]
     warehouse_code: String,
     /// The goods owner (`ownerCode`), when the warehouse needs one.
     #[schema(max_length = 512)]
     owner_code: Option<String>,
     /// The kind of document held (`orderType`): `JYCK` (a trade's outbound document) unless
     /// set.
-    #[schema(example = "JYCK", max_length = 512)]
+    #[schema(example = "JYCK", min_length = 1, max_length = 512)]
     order_type: Option<String>,
 }
 
@@ -791,7 +891,7 @@ async fn rotate_secret(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let rotated = setup::rotate_secret(&state, &caller).await?;
-    with_secret(&state, &caller, rotated)
+    with_secret(&state, &caller, rotated, "a new ERP signing secret")
 }
 
 /// A buyer-message template override.

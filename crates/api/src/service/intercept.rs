@@ -148,7 +148,7 @@ pub fn in_tx(
     marketplace_outbox::memo_changed(
         tx,
         shop,
-        record.settings.advanced.marketplace.is_some(),
+        record.settings.advanced.writes_memos_back(),
         &before,
         &order,
         now,

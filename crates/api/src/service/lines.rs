@@ -105,7 +105,7 @@ pub fn refresh_memo(
         .map(|(_, line)| line.sub_order_id)
         .collect();
     let memo = memo_after(settings.memo_text.as_ref(), settings.flag, &active);
-    let linked = settings.advanced.marketplace.is_some();
+    let linked = settings.advanced.writes_memos_back();
     let before = if linked {
         tx.order(shop_id, order_id)?
     } else {

@@ -23,6 +23,31 @@ pub struct MarketplacePayload {
     pub flag: u8,
 }
 
+/// The flags' names by the platform's numbers.
+const FLAG_NAMES: [&str; 6] = ["none", "red", "yellow", "green", "blue", "purple"];
+
+/// The body of a write-back POSTed to a marketplace webhook: `order.memo_updated` with the
+/// memo and flag the marketplace order must now carry.
+pub fn webhook_body(
+    shop_id: &ShopId,
+    payload: &MarketplacePayload,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<u8> {
+    let body = serde_json::json!({
+        "type": "order.memo_updated",
+        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": {
+            "shop_id": shop_id.as_str(),
+            "order_id": payload.order_id,
+            "memo": payload.memo,
+            "reset": payload.reset,
+            "flag": payload.flag,
+            "flag_name": FLAG_NAMES.get(usize::from(payload.flag)).copied().unwrap_or("none"),
+        }
+    });
+    body.to_string().into_bytes()
+}
+
 /// The domain's flag in the platform's numbers.
 pub fn platform_flag(flag: Flag) -> top::Flag {
     match flag {

@@ -206,29 +206,29 @@ pub async fn switch_off_erp(app: &AppState, shop: ShopId) -> Result<(), ServiceE
     .await
 }
 
-/// The marketplace refused the link's credentials (signature, session, permissions): stop
-/// writing — the writes wait, held — and say why in the settings, until the admin links again.
-/// A link already off keeps its first reason.
+/// The marketplace refused the link's credentials (signature, session, permissions), or the
+/// marketplace webhook answered 410 Gone: stop writing — the writes wait, held — and say why in
+/// the settings, until the admin links again. A link already off keeps its first reason.
 pub async fn switch_off_marketplace(
     app: &AppState,
     shop: ShopId,
     reason: String,
 ) -> Result<(), ServiceError> {
-    switch_off(
-        app,
-        shop,
-        "settings.marketplace.switched_off",
-        move |adv, now| {
-            let before = serde_json::to_value(&adv.marketplace).unwrap_or_default();
-            let link = adv.marketplace.as_mut().filter(|link| link.active)?;
-            link.active = false;
-            link.disabled_reason = Some(format!("{reason} (at {now})"));
-            Some((
-                before,
-                serde_json::to_value(&adv.marketplace).unwrap_or_default(),
-            ))
-        },
-    )
+    switch_off(app, shop, "settings.marketplace.switched_off", move |adv, now| {
+        let before = serde_json::json!({"marketplace": adv.marketplace, "marketplace_webhook": adv.marketplace_webhook});
+        let (active, disabled_reason) = match (&mut adv.marketplace, &mut adv.marketplace_webhook) {
+            (Some(link), _) => (&mut link.active, &mut link.disabled_reason),
+            (None, Some(hook)) => (&mut hook.active, &mut hook.disabled_reason),
+            (None, None) => return None,
+        };
+        if !*active {
+            return None;
+        }
+        *active = false;
+        *disabled_reason = Some(format!("{reason} (at {now})"));
+        let after = serde_json::json!({"marketplace": adv.marketplace, "marketplace_webhook": adv.marketplace_webhook});
+        Some((before, after))
+    })
     .await
 }
 

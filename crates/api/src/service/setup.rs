@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use shiphold_domain::ShopId;
 use shiphold_domain::{
     BuyerId, CardExpiry, ErpLink, FieldError, Flag, MarketplaceLink, MarketplaceSignMethod,
-    MemoText, QimenLink, TERMS_VERSION, TermsAcceptance,
+    MarketplaceWebhookLink, MemoText, QimenLink, TERMS_VERSION, TermsAcceptance,
 };
 use shiphold_erp_adapter::{EndpointPolicy, Secret};
 use shiphold_messaging::{Locale, TemplateKind};
@@ -53,6 +53,7 @@ fn audit_view(record: &SettingsRecord) -> Value {
     v["marketplace_secret"] = masked(&record.marketplace_secret);
     v["marketplace_session"] = masked(&record.marketplace_session);
     v["qimen_secret"] = masked(&record.qimen_secret);
+    v["marketplace_webhook_secret"] = masked(&record.marketplace_webhook_secret);
     v["templates"] = record.templates.clone();
     v
 }
@@ -69,9 +70,11 @@ impl Links {
         let adv = &record.settings.advanced;
         Self {
             erp: (adv.erp.is_some(), adv.active_erp().is_some()),
+            // Either link feeds the marketplace topic.
             marketplace: (
-                adv.marketplace.is_some(),
-                adv.marketplace.as_ref().is_some_and(|m| m.active),
+                adv.writes_memos_back(),
+                adv.marketplace.as_ref().is_some_and(|m| m.active)
+                    || adv.marketplace_webhook.as_ref().is_some_and(|m| m.active),
             ),
             qimen: (
                 adv.qimen.is_some(),
@@ -342,8 +345,8 @@ pub struct MarketplaceChange {
     pub sign_method: MarketplaceSignMethod,
 }
 
-/// The longest app key, secret and session accepted, in bytes.
-const MAX_CREDENTIAL_BYTES: usize = 512;
+/// The longest app key, secret, session or code accepted, in characters.
+const MAX_CREDENTIAL_CHARS: usize = 512;
 
 fn credential(field: &'static str, value: &str) -> Result<(), FieldError> {
     if value.trim().is_empty() {
@@ -352,13 +355,13 @@ fn credential(field: &'static str, value: &str) -> Result<(), FieldError> {
                 .zh(format!("{field} 不能为空")),
         );
     }
-    if value.len() > MAX_CREDENTIAL_BYTES {
+    if value.chars().count() > MAX_CREDENTIAL_CHARS {
         return Err(FieldError::new(
             field,
             "too_long",
-            format!("{field} must be at most {MAX_CREDENTIAL_BYTES} bytes"),
+            format!("{field} must be at most {MAX_CREDENTIAL_CHARS} characters"),
         )
-        .zh(format!("{field} 最多 {MAX_CREDENTIAL_BYTES} 字节")));
+        .zh(format!("{field} 最多 {MAX_CREDENTIAL_CHARS} 个字符")));
     }
     Ok(())
 }
@@ -423,6 +426,9 @@ pub async fn set_marketplace(
             );
         }
         missing.into_result()?;
+        if record.settings.advanced.marketplace_webhook.is_some() {
+            return Err(one_way_back("webhook"));
+        }
         record.settings.advanced.marketplace = Some(MarketplaceLink {
             gateway,
             app_key,
@@ -438,6 +444,82 @@ pub async fn set_marketplace(
         }
         Ok(())
     })
+    .await
+}
+
+/// A shop writes its memos back one way: the refusal of linking the other.
+fn one_way_back(linked: &str) -> ServiceError {
+    let (en, zh) = match linked {
+        "webhook" => (
+            "memos are written back through the marketplace webhook: remove it first (DELETE /v1/settings/marketplace-webhook)",
+            "备注已通过平台 Webhook 回写:请先断开它(DELETE /v1/settings/marketplace-webhook)",
+        ),
+        _ => (
+            "memos are written back through the marketplace link: remove it first (DELETE /v1/settings/marketplace)",
+            "备注已通过平台连接回写:请先断开它(DELETE /v1/settings/marketplace)",
+        ),
+    };
+    ServiceError::Refused {
+        en: en.into(),
+        zh: zh.into(),
+    }
+}
+
+/// Step 3: links a marketplace webhook — memo write-backs POSTed, signed, to an endpoint of the
+/// merchant's — for a marketplace without the open platform; the first link generates the
+/// signing secret, shown once. Also changes the endpoint, or switches a link that answered 410
+/// back on.
+pub async fn set_marketplace_webhook(
+    app: &AppState,
+    caller: &Caller,
+    endpoint: String,
+) -> Result<WithSecret, ServiceError> {
+    caller.require(Role::Admin)?;
+    policy(app)
+        .check_url(&endpoint)
+        .map_err(|e| ServiceError::EndpointNotAllowed(e.to_string()))?;
+    let fresh = Secret::generate().to_whsec();
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let made_in_tx = made.clone();
+    let secret = fresh.clone();
+    let record = change(app, caller, "settings.marketplace_webhook", move |record| {
+        if record.settings.advanced.marketplace.is_some() {
+            return Err(one_way_back("top"));
+        }
+        record.settings.advanced.marketplace_webhook = Some(MarketplaceWebhookLink {
+            endpoint,
+            active: true,
+            disabled_reason: None,
+        });
+        if record.marketplace_webhook_secret.is_none() {
+            record.marketplace_webhook_secret = Some(secret);
+            made_in_tx.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    })
+    .await?;
+    let new_secret = made
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .then_some(fresh);
+    Ok(WithSecret { record, new_secret })
+}
+
+/// Removes the marketplace webhook link and its secret; write-backs still waiting go to the
+/// dead letters.
+pub async fn remove_marketplace_webhook(
+    app: &AppState,
+    caller: &Caller,
+) -> Result<Settings, ServiceError> {
+    change(
+        app,
+        caller,
+        "settings.marketplace_webhook.remove",
+        |record| {
+            record.settings.advanced.marketplace_webhook = None;
+            record.marketplace_webhook_secret = None;
+            Ok(())
+        },
+    )
     .await
 }
 

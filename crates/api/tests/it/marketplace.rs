@@ -372,3 +372,154 @@ async fn removing_the_link_turns_the_waiting_writes_into_dead_letters() {
         sim.shutdown().await;
     });
 }
+
+/// A marketplace's webhook on loopback: verifies each write-back's signature with the shop's
+/// secret (set once linked), keeps the bodies, and answers with `status`.
+struct MemoEndpoint {
+    url: String,
+    secret: std::sync::Arc<std::sync::Mutex<Option<shiphold_erp_adapter::Secret>>>,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl MemoEndpoint {
+    async fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let secret = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(200));
+        let (s2, b2, st2) = (secret.clone(), bodies.clone(), status.clone());
+        let app = axum::Router::new().route(
+            "/memo",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let (secret, bodies, status) = (s2.clone(), b2.clone(), st2.clone());
+                    async move {
+                        let Some(secret) = secret.lock().unwrap().clone() else {
+                            return axum::http::StatusCode::UNAUTHORIZED;
+                        };
+                        if shiphold_erp_adapter::verify_now(&headers, &body, &[secret]).is_err() {
+                            return axum::http::StatusCode::UNAUTHORIZED;
+                        }
+                        bodies
+                            .lock()
+                            .unwrap()
+                            .push(serde_json::from_slice(&body).unwrap());
+                        axum::http::StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/memo", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            secret,
+            bodies,
+            status,
+            server,
+        }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_marketplace_without_the_open_platform_gets_signed_write_backs_at_its_webhook() {
+    on_every_backend!(fast, |app| {
+        let hook = MemoEndpoint::start().await;
+        let (shop, key) = app.ready_shop().await;
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/marketplace-webhook",
+                &key,
+                Some(json!({"endpoint": hook.url})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let secret = b["signing_secret"]
+            .as_str()
+            .expect("the secret, shown once");
+        assert_eq!(
+            b["settings"]["advanced"]["marketplace_webhook"]["signing_secret"],
+            "***"
+        );
+        *hook.secret.lock().unwrap() = Some(shiphold_erp_adapter::Secret::parse(secret).unwrap());
+        // One way back at a time: the open-platform link is refused while the webhook is set.
+        let (s, b) = link(
+            &app,
+            &key,
+            json!({"app_key": APP_KEY, "app_secret": SECRET, "session": SESSION}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+
+        // Any order id will do: the webhook is not the open platform.
+        app.order(&key, "MK-1", "buyer", &[("s1", "awaiting_shipment")])
+            .await;
+        let (s, b) = app
+            .call(Method::POST, "/v1/orders/MK-1/interceptions", &key, None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let id = b["id"].as_str().unwrap().to_owned();
+        wait_for_state(&app, &key, "MK-1", "written").await;
+        let sent = hook.bodies();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0]["type"], "order.memo_updated");
+        let data = &sent[0]["data"];
+        assert_eq!(
+            (data["shop_id"].as_str(), data["order_id"].as_str()),
+            (Some(shop.as_str()), Some("MK-1"))
+        );
+        assert_eq!(
+            (data["memo"].as_str(), data["reset"].as_bool()),
+            (Some(NOTE), Some(false))
+        );
+        assert_eq!(
+            (data["flag"].as_i64(), data["flag_name"].as_str()),
+            (Some(1), Some("red"))
+        );
+
+        // 410: the link is switched off and the release's write waits; linking again sends it.
+        hook.status.store(410, std::sync::atomic::Ordering::SeqCst);
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/interceptions/{id}/release"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        wait_for_state(&app, &key, "MK-1", "held").await;
+        hook.status.store(200, std::sync::atomic::Ordering::SeqCst);
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                "/v1/settings/marketplace-webhook",
+                &key,
+                Some(json!({"endpoint": hook.url})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(b.get("signing_secret").is_none(), "the secret stays: {b}");
+        wait_for_state(&app, &key, "MK-1", "written").await;
+        let last = hook.bodies().pop().unwrap();
+        assert_eq!(
+            (
+                last["data"]["memo"].clone(),
+                last["data"]["reset"].as_bool()
+            ),
+            (Value::Null, Some(true)),
+            "nothing left of the memo: {last}"
+        );
+        hook.server.abort();
+    });
+}

@@ -315,12 +315,33 @@ fn the_marketplace_pages_examples_are_the_servers_shapes() {
     let doc = document();
     let schema = |name: &str| keys(&doc["components"]["schemas"][name]["properties"]);
     let examples = json_examples("connectors/marketplace.md");
-    let [body, link, write_back] = examples.as_slice() else {
-        panic!("expected the request, the link and the write-back examples: {examples:?}");
+    let [body, link, write_back, hook_link, hook_body] = examples.as_slice() else {
+        panic!(
+            "expected the request, the link, the write-back, the webhook link and the webhook body examples: {examples:?}"
+        );
     };
     assert_eq!(keys(body), schema("MarketplaceBody"));
     assert_eq!(keys(link), schema("MarketplaceView"));
     assert_eq!(keys(write_back), schema("WriteBackView"));
+    assert_eq!(keys(hook_link), schema("MarketplaceWebhookView"));
+    // The webhook's body as the server writes it.
+    let payload = shiphold_api::service::marketplace_outbox::MarketplacePayload {
+        order_id: "TB-5001".into(),
+        memo: Some("gift wrap".into()),
+        reset: false,
+        flag: 1,
+    };
+    let shop = shiphold_domain::ShopId::parse("shp_1").unwrap();
+    let sent: Value =
+        serde_json::from_slice(&shiphold_api::service::marketplace_outbox::webhook_body(
+            &shop,
+            &payload,
+            chrono::Utc::now(),
+        ))
+        .unwrap();
+    assert_eq!(keys(hook_body), keys(&sent));
+    assert_eq!(keys(&hook_body["data"]), keys(&sent["data"]));
+    assert_eq!(hook_body["type"], sent["type"]);
 }
 
 /// Likewise for the Qimen page: the link request and the link as the settings show it.

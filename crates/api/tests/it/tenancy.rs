@@ -124,6 +124,19 @@ async fn shop_a_cannot_reach_shop_b() {
         );
         add(
             "PUT",
+            "/v1/settings/marketplace-webhook",
+            ShopWide(
+                "/v1/settings/marketplace-webhook".into(),
+                Some(json!({"endpoint": "https://shop.example.com/memo"})),
+            ),
+        );
+        add(
+            "DELETE",
+            "/v1/settings/marketplace-webhook",
+            ShopWide("/v1/settings/marketplace-webhook".into(), None),
+        );
+        add(
+            "PUT",
             "/v1/settings/qimen",
             ShopWide(
                 "/v1/settings/qimen".into(),

@@ -185,6 +185,7 @@ backend_tests! {
         next.marketplace_secret = Some("app-secret".into());
         next.marketplace_session = Some("seller-session".into());
         next.qimen_secret = Some("qimen-secret".into());
+        next.marketplace_webhook_secret = Some("whsec_def".into());
         next.templates = serde_json::json!({"ack": {"en": "hi {items}"}});
         let (s, n) = (shop.clone(), next.clone());
         let saved = store
