@@ -152,7 +152,7 @@ pub fn apply_in_tx(
     }
     let record = tx.settings(shop_id)?;
     if transitions.iter().any(|t| !t.to.is_active()) {
-        refresh_memo(tx, shop_id, &record.settings, &order.id, now)?;
+        refresh_memo(tx, shop_id, &record.settings, &order, now)?;
     }
     if let Some(news) =
         shiphold_domain::lock_news(&record.settings, &transitions, &interception.lines)

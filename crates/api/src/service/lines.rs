@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use shiphold_domain::{
-    Interception, InterceptionSettings, Line, LineEvent, LineState, MemoState, OrderId, ShopId,
+    Interception, InterceptionSettings, Line, LineEvent, LineState, MemoState, Order, ShopId,
     SubOrderId, Transition, memo_after,
 };
 use shiphold_storage::{StoreError, Tx};
 
-use super::marketplace_outbox;
+use super::{marketplace_outbox, qimen_outbox};
 use crate::state::Now;
 
 /// What one event did to one intercepted sub-order.
@@ -90,31 +90,34 @@ pub fn apply_events(
     Ok((transitions, outcomes))
 }
 
-/// Recomputes an order's memo note and flag from its active lines and stores them; with a
-/// marketplace link, a change is queued to be written back to the marketplace order.
+/// Recomputes an order's memo note and flag from its active lines and stores them. `order` is
+/// the order as stored before (its memo the state this replaces). A change is queued for the
+/// marketplace when the shop writes memos back, and a Qimen warehouse's hold is released when
+/// nothing of the order is intercepted any more — however the last item left (a release, a
+/// refund or shipment pushed by intake, an ERP report).
 pub fn refresh_memo(
     tx: &mut Tx<'_>,
     shop_id: &ShopId,
     settings: &InterceptionSettings,
-    order_id: &OrderId,
+    order: &Order,
     now: Now,
 ) -> Result<MemoState, StoreError> {
     let active: BTreeSet<SubOrderId> = tx
-        .active_lines_for_order(shop_id, order_id)?
+        .active_lines_for_order(shop_id, &order.id)?
         .into_iter()
         .map(|(_, line)| line.sub_order_id)
         .collect();
     let memo = memo_after(settings.memo_text.as_ref(), settings.flag, &active);
-    let linked = settings.advanced.writes_memos_back();
-    let before = if linked {
-        tx.order(shop_id, order_id)?
-    } else {
-        None
-    };
-    tx.set_order_memo(shop_id, order_id, &memo)?;
-    if let Some(mut order) = before {
-        let was = std::mem::replace(&mut order.memo, memo.clone());
-        marketplace_outbox::memo_changed(tx, shop_id, linked, &was, &order, now)?;
+    tx.set_order_memo(shop_id, &order.id, &memo)?;
+    if settings.advanced.writes_memos_back() && order.memo != memo {
+        let after = Order {
+            memo: memo.clone(),
+            ..order.clone()
+        };
+        marketplace_outbox::memo_changed(tx, shop_id, true, &order.memo, &after, now)?;
+    }
+    if settings.advanced.qimen.is_some() && order.memo.note.is_some() && memo.note.is_none() {
+        qimen_outbox::restore(tx, shop_id, order, now)?;
     }
     Ok(memo)
 }

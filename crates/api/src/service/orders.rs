@@ -111,7 +111,7 @@ pub fn put_order_in_tx(
     }
     if touched {
         let settings = tx.settings(shop)?.settings;
-        refresh_memo(tx, shop, &settings, &incoming.id, now)?;
+        refresh_memo(tx, shop, &settings, &incoming, now)?;
     }
     // The answer is the order as stored: what was just saved, unless closing lines rewrote its
     // memo; a new order has no interceptions yet.

@@ -9,7 +9,7 @@ use shiphold_messaging::TemplateKind;
 
 use super::lines::{apply_events, refresh_memo};
 use super::messages::{MessageContext, Outgoing, interception_locale, send_buyer_message, titles};
-use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox, qimen_outbox};
+use super::{Caller, Parsed, Role, ServiceError, audit, erp_outbox};
 use crate::state::AppState;
 
 /// An interception after a release, with its items' history.
@@ -103,17 +103,12 @@ pub async fn release(
                     &actor,
                 )?;
             let record = tx.settings(&shop)?;
-            let memo = refresh_memo(tx, &shop, &record.settings, &order.id, now)?;
+            let memo = refresh_memo(tx, &shop, &record.settings, &order, now)?;
             // While the link is switched off the message waits (held), as every ERP message does.
             if record.settings.advanced.erp.is_some() {
                 let mut order_now = order.clone();
                 order_now.memo = memo.clone();
                 erp_outbox::released(tx, &shop, &order_now, &id, &decision.release, now)?;
-            }
-            // A Qimen warehouse holds the whole document: it is released only when nothing of
-            // the order is intercepted any more.
-            if record.settings.advanced.qimen.is_some() && memo.note.is_none() {
-                qimen_outbox::restore(tx, &shop, &order, now)?;
             }
             let locale = interception_locale(tx, &shop, &order, &id)?;
             let ctx = MessageContext::load(tx, &shop, &record, app2.message_channel(), now)?;

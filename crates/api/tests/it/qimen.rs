@@ -308,3 +308,38 @@ async fn the_qimen_secret_is_never_shown_and_the_card_says_the_whole_parcel_is_h
         sim.shutdown().await;
     });
 }
+
+#[tokio::test]
+async fn the_document_is_restored_when_intake_refunds_the_last_intercepted_item() {
+    on_every_backend!(fast, |app| {
+        let sim = simulator().await;
+        let (_, key) = shop_with_order(&app).await;
+        link(&app, &key, &sim, Some(SECRET)).await;
+        let id = intercept(&app, &key, &["s1"]).await;
+        wait_for("s1 locked", || async {
+            states(&app, &key, &id).await == ["locked"]
+        })
+        .await;
+        // The buyer got a refund for s1 once refunds reopened: nothing of the order is
+        // intercepted any more, so s2 may ship and the warehouse lets the parcel go.
+        let (s, b) = app
+            .call(
+                Method::PUT,
+                &format!("/v1/orders/{ORDER}"),
+                &key,
+                Some(json!({"buyer_id": "buyer", "version": 2, "sub_orders": [
+                    {"id": "s1", "item_id": "sku-s1", "title": "Item s1", "quantity": 1,
+                     "amount": 1999, "shipping_status": "refunded"},
+                    {"id": "s2", "item_id": "sku-s2", "title": "Item s2", "quantity": 1,
+                     "amount": 1999, "shipping_status": "awaiting_shipment"}]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        wait_for("the document restored", || async {
+            !sim.is_held(WAREHOUSE, ORDER)
+        })
+        .await;
+        assert_eq!(actions(&sim), [Action::Pending, Action::Restore]);
+        sim.shutdown().await;
+    });
+}
